@@ -1,0 +1,42 @@
+"""The emulated services. Each package holds `routes.py` (a `ROUTES` list of Starlette routes) and, when it
+keeps state, `state.py` with `attach(world)` that seeds its part of the scenario and registers expiry hooks.
+
+Adding a service: create the package with those two modules and list it here.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute, Mount
+
+if TYPE_CHECKING:
+    from ..core.world import World
+
+__all__ = ["attach_all", "main_routes", "vault_routes"]
+
+# Order matters for routing: specific prefixes first, ARM (rooted at /subscriptions, /providers) after them.
+_STATEFUL = ("graph", "arm", "keyvault")
+_MAIN = ("control", "github", "identity", "graph", "arm")
+
+
+def attach_all(world: World) -> None:
+    for name in _STATEFUL:
+        module = import_module(f"{__name__}.{name}.state")
+        module.attach(world)
+
+
+def main_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for name in _MAIN:
+        module = import_module(f"{__name__}.{name}.routes")
+        prefix = getattr(module, "PREFIX", "")
+        routes.append(Mount(prefix, routes=module.ROUTES) if prefix else Mount("", routes=module.ROUTES))
+    return routes
+
+
+def vault_routes() -> list[BaseRoute]:
+    module = import_module(f"{__name__}.keyvault.routes")
+    routes: list[BaseRoute] = list(module.ROUTES)
+    return routes
