@@ -83,6 +83,7 @@ class ServicePrincipal:
     app_id: str
     display_name: str
     service_principal_type: str = "Application"
+    created: datetime | None = None
 
 
 @dataclass
@@ -96,6 +97,7 @@ class User:
     scopes: set[str] = field(default_factory=set)
     # Whether an interactive sign-in of this user satisfies MFA (the `amr` claim carries "mfa").
     mfa: bool = True
+    created: datetime | None = None
 
     def password_matches(self, password: str) -> bool:
         return hmac.compare_digest(self.password_sha256, _hash(password))
@@ -122,6 +124,7 @@ class Group:
     is_assignable_to_role: bool = False
     members: dict[str, Membership] = field(default_factory=dict)
     owners: dict[str, Membership] = field(default_factory=dict)
+    created: datetime | None = None
 
 
 @dataclass

@@ -147,7 +147,7 @@ def apply_scenario(world: World, now: datetime) -> None:
                 )
             directory.applications[app.object_id] = app
             directory.service_principals[app.service_principal_id] = ServicePrincipal(
-                app.service_principal_id, app.app_id, app.display_name
+                app.service_principal_id, app.app_id, app.display_name, created=long_ago
             )
             world.principal_names[name] = app.service_principal_id
         elif kind == "user":
@@ -159,6 +159,7 @@ def apply_scenario(world: World, now: datetime) -> None:
                 password_sha256=_hash(str(p.get("password") or secrets.token_urlsafe(16))),
                 scopes=set(p.get("scopes") or []),
                 mfa=bool(p.get("mfa", True)),
+                created=long_ago,
             )
             directory.users[user.object_id] = user
             world.principal_names[name] = user.object_id
@@ -179,6 +180,7 @@ def apply_scenario(world: World, now: datetime) -> None:
             description=g.get("description"),
             mail_nickname=name,
             is_assignable_to_role=bool(g.get("is_assignable_to_role", False)),
+            created=long_ago,
         )
         for member in g.get("members") or []:
             group.members[_principal(world, member, f"member of {name}")] = Membership(long_ago, None)

@@ -106,11 +106,14 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], allow_or: bool, fields: set[str] | None) -> None:
+    def __init__(
+        self, tokens: list[tuple[str, str]], allow_or: bool, fields: set[str] | None, resource: str | None = None
+    ) -> None:
         self.tokens = tokens
         self.i = 0
         self.allow_or = allow_or
         self.fields = fields
+        self.resource = resource
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -166,6 +169,14 @@ class _Parser:
         return self.comparison()
 
     def _check_field(self, name: str) -> None:
+        if self.fields is not None and name.split("/")[0] not in self.fields and self.resource is not None:
+            # Directory entity sets (users, groups, applications...) answer with this code and message.
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                f"Unsupported or invalid query filter clause specified for property '{name}' of resource "
+                f"'{self.resource}'.",
+            )
         if self.fields is not None and name.split("/")[0] not in self.fields:
             raise _bad(f"Invalid filter clause: the property '{name}' is not supported in a filter on this entity set.")
 
@@ -196,11 +207,14 @@ class _Parser:
         return lambda item: _compare(_field(item, name), op, value)
 
 
-def parse_filter(text: str | None, *, allow_or: bool = True, fields: set[str] | None = None) -> Predicate:
-    """A predicate over Graph JSON entities; `fields` limits which properties may be filtered on."""
+def parse_filter(
+    text: str | None, *, allow_or: bool = True, fields: set[str] | None = None, resource: str | None = None
+) -> Predicate:
+    """A predicate over Graph JSON entities; `fields` limits which properties may be filtered on. With
+    `resource` (e.g. 'User'), a property outside `fields` answers the directory's `Request_UnsupportedQuery`."""
     if text is None or not text.strip():
         return lambda item: True
-    return _Parser(_tokens(text), allow_or, fields).parse()
+    return _Parser(_tokens(text), allow_or, fields, resource).parse()
 
 
 def select(item: dict[str, Any], fields: str | None) -> dict[str, Any]:
@@ -229,13 +243,14 @@ def collection(
     filtered: bool = False,
     allow_or: bool = True,
     fields: set[str] | None = None,
+    resource: str | None = None,
 ) -> dict[str, Any]:
     """A Graph collection response: applies `$filter` (unless the caller already did), `$top`, `$select`,
     and pages with an absolute `@odata.nextLink` carrying an opaque `$skiptoken`."""
     params = request.query_params
     rows = list(items)
     if not filtered:
-        predicate = parse_filter(params.get("$filter"), allow_or=allow_or, fields=fields)
+        predicate = parse_filter(params.get("$filter"), allow_or=allow_or, fields=fields, resource=resource)
         rows = [r for r in rows if predicate(r)]
     top_raw = params.get("$top")
     size = page_size

@@ -1,0 +1,216 @@
+"""`jitpim emulator serve|env`: run the embedded emulator, and point a shell at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ConfigError
+from ._output import handle_errors
+
+__all__ = ["emulator"]
+
+AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "jitpim" / "emulator"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def _system_roots() -> str:
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text()
+    try:
+        import certifi
+
+        return Path(certifi.where()).read_text()
+    except (ImportError, OSError):
+        return ""
+
+
+def write_ca_bundle(ca_cert: Path, target: Path) -> Path:
+    """System roots plus the emulator's CA: REQUESTS_CA_BUNDLE and SSL_CERT_FILE replace the default store, so
+    a bundle with only the emulator CA would break every other HTTPS call in the user's shell."""
+    _write_private(target, _system_roots().rstrip("\n") + "\n" + ca_cert.read_text())
+    return target
+
+
+@click.group()
+def emulator() -> None:
+    """The embedded emulator of Entra ID, GitHub Actions OIDC, Microsoft Graph, ARM and Key Vault.
+
+    It keeps state, enforces authorization and PIM policy, and answers with the real status codes and
+    error bodies, over HTTPS on loopback with a CA it generates at start.
+
+    \b
+    Typical use:
+      jitpim emulator serve &                  # prints one JSON line when ready
+      eval "$(jitpim emulator env --as ci-app)"
+      jitpim plan --kind rbac --role "Key Vault Secrets Officer" --scope /subscriptions/...
+    """
+
+
+@emulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Scenario file (YAML/JSON) to seed; default: the built-in scenario (docs/reference/emulator-scenario.md).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="JITPIM_EMULATOR_STATE",
+    help="Where the CA and info.json are written. [default: $XDG_STATE_HOME/jitpim/emulator]",
+)
+@handle_errors
+def serve(host: str, port: int, scenario: Path | None, state_dir: Path | None) -> None:
+    """Serve the emulator in the foreground until interrupted.
+
+    When ready it prints ONE JSON line on stdout with ca_cert, tenant_id, authority, graph, arm,
+    subscription_id, vaults, github_oidc, control and principals (with the seeded apps' client secrets),
+    and writes the same to STATE_DIR/info.json (mode 0600) for `jitpim emulator env`.
+    """
+    from ..emulator.core.scenario import ScenarioError
+    from ..emulator.server import Emulator
+
+    state = state_dir or default_state_dir()
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        emu = Emulator(host=host, port=port, scenario=scenario, state_dir=state)
+    except ScenarioError as exc:
+        raise ConfigError(str(exc), hint="See docs/reference/emulator-scenario.md for the format.") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot start the emulator: {exc}") from None
+    info_path = state / "info.json"
+
+    def ready(info: dict[str, Any]) -> None:
+        bundle = write_ca_bundle(Path(info["ca_cert"]), state / "ca-bundle.pem")
+        info = {**info, "ca_bundle": str(bundle), "state_dir": str(state)}
+        _write_private(info_path, json.dumps(info, indent=2))
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+
+    try:
+        emu.serve_forever(on_ready=ready)
+    finally:
+        info_path.unlink(missing_ok=True)
+
+
+def load_info(state_dir: Path | None, info_file: Path | None) -> dict[str, Any]:
+    path = info_file or (state_dir or default_state_dir()) / "info.json"
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no running emulator found ({path} does not exist)",
+            hint="Start one with `jitpim emulator serve &`, or pass --info with its ready line saved to a file.",
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read emulator info {path}: {exc}") from None
+    return data
+
+
+def env_lines(info: dict[str, Any], principal: str, *, github: bool) -> list[str]:
+    principals = info.get("principals") or {}
+    entry = principals.get(principal)
+    if entry is None:
+        raise ConfigError(
+            f"the emulator has no principal {principal!r}",
+            hint="Known principals: " + ", ".join(sorted(principals)),
+        )
+    if entry.get("type") == "group":
+        raise ConfigError(f"{principal!r} is a group; choose an application or a user")
+    bundle = info.get("ca_bundle") or info["ca_cert"]
+    exports: dict[str, str] = {
+        "AZURE_AUTHORITY_HOST": info["authority"],
+        "AZURE_TENANT_ID": info["tenant_id"],
+        "AZURE_SUBSCRIPTION_ID": info["subscription_id"],
+        "REQUESTS_CA_BUNDLE": bundle,
+        "SSL_CERT_FILE": bundle,
+        "JITPIM_CLOUD": "emulator",
+        "JITPIM_EMULATOR_URL": info["authority"],
+        "JITPIM_CA_BUNDLE": info["ca_cert"],
+    }
+    unset = ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_CLIENT_SECRET"]
+    if entry["type"] == "application":
+        exports["AZURE_CLIENT_ID"] = entry["client_id"]
+        if github:
+            oidc = info["github_oidc"]
+            exports.update(
+                {
+                    "GITHUB_ACTIONS": "true",
+                    "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
+                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
+                }
+            )
+        else:
+            exports["AZURE_CLIENT_SECRET"] = entry["client_secret"]
+            unset.remove("AZURE_CLIENT_SECRET")
+    else:
+        exports.update(
+            {
+                "AZURE_CLIENT_ID": AZURE_CLI_CLIENT_ID,
+                "AZURE_USERNAME": entry["user_principal_name"],
+                "AZURE_PASSWORD": entry["password"],
+            }
+        )
+        unset = [u for u in unset if u not in exports]
+    lines = [f"# jitpim emulator: acting as {principal} ({entry['type']}, object id {entry['object_id']})"]
+    lines += [f"unset {name}" for name in unset]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in exports.items()]
+    lines.append('# Run: eval "$(jitpim emulator env --as NAME)"')
+    return lines
+
+
+@emulator.command()
+@click.option("--as", "principal", required=True, help="Scenario principal to act as (e.g. ci-app, admin-app, alice).")
+@click.option(
+    "--github",
+    is_flag=True,
+    help="Act as a GitHub Actions job: export the OIDC request URL/token instead of a client secret.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="JITPIM_EMULATOR_STATE",
+    help="State directory of the running emulator. [default: $XDG_STATE_HOME/jitpim/emulator]",
+)
+@click.option(
+    "--info",
+    "info_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the emulator's ready line from this file instead of STATE_DIR/info.json.",
+)
+@handle_errors
+def env(principal: str, github: bool, state_dir: Path | None, info_file: Path | None) -> None:
+    """Print shell `export` lines that make jitpim and ordinary Azure SDK code talk to a running emulator
+    as PRINCIPAL (in the spirit of `minikube docker-env`).
+
+    \b
+    Exports: AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (apps) or
+    AZURE_USERNAME/AZURE_PASSWORD (users), REQUESTS_CA_BUNDLE and SSL_CERT_FILE (system roots + the
+    emulator CA), JITPIM_CLOUD=emulator, JITPIM_EMULATOR_URL and JITPIM_CA_BUNDLE.
+
+    Note: azure-identity's ClientSecretCredential needs disable_instance_discovery=True to talk to a
+    non-Microsoft authority; jitpim does that for you. With --github, ordinary code can use the OIDC path.
+    """
+    info = load_info(state_dir, info_file)
+    click.echo("\n".join(env_lines(info, principal, github=github)))
