@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck layers bench docs clean
+.PHONY: demo test check lint format typecheck layers bench docs docs-write clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ layers: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python scripts/gen_docs.py --check
+
+docs-write: $(STAMP)
+	$(BIN)/python scripts/gen_docs.py
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_emulator.py

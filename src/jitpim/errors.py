@@ -12,12 +12,13 @@
     │  └─ ApprovalTimeoutError        nobody approved in time                                    76
     ├─ NotEffectiveError              granted, but the access never started working in time     77
     ├─ ProviderError                  the API refused or failed the grant                        78
-    │  ├─ ProviderApiError            parsed error envelope: .status, .code, .request_id
+    │  ├─ ProviderApiError            parsed error envelope: .status, .code, .inner_code, .request_id
     │  └─ ThrottledError              429 after retries: .retry_after
     ├─ LedgerError                    the ledger cannot be written: nothing is granted           79
     ├─ NestingError                   jitpim exec inside jitpim exec                             80
     ├─ RotationError                  rotation failed (and was rolled back when possible)        81
     ├─ LeaseNotFoundError             no such lease in the ledger                                82
+    ├─ InvalidTransitionError         a lease was moved along an edge its state machine forbids  70
     ├─ AuditError                     an audit record is broken or a sink failed                 83
     │  ├─ AuditVerificationError      the chain or a signature does not verify
     │  └─ AuditSinkError              a sink failed; the record is kept for `jitpim audit flush`
@@ -39,6 +40,7 @@ __all__ = [
     "AuditVerificationError",
     "AuthError",
     "ConfigError",
+    "InvalidTransitionError",
     "JitError",
     "LeaseNotFoundError",
     "LedgerError",
@@ -176,6 +178,7 @@ class ProviderApiError(ProviderError):
         status: int | None = None,
         code: str | None = None,
         request_id: str | None = None,
+        inner_code: str | None = None,
         hint: str | None = None,
         target: str | None = None,
     ) -> None:
@@ -183,10 +186,15 @@ class ProviderApiError(ProviderError):
         self.status = status
         self.code = code
         self.request_id = request_id
+        # The more specific code some envelopes nest (Key Vault `innererror.code` such as ForbiddenByRbac,
+        # the AADSTS number of an Entra error).
+        self.inner_code = inner_code
 
     def to_json(self) -> dict[str, object]:
         data = super().to_json()
-        data.update({"status": self.status, "code": self.code, "request_id": self.request_id})
+        data.update(
+            {"status": self.status, "code": self.code, "inner_code": self.inner_code, "request_id": self.request_id}
+        )
         return data
 
 
@@ -225,6 +233,19 @@ class LeaseNotFoundError(JitError):
     default_hint = "List leases with `jitpim status`."
 
 
+class InvalidTransitionError(JitError):
+    """A lease was moved along an edge its state machine forbids (a bug in the caller)."""
+
+    exit_code = 70
+    default_hint = "This is a bug in jitpim: please report it with the lease id. `jitpim status` shows the lease."
+
+    def __init__(self, message: str, *, current: str, requested: str, hint: str | None = None,
+                 target: str | None = None) -> None:
+        super().__init__(message, hint=hint, target=target)
+        self.current = current
+        self.requested = requested
+
+
 class AuditError(JitError):
     """An audit record is broken, or a sink failed."""
 
@@ -257,6 +278,7 @@ def exit_codes() -> list[tuple[int, str, str]]:
     seen: set[int] = set()
     for cls in (
         UsageError,
+        InvalidTransitionError,
         ConfigError,
         AuthError,
         PolicyDeniedError,

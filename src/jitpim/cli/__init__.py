@@ -19,7 +19,6 @@ __all__ = ["cli", "main"]
 # command name -> (module, attribute, one-line help). Kept here so `jitpim --help` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "emulator": ("jitpim.cli.emulator", "emulator", "Run the embedded Azure emulator, or print its environment."),
-    "demo": ("jitpim.cli.demo", "demo", "Run the main job end to end on the embedded emulator."),
 }
 
 

@@ -1,0 +1,5 @@
+"""`python -m jitpim` runs the CLI."""
+
+from jitpim.cli import main
+
+main()
