@@ -239,8 +239,9 @@ class InvalidTransitionError(JitError):
     exit_code = 70
     default_hint = "This is a bug in jitpim: please report it with the lease id. `jitpim status` shows the lease."
 
-    def __init__(self, message: str, *, current: str, requested: str, hint: str | None = None,
-                 target: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, current: str, requested: str, hint: str | None = None, target: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint, target=target)
         self.current = current
         self.requested = requested

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,14 +28,9 @@ SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 SET_SECRET = "Microsoft.KeyVault/vaults/secrets/setSecret/action"
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator.start() as emulator:
-        yield emulator
-
-
 @pytest.fixture(autouse=True)
 def _fresh(emu: Emulator) -> None:
+    """The module's emulator (tests/conftest.py), back to the default scenario before each test."""
     emu.reset()
 
 

@@ -66,9 +66,7 @@ def is_valid_event_type(event_type: str) -> bool:
     return _EVENT_TYPE.fullmatch(event_type) is not None
 
 
-def event_material(
-    *, seq: int, lease_id: str | None, event_type: str, at: str, schema_version: int, body: Any
-) -> str:
+def event_material(*, seq: int, lease_id: str | None, event_type: str, at: str, schema_version: int, body: Any) -> str:
     """The canonical text an event's hash covers (after its prev_hash)."""
     return canonical_json(
         {

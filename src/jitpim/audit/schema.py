@@ -7,6 +7,7 @@ binary must not write rows a newer schema would misread.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,7 +90,7 @@ _V1_STATEMENTS: Final = (
         hash TEXT NOT NULL
     )
     """,
-    f"INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+    f"INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",  # noqa: S608 - a constant
     # Events are append-only. Only a NULL signature may be filled in later (by the signing step); anything
     # else is refused by the database itself. Verification still catches edits made after dropping these.
     """
@@ -130,9 +131,7 @@ class NewerSchemaError(Exception):
 
 def current_version(conn: sqlite3.Connection) -> int:
     """The applied schema version; 0 for an empty database."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone()
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
     if exists is None:
         return 0
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
@@ -145,7 +144,10 @@ def apply_migrations(conn: sqlite3.Connection) -> int:
     The caller's connection must be in autocommit mode (isolation_level=None). Two processes opening a fresh
     ledger at once serialise on the write lock; the second sees the first's work and applies nothing.
     """
-    if current_version(conn) == LATEST_VERSION:
+    version = current_version(conn)
+    if version > LATEST_VERSION:
+        raise NewerSchemaError(version)
+    if version == LATEST_VERSION:
         return LATEST_VERSION  # the common case: no write lock needed
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -163,6 +165,7 @@ def apply_migrations(conn: sqlite3.Connection) -> int:
             )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
         raise
     return LATEST_VERSION

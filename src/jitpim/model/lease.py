@@ -75,9 +75,7 @@ ALLOWED_TRANSITIONS: Mapping[LeaseState, frozenset[LeaseState]] = {
     _S.EXPIRED: frozenset(),
     _S.FAILED: frozenset(),
 }
-_MAY_HOLD = frozenset(
-    {_S.REQUESTED, _S.PENDING_APPROVAL, _S.GRANTED, _S.EFFECTIVE, _S.RELEASING, _S.RELEASE_FAILED}
-)
+_MAY_HOLD = frozenset({_S.REQUESTED, _S.PENDING_APPROVAL, _S.GRANTED, _S.EFFECTIVE, _S.RELEASING, _S.RELEASE_FAILED})
 
 
 def new_local_run_key(now: datetime) -> str:
@@ -155,8 +153,7 @@ class Lease:
         if not self.can_transition(new_state):
             allowed = ", ".join(sorted(s.value for s in ALLOWED_TRANSITIONS[self.state])) or "none (terminal)"
             raise InvalidTransitionError(
-                f"lease {self.lease_id} cannot go from {self.state.value} to {new_state.value} "
-                f"(allowed: {allowed})",
+                f"lease {self.lease_id} cannot go from {self.state.value} to {new_state.value} (allowed: {allowed})",
                 current=self.state.value,
                 requested=new_state.value,
                 target=self.target.describe(),

@@ -19,7 +19,9 @@ from .durations import format_duration, iso8601_duration, parse_duration
 __all__ = ["GroupAccess", "Mode", "Target", "TargetKind", "Ticket", "is_guid", "validate_arm_scope"]
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_DOMAIN = re.compile(r"^(?=.{3,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$", re.I)
+_DOMAIN = re.compile(
+    r"^(?=.{3,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$", re.I
+)
 _ROLE_DEFINITION_ID = re.compile(r"/providers/Microsoft\.Authorization/roleDefinitions/([0-9a-f-]{36})$", re.I)
 _MANAGEMENT_GROUP = "/providers/microsoft.management/managementgroups/"
 _SCOPE_EXAMPLES = (
@@ -104,10 +106,9 @@ def validate_arm_scope(scope: str) -> str:
         if len(rest) < 2:
             raise UsageError(f"scope {scope!r} ends after 'resourceGroups'", hint=hint)
         rest = rest[2:]
-    if rest:
-        # providers/{namespace}/{type}/{name}[/{type}/{name}...]
-        if rest[0].lower() != "providers" or len(rest) < 4 or (len(rest) - 2) % 2:
-            raise UsageError(f"scope {scope!r} is not a resource id", hint=hint)
+    # What remains must be providers/{namespace}/{type}/{name}[/{type}/{name}...].
+    if rest and (rest[0].lower() != "providers" or len(rest) < 4 or (len(rest) - 2) % 2):
+        raise UsageError(f"scope {scope!r} is not a resource id", hint=hint)
     return value
 
 
@@ -247,8 +248,10 @@ class Target:
             if not scope or not scope.strip():
                 raise UsageError(f"a {kind.value} target needs --scope", hint=f"Give an ARM scope, {_SCOPE_EXAMPLES}.")
             scope = validate_arm_scope(scope)
-            if role and role.lower().startswith(("/subscriptions/", "/providers/")) and not _ROLE_DEFINITION_ID.search(
+            if (
                 role
+                and role.lower().startswith(("/subscriptions/", "/providers/"))
+                and not _ROLE_DEFINITION_ID.search(role)
             ):
                 raise UsageError(f"role {role!r} is not a role definition id", hint="Give the role's name or GUID.")
         if role is None:

@@ -32,7 +32,12 @@ def main_routes() -> list[BaseRoute]:
     for name in _MAIN:
         module = import_module(f"{__name__}.{name}.routes")
         prefix = getattr(module, "PREFIX", "")
-        routes.append(Mount(prefix, routes=module.ROUTES) if prefix else Mount("", routes=module.ROUTES))
+        # An unprefixed service's routes are added as they are: a `Mount("")` would match every path and
+        # answer 404 for anything its own routes do not know, hiding every service listed after it.
+        if prefix:
+            routes.append(Mount(prefix, routes=module.ROUTES))
+        else:
+            routes.extend(module.ROUTES)
     return routes
 
 

@@ -3,7 +3,8 @@ credentials API (`addPassword`, `removePassword`).
 
 A secret added here works at the token endpoint at once (the core `PasswordCredential` is what the token
 issuer checks); a removed one is refused there with AADSTS7000215. Every credential change writes the
-Core Directory audit row "Update application – Certificates and secrets management".
+Core Directory audit row "Update application \N{EN DASH} Certificates and secrets management" (the
+activity name really carries an en dash).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def record_credential_change(
     """The Core Directory audit row Entra writes for any secret or federated credential change."""
     w.audit.record(
         when=w.clock.now(),
-        activity="Update application – Certificates and secrets management",
+        activity="Update application \N{EN DASH} Certificates and secrets management",
         category="ApplicationManagement",
         operation_type="Update",
         initiated_by=initiator(w, caller),

@@ -66,7 +66,9 @@ def _order(request: Request, rows: list[dict[str, Any]], fields: set[str], resou
         raise GraphError(
             400, "Request_UnsupportedQuery", f"Sorting not supported for property '{name}' of resource '{resource}'."
         )
-    return sorted(rows, key=lambda r: (r.get(name) is None, str(r.get(name) or "").lower()), reverse=direction == "desc")
+    return sorted(
+        rows, key=lambda r: (r.get(name) is None, str(r.get(name) or "").lower()), reverse=direction == "desc"
+    )
 
 
 def listing(
@@ -94,7 +96,9 @@ def listing(
     body = collection(request, ordered, context, fields=fields, allow_or=allow_or, resource=resource)
     if default_fields is not None and not request.query_params.get("$select"):
         keep = set(default_fields)
-        body["value"] = [{k: v for k, v in item.items() if k in keep or k.startswith("@odata")} for item in body["value"]]
+        body["value"] = [
+            {k: v for k, v in item.items() if k in keep or k.startswith("@odata")} for item in body["value"]
+        ]
     return body
 
 

@@ -16,6 +16,7 @@ from ...core.clock import format_time
 
 __all__ = [
     "ACTIONS",
+    "Approval",
     "CANCELLABLE",
     "PENDING",
     "Creator",
@@ -200,3 +201,22 @@ def request_json(req: ScheduleRequest) -> dict[str, Any]:
         }
     )
     return data
+
+
+@dataclass
+class Approval:
+    """A single-stage approval of a request; its id, and its stage's id, equal the request id."""
+
+    id: str
+    kind: Kind
+    approvers: frozenset[str] | None  # lower-case object ids; None = the default approvers (PRA / GA)
+    deadline: datetime
+    status: str = "InProgress"  # InProgress | Completed | Expired
+    review_result: str = "NotReviewed"  # NotReviewed | Approve | Deny
+    justification: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.status != "InProgress"

@@ -77,7 +77,7 @@ def _unpack(data: dict[str, Any]) -> Secret:
 async def backup_secret(request: Request) -> Response:
     """POST /secrets/{name}/backup: `{"value": <base64url blob>}`."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.BACKUP, secret=name)
+    call = open_call(request, authz.BACKUP, secret=name)
     with call.world.lock:
         secret = call.vault.secret(name)
         if secret is None:
@@ -88,7 +88,7 @@ async def backup_secret(request: Request) -> Response:
 
 async def restore_secret(request: Request) -> Response:
     """POST /secrets/restore: recreates the secret with all its versions; 409 when the name is taken or deleted."""
-    call = await open_call(request, authz.RESTORE)
+    call = open_call(request, authz.RESTORE)
     body = await call.body()
     blob = body.get("value")
     if not isinstance(blob, str) or not blob:

@@ -51,7 +51,7 @@ class VaultCall:
         return await json_body(self.request, KeyVaultError, code="BadParameter")
 
 
-async def open_call(request: Request, action: str, *, secret: str | None = None) -> VaultCall:
+def open_call(request: Request, action: str, *, secret: str | None = None) -> VaultCall:
     """Authenticate, validate and authorize `action` (on `secret`, when the operation targets one)."""
     rt = runtime(request)
     world = rt.world

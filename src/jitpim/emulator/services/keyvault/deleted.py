@@ -31,7 +31,7 @@ def _deleted(call: VaultCall, name: str) -> DeletedSecret:
 
 
 async def list_deleted_secrets(request: Request) -> Response:
-    call = await open_call(request, authz.READ_METADATA)
+    call = open_call(request, authz.READ_METADATA)
     with call.world.lock:
         recovery = call.recovery
         items: list[tuple[str, dict[str, Any]]] = sorted(
@@ -43,7 +43,7 @@ async def list_deleted_secrets(request: Request) -> Response:
 
 async def get_deleted_secret(request: Request) -> Response:
     name = request.path_params["name"]
-    call = await open_call(request, authz.READ_METADATA, secret=name)
+    call = open_call(request, authz.READ_METADATA, secret=name)
     with call.world.lock:
         return json_response(deleted_bundle(call.base_url, _deleted(call, name), call.recovery))
 
@@ -51,7 +51,7 @@ async def get_deleted_secret(request: Request) -> Response:
 async def purge_deleted_secret(request: Request) -> Response:
     """DELETE /deletedsecrets/{name}: gone for good, 204. Refused while the vault has purge protection."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.PURGE, secret=name)
+    call = open_call(request, authz.PURGE, secret=name)
     with call.world.lock:
         deleted = _deleted(call, name)
         if not call.recovery.purgeable:
@@ -63,7 +63,7 @@ async def purge_deleted_secret(request: Request) -> Response:
 async def recover_deleted_secret(request: Request) -> Response:
     """POST /deletedsecrets/{name}/recover: every version back, as they were; the latest version's bundle."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.RECOVER, secret=name)
+    call = open_call(request, authz.RECOVER, secret=name)
     with call.world.lock:
         deleted = _deleted(call, name)
         del call.vault.deleted[name.lower()]

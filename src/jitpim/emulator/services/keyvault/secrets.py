@@ -39,7 +39,7 @@ def _version(call: VaultCall, name: str, version_id: str) -> tuple[Secret, Secre
 async def set_secret(request: Request) -> Response:
     """PUT /secrets/{name}: a new version (the first one creates the secret). 409 while the name is soft-deleted."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.SET_SECRET, secret=name)
+    call = open_call(request, authz.SET_SECRET, secret=name)
     body = await call.body()
     value = read_value(body)
     changes = read_changes(body)
@@ -70,7 +70,7 @@ async def set_secret(request: Request) -> Response:
 async def get_secret(request: Request) -> Response:
     """GET /secrets/{name}[/[{version}]]: the value; 403 `SecretDisabled` for a disabled version."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.GET_SECRET, secret=name)
+    call = open_call(request, authz.GET_SECRET, secret=name)
     with call.world.lock:
         secret, version = _version(call, name, request.path_params.get("version", ""))
         if not version.enabled:
@@ -81,7 +81,7 @@ async def get_secret(request: Request) -> Response:
 async def update_secret(request: Request) -> Response:
     """PATCH /secrets/{name}/[{version}]: attributes, tags and content type of one version; no value returned."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.UPDATE, secret=name)
+    call = open_call(request, authz.UPDATE, secret=name)
     changes = read_changes(await call.body())
     with call.world.lock:
         secret, version = _version(call, name, request.path_params.get("version", ""))
@@ -101,7 +101,7 @@ async def update_secret(request: Request) -> Response:
 
 async def list_secrets(request: Request) -> Response:
     """GET /secrets: every live secret (its latest version's attributes, no values), by name."""
-    call = await open_call(request, authz.READ_METADATA)
+    call = open_call(request, authz.READ_METADATA)
     with call.world.lock:
         recovery = call.recovery
         items = sorted(
@@ -114,7 +114,7 @@ async def list_secrets(request: Request) -> Response:
 async def list_secret_versions(request: Request) -> Response:
     """GET /secrets/{name}/versions: every version (ordered by version id, as the service lists them)."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.READ_METADATA, secret=name)
+    call = open_call(request, authz.READ_METADATA, secret=name)
     with call.world.lock:
         recovery = call.recovery
         # Versions of a secret that does not exist (or is deleted) list as empty, not as an error.
@@ -131,7 +131,7 @@ async def list_secret_versions(request: Request) -> Response:
 async def delete_secret(request: Request) -> Response:
     """DELETE /secrets/{name}: soft delete of every version; recoverable until the scheduled purge date."""
     name = request.path_params["name"]
-    call = await open_call(request, authz.DELETE, secret=name)
+    call = open_call(request, authz.DELETE, secret=name)
     with call.world.lock:
         secret = _live(call, name)
         recovery = call.recovery

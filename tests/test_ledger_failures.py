@@ -1,0 +1,239 @@
+"""The ledger fails closed: when it cannot be written, it raises LedgerError and nothing is granted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jitpim.audit import LATEST_VERSION, Ledger
+from jitpim.errors import LedgerError
+
+NOBODY = 65534
+MARKER = "justification-marker-7f3a"  # must never appear in an error message
+
+
+def _row() -> dict[str, object]:
+    return {
+        "lease_id": "run-3/rbac/contributor",
+        "state": "requested",
+        "kind": "rbac",
+        "role": "Contributor",
+        "scope": "/subscriptions/00000000-0000-0000-0000-000000000001",
+        "mode": "direct",
+        "justification": MARKER,
+    }
+
+
+def _unprivileged(action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run `action` as a user file permissions apply to: as is, or (when root) in a child as nobody.
+
+    Root ignores directory and file modes, so a read-only directory only means something to another user.
+    """
+    if os.geteuid() != 0:
+        return action()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(reader)
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            outcome = action()
+        except BaseException:
+            outcome = {"crash": traceback.format_exc()}
+        os.write(writer, json.dumps(outcome).encode())
+        os.close(writer)
+        os._exit(0)
+    os.close(writer)
+    chunks = []
+    while chunk := os.read(reader, 65536):
+        chunks.append(chunk)
+    os.close(reader)
+    os.waitpid(pid, 0)
+    outcome: dict[str, Any] = json.loads(b"".join(chunks))
+    assert "crash" not in outcome, outcome.get("crash")
+    return outcome
+
+
+@pytest.fixture(name="workdir")
+def _workdir(tmp_path: Path) -> Iterator[Path]:
+    """A directory the (possibly unprivileged) test user owns and can reach."""
+    if os.geteuid() != 0:
+        yield tmp_path
+        return
+    # pytest's tmp_path sits under a root-only 0700 directory; nobody needs a reachable one.
+    directory = Path(tempfile.mkdtemp(prefix="jitpim-ledger-test-"))
+    os.chmod(directory, 0o755)
+    os.chown(directory, NOBODY, NOBODY)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def _try_to_grant(path: Path, prepare: Callable[[], None]) -> dict[str, Any]:
+    """The lifecycle's order: write ahead, then grant. Reports whether the grant ran and what was raised."""
+
+    def action() -> dict[str, Any]:
+        prepare()
+        granted = []
+        try:
+            with Ledger(path) as ledger:
+                ledger.begin(_row())
+                granted.append(True)  # the grant call would be here
+        except LedgerError as error:
+            return {
+                "granted": bool(granted),
+                "error": type(error).__name__,
+                "message": str(error),
+                "hint": error.hint,
+                "exit_code": error.exit_code,
+            }
+        return {"granted": bool(granted), "error": None}
+
+    return _unprivileged(action)
+
+
+def test_read_only_directory_for_a_new_ledger(workdir: Path) -> None:
+    read_only = workdir / "ro"
+    path = read_only / "ledger.sqlite3"
+
+    def prepare() -> None:
+        read_only.mkdir()
+        read_only.chmod(0o555)
+
+    outcome = _try_to_grant(path, prepare)
+    assert outcome["granted"] is False
+    assert outcome["error"] == "LedgerError"
+    assert outcome["exit_code"] == 79
+    assert str(path) in outcome["message"]
+    assert "Permission denied" in outcome["message"]
+    assert "nothing was granted" in outcome["hint"]
+    assert not path.exists()
+
+
+def test_read_only_directory_for_an_existing_ledger(workdir: Path) -> None:
+    directory = workdir / "state"
+    path = directory / "ledger.sqlite3"
+
+    def prepare() -> None:
+        Ledger(path).close()  # a healthy ledger; closing removes its -wal/-shm files
+        directory.chmod(0o555)  # ...which now cannot be created again
+
+    outcome = _try_to_grant(path, prepare)
+    assert outcome["granted"] is False
+    assert outcome["error"] == "LedgerError"
+    assert str(path) in outcome["message"]
+    assert MARKER not in outcome["message"]
+
+
+def test_read_only_ledger_file(workdir: Path) -> None:
+    path = workdir / "ledger.sqlite3"
+
+    def prepare() -> None:
+        Ledger(path).close()
+        path.chmod(0o400)
+
+    outcome = _try_to_grant(path, prepare)
+    assert outcome["granted"] is False
+    assert outcome["error"] == "LedgerError"
+    assert str(path) in outcome["message"]
+    # It fails at open, before any planning work, not first at begin().
+    assert "cannot open the ledger: attempt to write a readonly database" in outcome["message"]
+    assert MARKER not in outcome["message"]
+
+
+def test_a_read_only_ledger_can_still_be_viewed(workdir: Path) -> None:
+    path = workdir / "ledger.sqlite3"
+
+    def action() -> dict[str, Any]:
+        with Ledger(path) as ledger:
+            ledger.begin(_row())
+        path.chmod(0o400)
+        with Ledger(path, read_only=True) as viewer:
+            leases = [lease["lease_id"] for lease in viewer.open_leases()]
+            verified = viewer.verify_chain().ok
+            try:
+                viewer.append_event(None, "ledger.noted")
+            except LedgerError as error:
+                refused = str(error)
+            else:
+                refused = ""
+        return {"leases": leases, "verified": verified, "refused": refused}
+
+    outcome = _unprivileged(action)
+    assert outcome == {
+        "leases": ["run-3/rbac/contributor"],
+        "verified": True,
+        "refused": f"{path}: cannot write the ledger: attempt to write a readonly database",
+    }
+
+
+def test_read_only_needs_an_existing_ledger(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="no ledger at this path"):
+        Ledger(tmp_path / "missing.sqlite3", read_only=True)
+    assert not (tmp_path / "missing.sqlite3").exists()
+
+
+def test_parent_is_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(LedgerError, match="Not a directory"):
+        Ledger(blocker / "ledger.sqlite3")
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    path.write_bytes(b"this is not sqlite, it is a text file that someone put here by mistake\n" * 20)
+    with pytest.raises(LedgerError, match="not a database") as caught:
+        Ledger(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger(path) as ledger:
+        ledger.begin(_row())
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute(
+            "INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)",
+            (LATEST_VERSION + 1, "2031-01-01T00:00:00.000000Z", "from the future"),
+        )
+    raw.close()
+
+    with pytest.raises(LedgerError) as caught:
+        Ledger(path)
+    message = str(caught.value)
+    assert f"schema version {LATEST_VERSION + 1}" in message
+    assert f"newer than this jitpim supports ({LATEST_VERSION})" in message
+    assert "Upgrade jitpim" in caught.value.hint
+    assert caught.value.exit_code == 79
+
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("SELECT MAX(version) FROM schema_version").fetchone() == (LATEST_VERSION + 1,)
+        assert raw.execute("SELECT COUNT(*) FROM leases").fetchone() == (1,)
+    finally:
+        raw.close()
+
+
+def test_a_body_json_cannot_carry_is_refused_before_writing(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        ledger.begin(_row())
+        with pytest.raises(LedgerError, match="not JSON-serialisable"):
+            ledger.append_event("run-3/rbac/contributor", "command.finished", {"at": object()})
+        with pytest.raises(LedgerError, match="JSON-serialisable"):
+            ledger.update("run-3/rbac/contributor", data={"nan": float("nan")})
+        assert len(ledger.events()) == 1
+        assert ledger.verify_chain().ok
