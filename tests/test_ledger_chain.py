@@ -172,9 +172,9 @@ EVENTS_PER_WORKER = 50
 
 
 def _worker(path: str, worker: int, barrier: multiprocessing.synchronize.Barrier) -> None:
+    lease_id = f"run-8/rbac/worker-{worker}"
+    barrier.wait(timeout=30)  # all open and write at once
     with Ledger(path) as ledger:
-        lease_id = f"run-8/rbac/worker-{worker}"
-        barrier.wait(timeout=30)
         ledger.begin(_row(lease_id))
         for index in range(EVENTS_PER_WORKER):
             ledger.append_event(lease_id, "command.progress", {"worker": worker, "index": index})

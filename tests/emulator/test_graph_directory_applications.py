@@ -46,14 +46,16 @@ def test_list_filters_by_app_id_display_name_and_prefix(http: requests.Session, 
     assert [a["id"] for a in by_app_id["value"]] == [payments["application_object_id"]]
     by_name = http.get(base, params={"$filter": "displayName eq 'pim-admin'"}, headers=headers).json()["value"]
     assert [a["appId"] for a in by_name] == [info["principals"]["admin-app"]["client_id"]]
-    prefixed = http.get(base, params={"$filter": "startswith(displayName,'pay')", "$orderby": "displayName"},
-                        headers=headers).json()["value"]
+    prefixed = http.get(
+        base, params={"$filter": "startswith(displayName,'pay')", "$orderby": "displayName"}, headers=headers
+    ).json()["value"]
     assert [a["displayName"] for a in prefixed] == ["payments-api", "payments-ci"]
 
 
 def test_password_credentials_are_listed_without_secret_text(http: requests.Session, info: dict[str, Any]) -> None:
-    body = http.get(_app_url(info, "ci-app"), params={"$select": "id,appId,passwordCredentials"},
-                    headers=_auth(info, "ci-app")).json()
+    body = http.get(
+        _app_url(info, "ci-app"), params={"$select": "id,appId,passwordCredentials"}, headers=_auth(info, "ci-app")
+    ).json()
     assert set(body) == {"@odata.context", "id", "appId", "passwordCredentials"}
     assert body["@odata.context"].endswith("$metadata#applications/$entity")
     (credential,) = body["passwordCredentials"]
@@ -72,8 +74,11 @@ def test_get_by_app_id_and_missing_or_malformed_ids(http: requests.Session, info
     assert missing.json()["error"]["code"] == "Request_ResourceNotFound"
     malformed = http.get(f"{info['graph']}/beta/applications/not-a-guid", headers=headers)
     assert malformed.status_code == 400
-    assert malformed.json()["error"] == {**malformed.json()["error"], "code": "Request_BadRequest",
-                                         "message": "Invalid object identifier 'not-a-guid'."}
+    assert malformed.json()["error"] == {
+        **malformed.json()["error"],
+        "code": "Request_BadRequest",
+        "message": "Invalid object identifier 'not-a-guid'.",
+    }
 
 
 def test_unsupported_filter_property_and_unknown_select(http: requests.Session, info: dict[str, Any]) -> None:
@@ -93,8 +98,11 @@ def test_add_password_secret_works_then_remove_password_refuses_it(
 ) -> None:
     """addPassword returns the secret once; it signs in at once; after removePassword it is refused."""
     headers = _auth(info, "admin-app")
-    added = http.post(_app_url(info, "payments-api", "/addPassword"), headers=headers,
-                      json={"passwordCredential": {"displayName": "rotation-1"}})
+    added = http.post(
+        _app_url(info, "payments-api", "/addPassword"),
+        headers=headers,
+        json={"passwordCredential": {"displayName": "rotation-1"}},
+    )
     assert added.status_code == 200
     body = added.json()
     assert body["@odata.context"] == "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.passwordCredential"
@@ -112,14 +120,18 @@ def test_add_password_secret_works_then_remove_password_refuses_it(
     assert body["keyId"] in [p["keyId"] for p in listed]
     assert all(p["secretText"] is None for p in listed)
 
-    removed = http.post(_app_url(info, "payments-api", "/removePassword"), headers=headers,
-                        json={"keyId": body["keyId"]})
+    removed = http.post(
+        _app_url(info, "payments-api", "/removePassword"), headers=headers, json={"keyId": body["keyId"]}
+    )
     assert removed.status_code == 204
     with pytest.raises(ClientAuthenticationError) as refused:
         _credential(info, "payments-api", secret).get_token(GRAPH)
     assert "AADSTS7000215" in str(refused.value)
-    audit = [r for r in fresh_emu.runtime.world.audit.rows
-             if r["activityDisplayName"] == "Update application \N{EN DASH} Certificates and secrets management"]
+    audit = [
+        r
+        for r in fresh_emu.runtime.world.audit.rows
+        if r["activityDisplayName"] == "Update application \N{EN DASH} Certificates and secrets management"
+    ]
     assert len(audit) == 2
     assert audit[0]["loggedByService"] == "Core Directory"
     assert audit[0]["targetResources"][0]["id"] == info["principals"]["payments-api"]["application_object_id"]
@@ -135,21 +147,40 @@ def test_add_password_with_explicit_window_follows_the_emulated_clock(
     assert abs((parse_time(default["startDateTime"]) - fresh_emu.runtime.clock.now()).total_seconds()) < 5
     assert default["displayName"] is None
     start = fresh_emu.runtime.clock.now() + timedelta(days=1)
-    future = http.post(_app_url(info, "ci-app", "/addPassword"), headers=headers, json={"passwordCredential": {
-        "startDateTime": start.isoformat(), "endDateTime": (start + timedelta(days=30)).isoformat()}})
+    future = http.post(
+        _app_url(info, "ci-app", "/addPassword"),
+        headers=headers,
+        json={
+            "passwordCredential": {
+                "startDateTime": start.isoformat(),
+                "endDateTime": (start + timedelta(days=30)).isoformat(),
+            }
+        },
+    )
     assert future.status_code == 200
     with pytest.raises(ClientAuthenticationError):  # not valid before its start
         _credential(info, "ci-app", future.json()["secretText"]).get_token(GRAPH)
-    backwards = http.post(_app_url(info, "ci-app", "/addPassword"), headers=headers, json={"passwordCredential": {
-        "startDateTime": start.isoformat(), "endDateTime": (start - timedelta(days=1)).isoformat()}})
+    backwards = http.post(
+        _app_url(info, "ci-app", "/addPassword"),
+        headers=headers,
+        json={
+            "passwordCredential": {
+                "startDateTime": start.isoformat(),
+                "endDateTime": (start - timedelta(days=1)).isoformat(),
+            }
+        },
+    )
     assert backwards.status_code == 400
     assert backwards.json()["error"]["code"] == "Request_BadRequest"
 
 
 def test_remove_password_with_unknown_or_malformed_key(http: requests.Session, info: dict[str, Any]) -> None:
     headers = _auth(info, "admin-app")
-    unknown = http.post(_app_url(info, "ci-app", "/removePassword"), headers=headers,
-                        json={"keyId": "6a3c0b7e-0000-4000-8000-000000000000"})
+    unknown = http.post(
+        _app_url(info, "ci-app", "/removePassword"),
+        headers=headers,
+        json={"keyId": "6a3c0b7e-0000-4000-8000-000000000000"},
+    )
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "Request_ResourceNotFound"
     malformed = http.post(_app_url(info, "ci-app", "/removePassword"), headers=headers, json={"keyId": "x"})
@@ -168,10 +199,16 @@ def test_owner_without_owned_by_permission_is_denied_until_application_administr
     assert denied.json()["error"]["code"] == "Authorization_RequestDenied"
     assert denied.json()["error"]["message"] == "Insufficient privileges to complete the operation."
 
-    granted = http.post(f"{info['graph']}/v1.0/roleManagement/directory/roleAssignments", headers=_auth(info, "admin-app"),
-                        json={"@odata.type": "#microsoft.graph.unifiedRoleAssignment",
-                              "principalId": info["principals"]["ci-app"]["object_id"],
-                              "roleDefinitionId": APPLICATION_ADMINISTRATOR, "directoryScopeId": "/"})
+    granted = http.post(
+        f"{info['graph']}/v1.0/roleManagement/directory/roleAssignments",
+        headers=_auth(info, "admin-app"),
+        json={
+            "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+            "principalId": info["principals"]["ci-app"]["object_id"],
+            "roleDefinitionId": APPLICATION_ADMINISTRATOR,
+            "directoryScopeId": "/",
+        },
+    )
     assert granted.status_code == 201
     assert http.post(add, headers=ci_headers).status_code == 403  # not propagated yet
     fresh_emu.advance(fresh_emu.runtime.world.settings.directory_propagation_seconds + 1)

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from jitpim.audit.canonical import canonical_json, chain_hash
+from jitpim.audit.connection import connect, ledger_error, newer_schema_error
 from jitpim.audit.events import (
     EVENT_SCHEMA_VERSION,
     LEASE_REQUESTED,
@@ -35,7 +36,7 @@ from jitpim.audit.events import (
     verify_rows,
 )
 from jitpim.audit.guard import assert_no_secrets
-from jitpim.audit.location import create_private, resolve_ledger_path
+from jitpim.audit.location import resolve_ledger_path
 from jitpim.audit.owner import ProcessOwner, current_owner
 from jitpim.audit.records import (
     LEASE_COLUMNS,
@@ -47,7 +48,7 @@ from jitpim.audit.records import (
     lease_from_row,
     to_column,
 )
-from jitpim.audit.schema import LATEST_VERSION, NewerSchemaError, apply_migrations, current_version
+from jitpim.audit.schema import NewerSchemaError, apply_migrations, current_version
 from jitpim.errors import LeaseNotFoundError, LedgerError
 
 __all__ = ["BEGIN_STATES", "Ledger", "Transition"]
@@ -105,7 +106,7 @@ class Ledger:
         self._owner = owner if owner is not None else current_owner()
         # One connection per Ledger, shared by this process's threads under this lock.
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = self._connect(busy_timeout_s, read_only)
+        self._conn: sqlite3.Connection | None = connect(self._path, busy_timeout_s=busy_timeout_s, read_only=read_only)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **options: Any) -> Ledger:
@@ -119,78 +120,7 @@ class Ledger:
         return self._path
 
     def _error(self, doing: str, error: BaseException) -> LedgerError:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        return LedgerError(f"cannot {doing} the ledger: {reason}", target=str(self._path))
-
-    def _connect(self, busy_timeout_s: float, read_only: bool) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = None
-        try:
-            if read_only:
-                if not self._path.is_file():
-                    raise LedgerError("there is no ledger at this path", target=str(self._path))
-                conn = sqlite3.connect(
-                    f"{self._path.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    timeout=busy_timeout_s,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-            else:
-                create_private(self._path)
-                conn = sqlite3.connect(
-                    str(self._path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-                )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            if read_only:
-                self._check_readable(conn)
-            else:
-                self._prepare_writable(conn)
-        except NewerSchemaError as newer:
-            if conn is not None:
-                conn.close()
-            raise LedgerError(
-                f"the ledger has schema version {newer.found}, newer than this jitpim supports ({LATEST_VERSION})",
-                hint="Upgrade jitpim to use this ledger; an older version must not write it. Nothing was granted.",
-                target=str(self._path),
-            ) from None
-        except (sqlite3.Error, OSError) as error:
-            if conn is not None:
-                conn.close()
-            raise self._error("open", error) from error
-        except LedgerError:
-            if conn is not None:
-                conn.close()
-            raise
-        return conn
-
-    @staticmethod
-    def _prepare_writable(conn: sqlite3.Connection) -> None:
-        journal = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-        if journal != "wal":
-            raise sqlite3.OperationalError(f"the filesystem does not support WAL (journal mode {journal})")
-        # FULL: a commit is fsync'ed to the WAL before it returns, which is what makes begin() durable.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        apply_migrations(conn)
-        # Try a write and roll it back, so a ledger that opens but cannot be written (a read-only
-        # file) fails here, before any planning work, rather than at the first begin().
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("UPDATE chain_head SET seq = seq WHERE id = 1")
-        finally:
-            conn.execute("ROLLBACK")
-
-    def _check_readable(self, conn: sqlite3.Connection) -> None:
-        version = current_version(conn)
-        if version > LATEST_VERSION:
-            raise NewerSchemaError(version)
-        if version < LATEST_VERSION:
-            raise LedgerError(
-                f"the ledger has schema version {version}; this jitpim reads version {LATEST_VERSION}",
-                hint="Open it once without read_only (any jitpim command that writes) to migrate it.",
-                target=str(self._path),
-            )
+        return ledger_error(doing, error, self._path)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -203,10 +133,7 @@ class Ledger:
             try:
                 return apply_migrations(self._connection())
             except NewerSchemaError as newer:
-                raise LedgerError(
-                    f"the ledger has schema version {newer.found}, newer than this jitpim supports ({LATEST_VERSION})",
-                    target=str(self._path),
-                ) from None
+                raise newer_schema_error(newer.found, self._path) from None
             except sqlite3.Error as error:
                 raise self._error("migrate", error) from error
 
@@ -268,7 +195,10 @@ class Ledger:
                 raise
 
     def _now(self) -> str:
-        return format_time(self._clock())
+        try:
+            return format_time(self._clock())
+        except ValueError:
+            raise LedgerError("the ledger's clock returned a naive datetime", target=str(self._path)) from None
 
     # -- leases -----------------------------------------------------------------------------------------
 
@@ -440,6 +370,8 @@ class Ledger:
     ) -> EventRecord:
         # Called inside an IMMEDIATE transaction: nobody else can move the head between this read and write.
         head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        if head is None:
+            raise LedgerError("the ledger's chain head is missing; run verify_chain()", target=str(self._path))
         seq = int(head["seq"]) + 1
         prev_hash = str(head["hash"])
         at = self._now()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from .credentials import AZURE_CLI_CLIENT_ID, CredentialChoice, GuardedCredential, credential_for
 from .github_oidc import GitHubOidcTokenSource
 from .identity import Identity, authority_for_tenant, token_claims, unverified_claims, whoami
+from .password_grant import PasswordGrantCredential
 
 __all__ = [
     "AZURE_CLI_CLIENT_ID",
@@ -14,6 +15,7 @@ __all__ = [
     "GitHubOidcTokenSource",
     "GuardedCredential",
     "Identity",
+    "PasswordGrantCredential",
     "authority_for_tenant",
     "credential_for",
     "token_claims",

@@ -8,8 +8,9 @@ Order for `direct` and `broker` mode (an application identity):
 3. `AZURE_CLIENT_SECRET` -> `ClientSecretCredential` (instance discovery off for the emulator);
 4. real clouds only: `DefaultAzureCredential` (managed identity, Azure CLI, ...; it reads `os.environ`).
 
-`self` mode is a person: `AZURE_USERNAME`/`AZURE_PASSWORD` -> `UsernamePasswordCredential` (the emulator and
-tests; client id defaults to the Azure CLI's public client), else on real clouds `AzureCliCredential` when
+`self` mode is a person: `AZURE_USERNAME`/`AZURE_PASSWORD` -> the password grant (`PasswordGrantCredential`
+against the emulator, whose loopback port MSAL's user-realm lookup cannot reach; `UsernamePasswordCredential`
+on real clouds; the client id defaults to the Azure CLI's public client), else on real clouds `AzureCliCredential` when
 `az` is installed or `InteractiveBrowserCredential`. Application credentials are never used in self mode: an
 application cannot `selfActivate`, and picking one would only fail later and less clearly.
 
@@ -32,6 +33,7 @@ from ..http import auth_error_from
 from ..model import Mode
 from .github_oidc import GitHubOidcTokenSource
 from .identity import authority_for_tenant
+from .password_grant import PasswordGrantCredential
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
@@ -122,6 +124,12 @@ class CredentialChoice:
 
     def close(self) -> None:
         self.credential.close()
+
+    def __enter__(self) -> CredentialChoice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -273,6 +281,21 @@ def _user_credential(
     username = _get(env, "AZURE_USERNAME")
     password = _get(env, "AZURE_PASSWORD")
     public_client = client_id or AZURE_CLI_CLIENT_ID
+    if username and password and cloud.is_emulator:
+        credential = PasswordGrantCredential(
+            cloud,
+            tenant_id=tenant_id or "organizations",
+            client_id=public_client,
+            username=username,
+            password=password,
+        )
+        return CredentialChoice(
+            GuardedCredential(credential, "username and password"),
+            kind="username-password",
+            source=f"password sign-in of {username} (AZURE_USERNAME) through client {public_client}",
+            client_id=public_client,
+            tenant_id=tenant_id,
+        )
     if username and password:
         from azure.identity import UsernamePasswordCredential
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -33,11 +34,23 @@ from azure.core.pipeline.transport import RequestsTransport
 from .counter import RequestCounter
 from .retry import IDEMPOTENT_METHODS, RetryEvent, RetrySettings, parse_retry_after
 
-__all__ = ["RETRY_UNSAFE_OPTION", "JitRetryPolicy", "build_pipeline_client"]
+__all__ = ["RETRY_UNSAFE_OPTION", "JitRetryPolicy", "build_pipeline_client", "is_tls_verification_failure"]
 
 log = logging.getLogger("jitpim.http")
 # Per-call option read (and removed) by the retry policy: the caller states the call is safe to resend.
 RETRY_UNSAFE_OPTION = "jitpim_retry_unsafe"
+
+
+def is_tls_verification_failure(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) is a failed certificate verification."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _path(request: PipelineRequest[Any]) -> str:
@@ -77,9 +90,10 @@ class JitRetryPolicy(HTTPPolicy[Any, Any]):
                 if not idempotent or retry >= self.settings.max_retries:
                     raise
                 reason = "no response"
-            except ServiceRequestError:
-                # Nothing was sent (connection refused, DNS, TLS handshake): safe to resend.
-                if retry >= self.settings.max_retries:
+            except ServiceRequestError as exc:
+                # Nothing was sent (connection refused, DNS, TLS handshake): safe to resend, except a
+                # certificate the client does not trust, which no retry will fix.
+                if retry >= self.settings.max_retries or is_tls_verification_failure(exc):
                     raise
                 reason = "connection failed"
             else:

@@ -184,6 +184,7 @@ class ApiClient:
         path_or_url: str,
         *,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         expected: Sequence[int] = DEFAULT_EXPECTED,
@@ -192,6 +193,7 @@ class ApiClient:
         """Send one call (with retries); return the response when its status is in `expected`, else raise
         `ProviderApiError` (`ThrottledError` for 429) parsed from the API's error envelope.
 
+        `json` sends a JSON body, `form` an `application/x-www-form-urlencoded` one (OAuth token endpoints).
         `retry_unsafe=True` states that resending this POST/PUT/PATCH is harmless (the API deduplicates it).
         """
         from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
@@ -202,7 +204,12 @@ class ApiClient:
         method = method.upper()
         url = self.url_for(path_or_url, params)
         where = url.split("?", 1)[0]
-        request = HttpRequest(method, url, json=json, headers=dict(headers or {}))
+        if json is not None and form is not None:
+            raise ValueError("send either json or form, not both")
+        if form is not None:
+            request = HttpRequest(method, url, data=dict(form), headers=dict(headers or {}))
+        else:
+            request = HttpRequest(method, url, json=json, headers=dict(headers or {}))
         options = {RETRY_UNSAFE_OPTION: retry_unsafe}
         try:
             response = self._pipeline().send_request(request, stream=False, **options)
@@ -217,8 +224,10 @@ class ApiClient:
                 hint="The request may have been applied; jitpim looks it up before trying again.",
             ) from exc
         except ServiceRequestError as exc:
+            from ._pipeline import is_tls_verification_failure
+
             hint = "Check the network and the cloud profile's URLs."
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc):
+            if is_tls_verification_failure(exc):
                 hint = (
                     "TLS verification failed: point JITPIM_CA_BUNDLE at the CA that issued the server's "
                     "certificate (for the emulator, its ca_cert). Verification is never turned off."
@@ -255,13 +264,21 @@ class ApiClient:
         path_or_url: str,
         json: Any = None,
         *,
+        form: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         expected: Sequence[int] = DEFAULT_EXPECTED,
         retry_unsafe: bool = False,
     ) -> ApiResponse:
         return self.request(
-            "POST", path_or_url, json=json, params=params, headers=headers, expected=expected, retry_unsafe=retry_unsafe
+            "POST",
+            path_or_url,
+            json=json,
+            form=form,
+            params=params,
+            headers=headers,
+            expected=expected,
+            retry_unsafe=retry_unsafe,
         )
 
     def put(

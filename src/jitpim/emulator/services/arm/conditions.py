@@ -155,14 +155,26 @@ class _Parser:
         while (tok := self.peek()) is not None and (tok.text == "||" or self._is_word("or")):
             self.take()
             nodes.append(self.term())
-        return nodes[0] if len(nodes) == 1 else (lambda ctx, ns=tuple(nodes): any(n(ctx) for n in ns))
+        if len(nodes) == 1:
+            return nodes[0]
+
+        def either(ctx: ConditionContext) -> bool:
+            return any(n(ctx) for n in nodes)
+
+        return either
 
     def term(self) -> _Node:
         nodes = [self.factor()]
         while (tok := self.peek()) is not None and (tok.text == "&&" or self._is_word("and")):
             self.take()
             nodes.append(self.factor())
-        return nodes[0] if len(nodes) == 1 else (lambda ctx, ns=tuple(nodes): all(n(ctx) for n in ns))
+        if len(nodes) == 1:
+            return nodes[0]
+
+        def both(ctx: ConditionContext) -> bool:
+            return all(n(ctx) for n in nodes)
+
+        return both
 
     def factor(self) -> _Node:
         tok = self.peek()

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...core.errors import ArmError
+from ...core.ids import stable_guid
 from ...core.rbac import RoleAssignment, is_same_or_parent_scope
-from .api import Ctx, Scope, guid_of, role_guid_from_id
+from .api import Ctx, Scope, guid_of, parse_scope, role_guid_from_id
 from .authz import authorize
 from .filters import FilterSpec, Term
 from .models import AssignmentSchedule, EligibilitySchedule
@@ -23,6 +24,7 @@ __all__ = [
     "require_read",
     "role_filter_value",
     "self_service",
+    "standing_schedule",
     "state_of",
 ]
 
@@ -143,6 +145,19 @@ def live_assignment(
         None,
     )
     return schedule, assignment
+
+
+def standing_schedule(ctx: Ctx, assignment: RoleAssignment) -> AssignmentSchedule:
+    """The schedule PIM shows for a role assignment it did not create (a permanent `Assigned` one)."""
+    return AssignmentSchedule(
+        name=stable_guid("standing-schedule", assignment.name.lower()),
+        scope=parse_scope(ctx.world, assignment.scope), role=assignment.role_definition_id.lower(),
+        principal_id=assignment.principal_id, principal_type=assignment.principal_type, request_name=None,
+        assignment_type="Assigned", start=assignment.created_on, end=assignment.end,
+        created_on=assignment.created_on, updated_on=assignment.updated_on or assignment.created_on,
+        role_assignment_name=assignment.name, condition=assignment.condition,
+        condition_version=assignment.condition_version,
+    )
 
 
 def not_found(code: str, kind: str, name: str) -> ArmError:

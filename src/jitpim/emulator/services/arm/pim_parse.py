@@ -114,7 +114,8 @@ def parse_request(ctx: Ctx, allowed_types: tuple[str, ...] = ASSIGNMENT_REQUEST_
         raise _bad("'properties.requestType' is required.")
     request_type = next((t for t in allowed_types if t.lower() == request_type_raw.lower()), None)
     if request_type is None:
-        raise _bad(f"the requestType '{request_type_raw}' is not supported here; use one of {', '.join(allowed_types)}.")
+        raise _bad(f"the requestType '{request_type_raw}' is not supported here; use one of "
+                   f"{', '.join(allowed_types)}.")
     role_raw = _text(props, "roleDefinitionId")
     if not role_raw:
         raise _bad("'properties.roleDefinitionId' is required.")

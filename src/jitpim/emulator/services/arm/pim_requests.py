@@ -22,15 +22,23 @@ from .api import Ctx, list_response, require_scope, require_subscription
 from .approvals import is_approver
 from .authz import authorization_failed, authorize, permitted
 from .filters import FilterSpec
-from .models import ADMIN_TYPES, PENDING_STATUSES, Approval, AssignmentSchedule, ScheduleRequest
-from .pim_common import find_eligibility, item_matches, live_assignment, not_found, require_read, state_of
+from .models import ADMIN_TYPES, PENDING_STATUSES, Approval, ScheduleRequest
+from .pim_common import (
+    find_eligibility,
+    item_matches,
+    live_assignment,
+    not_found,
+    require_read,
+    standing_schedule,
+    state_of,
+)
 from .pim_parse import (
     MINIMUM_WINDOW,
     Parsed,
     admin_rule_failures,
     does_not_exist,
-    end_user_rule_failures,
     enablement_failures,
+    end_user_rule_failures,
     exists,
     parse_request,
     pending_exists,
@@ -188,11 +196,7 @@ def _update(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest)
         if target is None:
             assert assignment is not None
             # A standing assignment comes under PIM's management when an admin first gives it a schedule.
-            target = AssignmentSchedule(
-                name=assignment.name, scope=ctx.scope, role=parsed.role, principal_id=parsed.principal_id,
-                principal_type=parsed.principal_type, request_name=None, assignment_type="Assigned",
-                start=assignment.created_on, end=assignment.end, created_on=assignment.created_on,
-                updated_on=ctx.now, role_assignment_name=assignment.name)
+            target = standing_schedule(ctx, assignment)
             assignment.schedule_id = target.name
             state.schedules[target.name] = target
         start = parsed.start if parsed.start is not None and target.role_assignment_name is None else target.start

@@ -194,8 +194,9 @@ class RolePolicy:
                 "lastModifiedDateTime": format_time(self.last_modified),
                 "rules": rules,
                 "effectiveRules": copy.deepcopy(rules),
-                "policyProperties": {"scope": {"id": self.scope.path, "displayName": scope_display_name(world, self.scope),
-                                               "type": self.scope.display_type()}},
+                "policyProperties": {"scope": {
+                    "id": self.scope.path, "displayName": scope_display_name(world, self.scope),
+                    "type": self.scope.display_type()}},
             },
         }
 

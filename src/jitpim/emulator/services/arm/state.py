@@ -183,10 +183,10 @@ class ArmState:
         for approval in self.approvals.values():
             if approval.stage_status == "InProgress" and approval.expires_on <= now:
                 approval.stage_status = "Expired"
-                request = self.requests.get(approval.request_name)
-                if request is not None and request.status == "PendingApproval":
-                    request.status = "TimedOut"
-                    request.completed_on = now
+                waiting = self.requests.get(approval.request_name)
+                if waiting is not None and waiting.status == "PendingApproval":
+                    waiting.status = "TimedOut"
+                    waiting.completed_on = now
 
     # the control plane's state dump ---------------------------------------------------------------
     def dump(self, now: datetime) -> dict[str, Any]:

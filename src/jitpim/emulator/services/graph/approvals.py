@@ -51,8 +51,9 @@ def can_decide(state: GraphState, approval: Approval, object_id: str, now: datet
     return oid in approval.approvers
 
 
-def decide(state: GraphState, approval: Approval, caller: Caller, approve: bool, justification: str | None,
-           now: datetime) -> None:
+def decide(
+    state: GraphState, approval: Approval, caller: Caller, approve: bool, justification: str | None, now: datetime
+) -> None:
     req = state.requests[approval.id]
     approval.status = "Completed"
     approval.review_result = "Approve" if approve else "Deny"
@@ -63,19 +64,39 @@ def decide(state: GraphState, approval: Approval, caller: Caller, approve: bool,
     if not approve:
         req.status = "Denied"
         req.completed = now
-        record_pim(state.world, when=now, text="Add member to role request denied (PIM activation)",
-                   target=req.target, initiator=who, request=req, operation="Update", reason=justification or "")
+        record_pim(
+            state.world,
+            when=now,
+            text="Add member to role request denied (PIM activation)",
+            target=req.target,
+            initiator=who,
+            request=req,
+            operation="Update",
+            reason=justification or "",
+        )
         return
-    record_pim(state.world, when=now, text="Add member to role request approved (PIM activation)",
-               target=req.target, initiator=who, request=req, operation="Update", reason=justification or "")
+    record_pim(
+        state.world,
+        when=now,
+        text="Add member to role request approved (PIM activation)",
+        target=req.target,
+        initiator=who,
+        request=req,
+        operation="Update",
+        reason=justification or "",
+    )
     # The activation window starts at approval, not at the request.
     assert req.start is not None
     span = req.end - req.start if req.end is not None else None
     start = max(now, req.start)
     end = start + span if span is not None else None
     eligibility = state.schedules.get(req.activated_using or "")
-    if eligibility is None or not eligibility.active_at(now) or state.live_schedules("assignment", req.target, now) \
-            or standing_assignment(state.world, req.target, now):
+    if (
+        eligibility is None
+        or not eligibility.active_at(now)
+        or state.live_schedules("assignment", req.target, now)
+        or standing_assignment(state.world, req.target, now)
+    ):
         req.status = "Failed"  # the eligibility went away, or the role was granted meanwhile
         req.completed = now
         return
@@ -97,8 +118,12 @@ def _step_json(state: GraphState, approval: Approval, caller: Caller, now: datet
     if approval.reviewed_by:
         directory = state.world.directory
         user = directory.users.get(approval.reviewed_by)
-        reviewer = {"id": approval.reviewed_by, "displayName": directory.display_name(approval.reviewed_by),
-                    "userPrincipalName": user.user_principal_name if user else None, "mail": user.mail if user else None}
+        reviewer = {
+            "id": approval.reviewed_by,
+            "displayName": directory.display_name(approval.reviewed_by),
+            "userPrincipalName": user.user_principal_name if user else None,
+            "mail": user.mail if user else None,
+        }
     return {
         "id": approval.id,
         "displayName": None,
@@ -118,8 +143,11 @@ def _approval_json(state: GraphState, approval: Approval, caller: Caller, now: d
 def _authorize(caller: Caller, kind: Kind, write: bool) -> None:
     """Delegated only. Directory approvals have been observed to want the PrivilegedAccess.*.AzureAD scopes."""
     if kind == "directory":
-        accepted = ["PrivilegedAccess.ReadWrite.AzureAD", "RoleAssignmentSchedule.ReadWrite.Directory",
-                    "RoleManagement.ReadWrite.Directory"]
+        accepted = [
+            "PrivilegedAccess.ReadWrite.AzureAD",
+            "RoleAssignmentSchedule.ReadWrite.Directory",
+            "RoleManagement.ReadWrite.Directory",
+        ]
         if not write:
             accepted.append("PrivilegedAccess.Read.AzureAD")
         named = "PrivilegedAccess.ReadWrite.AzureAD,PrivilegedAccess.Read.AzureAD"
@@ -129,8 +157,11 @@ def _authorize(caller: Caller, kind: Kind, write: bool) -> None:
             accepted += ["PrivilegedAssignmentSchedule.Read.AzureADGroup", "PrivilegedAccess.Read.AzureADGroup"]
         named = ",".join(accepted)
     if caller.is_app or not caller.has_permission(*accepted):
-        raise GraphError(403, "", "Valid permissions not present. User needs one of the following permissions for "
-                         f"this action : {named}")
+        raise GraphError(
+            403,
+            "",
+            f"Valid permissions not present. User needs one of the following permissions for this action : {named}",
+        )
 
 
 def _find(state: GraphState, kind: Kind, approval_id: str, caller: Caller, now: datetime) -> Approval:
@@ -140,8 +171,12 @@ def _find(state: GraphState, kind: Kind, approval_id: str, caller: Caller, now: 
     req = state.requests.get(approval.id)
     me = caller.object_id.lower()
     involved = req is not None and me in (req.target.principal_id.lower(), req.created_by.object_id.lower())
-    if not (involved or can_decide(state, approval, caller.object_id, now)
-            or is_directory_admin(state.world, caller.object_id, now) or approval.reviewed_by == caller.object_id):
+    if not (
+        involved
+        or can_decide(state, approval, caller.object_id, now)
+        or is_directory_admin(state.world, caller.object_id, now)
+        or approval.reviewed_by == caller.object_id
+    ):
         raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
     return approval
 
@@ -160,10 +195,14 @@ def _get_approval(kind: Kind) -> Callable[[Request], Any]:
             match = _FBCU.match(key)
             if match:
                 if match.group(1).lower() != "approver":
-                    raise GraphError(400, "BadRequest",
-                                     f"Requested value '{match.group(1)}' was not found for parameter 'on'.")
-                mine = [_approval_json(state, a, caller, now, noun) for a in state.approvals.values()
-                        if a.kind == kind and not a.decided and can_decide(state, a, caller.object_id, now)]
+                    raise GraphError(
+                        400, "BadRequest", f"Requested value '{match.group(1)}' was not found for parameter 'on'."
+                    )
+                mine = [
+                    _approval_json(state, a, caller, now, noun)
+                    for a in state.approvals.values()
+                    if a.kind == kind and not a.decided and can_decide(state, a, caller.object_id, now)
+                ]
                 return json_response(collection(request, mine, "Collection(approval)"))
             approval = _find(state, kind, key, caller, now)
             return json_response(entity(request, _approval_json(state, approval, caller, now, noun), context))
@@ -198,8 +237,9 @@ def _step(kind: Kind) -> Callable[[Request], Any]:
             state = w.service("graph", GraphState)
             approval = _find(state, kind, request.path_params["key"], caller, now)
             if request.path_params["step"].lower() != approval.id.lower():
-                raise GraphError(404, "ResourceNotFound", f"The approval step '{request.path_params['step']}' "
-                                 "does not exist.")
+                raise GraphError(
+                    404, "ResourceNotFound", f"The approval step '{request.path_params['step']}' does not exist."
+                )
             if not write:
                 context = request.url.path.split("/", 3)[3].rsplit("/", 1)[0]
                 return json_response(entity(request, _step_json(state, approval, caller, now), context))
@@ -211,8 +251,14 @@ def _step(kind: Kind) -> Callable[[Request], Any]:
             if not can_decide(state, approval, caller.object_id, now):
                 raise GraphError(403, "Authorization_RequestDenied", "The caller is not an approver of this request.")
             justification = body.get("justification")
-            decide(state, approval, caller, result.lower().startswith("approve"),
-                   str(justification) if justification is not None else None, now)
+            decide(
+                state,
+                approval,
+                caller,
+                result.lower().startswith("approve"),
+                str(justification) if justification is not None else None,
+                now,
+            )
         return no_content()
 
     return handler

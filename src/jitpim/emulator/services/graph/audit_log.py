@@ -47,16 +47,20 @@ def initiator_for(world: World, caller: Caller | None) -> Initiator:
     directory = world.directory
     if caller.is_app:
         sp = directory.service_principals.get(caller.object_id)
-        return Initiator("app", id=caller.object_id, display_name=sp.display_name if sp else None,
-                         app_id=caller.app_id)
+        return Initiator("app", id=caller.object_id, display_name=sp.display_name if sp else None, app_id=caller.app_id)
     user = directory.users.get(caller.object_id)
-    return Initiator("user", id=caller.object_id, display_name=user.display_name if user else None,
-                     user_principal_name=user.user_principal_name if user else None)
+    return Initiator(
+        "user",
+        id=caller.object_id,
+        display_name=user.display_name if user else None,
+        user_principal_name=user.user_principal_name if user else None,
+    )
 
 
 def _ms_pim(world: World) -> Initiator:
-    return Initiator("app", id=stable_guid(world.tenant_id, "sp", "MS-PIM"), display_name="MS-PIM",
-                     app_id=MS_PIM_APP_ID)
+    return Initiator(
+        "app", id=stable_guid(world.tenant_id, "sp", "MS-PIM"), display_name="MS-PIM", app_id=MS_PIM_APP_ID
+    )
 
 
 def _principal_target(world: World, principal_id: str) -> dict[str, Any]:
@@ -85,11 +89,23 @@ def _resource_target(world: World, target: Target, *, core: bool) -> dict[str, A
             if core
             else []
         )
-        return {"id": target.resource_id, "displayName": name, "type": "Role", "userPrincipalName": None,
-                "groupType": None, "modifiedProperties": modified}
+        return {
+            "id": target.resource_id,
+            "displayName": name,
+            "type": "Role",
+            "userPrincipalName": None,
+            "groupType": None,
+            "modifiedProperties": modified,
+        }
     group = directory.groups.get(target.resource_id)
-    return {"id": target.resource_id, "displayName": group.display_name if group else None, "type": "Group",
-            "userPrincipalName": None, "groupType": "azureAD", "modifiedProperties": []}
+    return {
+        "id": target.resource_id,
+        "displayName": group.display_name if group else None,
+        "type": "Group",
+        "userPrincipalName": None,
+        "groupType": "azureAD",
+        "modifiedProperties": [],
+    }
 
 
 def record_pim(

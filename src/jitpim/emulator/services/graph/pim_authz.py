@@ -68,17 +68,27 @@ def schedule_read_permissions(kind: Kind, level: Level) -> tuple[tuple[str, ...]
     """(accepted, named in the error) for reading schedules and instances."""
     if kind == "directory":
         base, _ = _DIRECTORY[level]
-        accepted = (f"{base}.Read.Directory", f"{base}.ReadWrite.Directory", "RoleManagement.Read.Directory",
-                    "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory")
+        accepted = (
+            f"{base}.Read.Directory",
+            f"{base}.ReadWrite.Directory",
+            "RoleManagement.Read.Directory",
+            "RoleManagement.Read.All",
+            "RoleManagement.ReadWrite.Directory",
+        )
         return accepted, (f"{base}.Read.Directory", "RoleManagement.Read.Directory")
     base = _GROUP[level]
-    accepted = (f"{base}.Read.AzureADGroup", f"{base}.ReadWrite.AzureADGroup", "PrivilegedAccess.Read.AzureADGroup",
-                "PrivilegedAccess.ReadWrite.AzureADGroup")
-    return accepted, (f"{base}.Read.AzureADGroup", "PrivilegedAccess.Read.AzureADGroup")
+    accepted_group: tuple[str, ...] = (
+        f"{base}.Read.AzureADGroup",
+        f"{base}.ReadWrite.AzureADGroup",
+        "PrivilegedAccess.Read.AzureADGroup",
+        "PrivilegedAccess.ReadWrite.AzureADGroup",
+    )
+    return accepted_group, (f"{base}.Read.AzureADGroup", "PrivilegedAccess.Read.AzureADGroup")
 
 
-def request_permissions(kind: Kind, level: Level, *, write: bool, removal: bool = False
-                        ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def request_permissions(
+    kind: Kind, level: Level, *, write: bool, removal: bool = False
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(accepted, named) for reading or creating requests. Directory request lists need the ReadWrite
     permission even to read (observed, PermissionScopeNotGranted); removals also accept `*.Remove.*`."""
     if kind == "directory":
@@ -92,7 +102,7 @@ def request_permissions(kind: Kind, level: Level, *, write: bool, removal: bool 
     writes = (f"{base}.ReadWrite.AzureADGroup", "PrivilegedAccess.ReadWrite.AzureADGroup")
     if not write:
         return (*writes, f"{base}.Read.AzureADGroup", "PrivilegedAccess.Read.AzureADGroup"), writes
-    return (writes + (f"{base}.Remove.AzureADGroup",) if removal else writes), writes
+    return ((*writes, f"{base}.Remove.AzureADGroup") if removal else writes), writes
 
 
 def is_directory_admin(world: World, object_id: str, now: datetime) -> bool:
@@ -111,6 +121,10 @@ def is_group_manager(world: World, object_id: str, group_id: str, access_id: str
         owner = group.owners.get(object_id)
         if owner is not None and owner.active(now):
             return True
-    action = "microsoft.directory/groups/owners/update" if access_id == "owner" else "microsoft.directory/groups/members/update"
+    action = (
+        "microsoft.directory/groups/owners/update"
+        if access_id == "owner"
+        else "microsoft.directory/groups/members/update"
+    )
     directory = world.directory
     return directory.can(object_id, action, now) or directory.can(object_id, _PIM_ALL, now)

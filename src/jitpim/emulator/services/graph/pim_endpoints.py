@@ -33,7 +33,7 @@ from .pim_authz import (
     schedule_read_permissions,
     unauthorized,
 )
-from .pim_models import Kind, Level
+from .pim_models import Kind, Level, request_json
 from .pim_requests import cancel, submit
 from .pim_store import GraphState
 from .pim_views import expand_item, instance_rows, request_rows, schedule_rows
@@ -89,8 +89,9 @@ def _expand(request: Request, es: EntitySet) -> set[str]:
     unknown = wanted - es.expandable
     if unknown:
         name = sorted(unknown)[0]
-        raise GraphError(400, "BadRequest", f"Could not find a property named '{name}' on type "
-                         f"'microsoft.graph.{es.type_name}'.")
+        raise GraphError(
+            400, "BadRequest", f"Could not find a property named '{name}' on type 'microsoft.graph.{es.type_name}'."
+        )
     return wanted
 
 
@@ -143,13 +144,15 @@ def _list_handler(es: EntitySet) -> Callable[[Request], Any]:
     return handler
 
 
-def _current_user_rows(state: GraphState, es: EntitySet, caller: Caller, on: str, now: datetime
-                       ) -> list[dict[str, Any]]:
+def _current_user_rows(
+    state: GraphState, es: EntitySet, caller: Caller, on: str, now: datetime
+) -> list[dict[str, Any]]:
     rows = es.rows(state, now)
     me = caller.object_id.lower()
     if on == "principal":
         return [r for r in rows if str(r.get("principalId", "")).lower() == me]
     if on == "createdBy":
+
         def creator(r: dict[str, Any]) -> str:
             created = r.get("createdBy") or {}
             who = created.get("user") or created.get("application") or {}
@@ -175,12 +178,14 @@ def _item_handler(es: EntitySet) -> Callable[[Request], Any]:
             _read_scope(caller, es)
             match = _FBCU.match(key)
             if match:
-                on = next((v for v in ("principal", "createdBy", "approver") if v.lower() == match.group(1).lower()),
-                          None)
+                on = next(
+                    (v for v in ("principal", "createdBy", "approver") if v.lower() == match.group(1).lower()), None
+                )
                 allowed = ("principal", "createdBy", "approver") if es.what == "requests" else ("principal",)
-                if on not in allowed:
-                    raise GraphError(400, "BadRequest",
-                                     f"Requested value '{match.group(1)}' was not found for parameter 'on'.")
+                if on is None or on not in allowed:
+                    raise GraphError(
+                        400, "BadRequest", f"Requested value '{match.group(1)}' was not found for parameter 'on'."
+                    )
                 rows = _current_user_rows(state, es, caller, on, now)
                 rows = [expand_item(state, r, expand) for r in rows] if expand else rows
                 return json_response(collection(request, rows, f"Collection({es.type_name})"))
@@ -205,8 +210,6 @@ def _create_handler(es: EntitySet) -> Callable[[Request], Any]:
         with w.lock:
             now = w.clock.now()
             req = submit(_state(request), caller, es.kind, es.level, body, now)
-            from .pim_models import request_json
-
             return json_response(entity(request, request_json(req), es.context), status=201)
 
     return handler

@@ -29,21 +29,31 @@ def complete_texts(req: ScheduleRequest) -> tuple[str, str, str]:
     eligible = req.level == "eligibility"
     member = "eligible member" if eligible else "member"
     table = {
-        "selfActivate": ("Add member to role requested (PIM activation)",
-                         "Add member to role completed (PIM activation)",
-                         "Add member to role canceled (PIM activation)"),
-        "selfDeactivate": ("Remove member from role requested (PIM deactivate)",
-                           "Remove member from role completed (PIM deactivate)",
-                           "Remove member from role canceled (PIM deactivate)"),
-        "adminAssign": (f"Add {member} to role in PIM requested ({span})",
-                        f"Add {member} to role in PIM completed ({span})",
-                        f"Add {member} to role in PIM canceled ({span})"),
-        "adminRemove": (f"Remove {member} from role in PIM requested ({span})",
-                        f"Remove {member} from role in PIM completed ({span})",
-                        f"Remove {member} from role in PIM canceled ({span})"),
-        "adminRenew": (f"Add {member} to role in PIM requested (renew)",
-                       f"Add {member} to role in PIM completed (renew)",
-                       f"Add {member} to role in PIM canceled (renew)"),
+        "selfActivate": (
+            "Add member to role requested (PIM activation)",
+            "Add member to role completed (PIM activation)",
+            "Add member to role canceled (PIM activation)",
+        ),
+        "selfDeactivate": (
+            "Remove member from role requested (PIM deactivate)",
+            "Remove member from role completed (PIM deactivate)",
+            "Remove member from role canceled (PIM deactivate)",
+        ),
+        "adminAssign": (
+            f"Add {member} to role in PIM requested ({span})",
+            f"Add {member} to role in PIM completed ({span})",
+            f"Add {member} to role in PIM canceled ({span})",
+        ),
+        "adminRemove": (
+            f"Remove {member} from role in PIM requested ({span})",
+            f"Remove {member} from role in PIM completed ({span})",
+            f"Remove {member} from role in PIM canceled ({span})",
+        ),
+        "adminRenew": (
+            f"Add {member} to role in PIM requested (renew)",
+            f"Add {member} to role in PIM completed (renew)",
+            f"Add {member} to role in PIM canceled (renew)",
+        ),
     }
     if req.action in table:
         return table[req.action]
@@ -51,8 +61,11 @@ def complete_texts(req: ScheduleRequest) -> tuple[str, str, str]:
     verb = {"adminUpdate": "update", "adminExtend": "extend", "selfExtend": "extend", "selfRenew": "renew"}.get(
         req.action, "update"
     )
-    return (f"Update {noun} in PIM requested ({verb})", f"Update {noun} in PIM completed ({verb})",
-            f"Update {noun} in PIM canceled ({verb})")
+    return (
+        f"Update {noun} in PIM requested ({verb})",
+        f"Update {noun} in PIM completed ({verb})",
+        f"Update {noun} in PIM canceled ({verb})",
+    )
 
 
 def materialise(state: GraphState, schedule: Schedule, when: datetime) -> None:
@@ -148,9 +161,12 @@ def remove_standing(state: GraphState, request: ScheduleRequest, when: datetime)
     if target.kind == "directory":
         keep = []
         for a in world.directory.role_assignments:
-            if (a.source == "standing" and a.principal_id.lower() == target.principal_id.lower()
-                    and a.role_definition_id.lower() == target.resource_id.lower()
-                    and a.directory_scope_id == target.scope):
+            if (
+                a.source == "standing"
+                and a.principal_id.lower() == target.principal_id.lower()
+                and a.role_definition_id.lower() == target.resource_id.lower()
+                and a.directory_scope_id == target.scope
+            ):
                 removed = True
             else:
                 keep.append(a)
@@ -186,8 +202,15 @@ def _start(state: GraphState, schedule: Schedule) -> None:
     materialise(state, schedule, schedule.start)
     if req is not None and req.status == "Granted":
         req.status = "Provisioned"
-        record_pim(state.world, when=schedule.start, text=complete_texts(req)[1], target=req.target,
-                   initiator=SYSTEM, request=req, operation="Add")
+        record_pim(
+            state.world,
+            when=schedule.start,
+            text=complete_texts(req)[1],
+            target=req.target,
+            initiator=SYSTEM,
+            request=req,
+            operation="Add",
+        )
 
 
 def _expire(state: GraphState, schedule: Schedule) -> None:
@@ -200,8 +223,17 @@ def _expire(state: GraphState, schedule: Schedule) -> None:
         text = "Remove member from role (PIM activation expired)"
     else:
         text = "Remove member from role in PIM completed (timebound)"
-    record_pim(state.world, when=when, text=text, target=schedule.target, initiator=SYSTEM, request=req,
-               operation="Delete", reason="", extra={"ActionType": "Expire"})
+    record_pim(
+        state.world,
+        when=when,
+        text=text,
+        target=schedule.target,
+        initiator=SYSTEM,
+        request=req,
+        operation="Delete",
+        reason="",
+        extra={"ActionType": "Expire"},
+    )
 
 
 def _approval_timed_out(state: GraphState, approval_id: str, when: datetime) -> None:
@@ -213,6 +245,14 @@ def _approval_timed_out(state: GraphState, approval_id: str, when: datetime) -> 
     # Graph's documented request statuses have no "TimedOut"; Canceled is the terminal one clients know.
     req.status = "Canceled"
     req.completed = when
-    record_pim(state.world, when=when, text="PIM activation request expired", target=req.target,
-               initiator=SYSTEM, request=req, operation="Update", result="failure", reason="RequestExpired")
-
+    record_pim(
+        state.world,
+        when=when,
+        text="PIM activation request expired",
+        target=req.target,
+        initiator=SYSTEM,
+        request=req,
+        operation="Update",
+        result="failure",
+        reason="RequestExpired",
+    )

@@ -16,9 +16,9 @@ from ...core.clock import format_time
 
 __all__ = [
     "ACTIONS",
-    "Approval",
     "CANCELLABLE",
     "PENDING",
+    "Approval",
     "Creator",
     "Kind",
     "Level",
@@ -47,8 +47,13 @@ ACTIONS = (
 )
 # Request statuses that still wait for someone (an approver, an administrator, the clock).
 PENDING = frozenset(
-    {"PendingApproval", "PendingApprovalProvisioning", "PendingAdminDecision", "PendingProvisioning",
-     "PendingScheduleCreation"}
+    {
+        "PendingApproval",
+        "PendingApprovalProvisioning",
+        "PendingAdminDecision",
+        "PendingProvisioning",
+        "PendingScheduleCreation",
+    }
 )
 # Cancel is allowed from these; `Provisioned`, `Failed`, `Revoked`, ... answer 400.
 CANCELLABLE = PENDING | {"Granted"}
@@ -158,8 +163,9 @@ def group_instance_id(group_id: str, access_id: str, principal_id: str) -> str:
     return f"{group_id}_{access_id}_{principal_id}"
 
 
-def schedule_info_json(start: datetime | None, expiration_type: str, end: datetime | None,
-                       duration: str | None) -> dict[str, Any]:
+def schedule_info_json(
+    start: datetime | None, expiration_type: str, end: datetime | None, duration: str | None
+) -> dict[str, Any]:
     return {
         "startDateTime": format_time(start),
         "recurrence": None,

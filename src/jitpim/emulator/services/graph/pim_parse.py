@@ -46,8 +46,9 @@ class Draft:
         value = (self.ticket_info or {}).get("ticketNumber")
         return str(value) if value else None
 
-    def window(self, now: datetime, default_start: datetime | None = None,
-               default_duration: timedelta | None = None) -> tuple[datetime, datetime | None, str, str | None]:
+    def window(
+        self, now: datetime, default_start: datetime | None = None, default_duration: timedelta | None = None
+    ) -> tuple[datetime, datetime | None, str, str | None]:
         """(start, end, expiration type, ISO duration) the request asks for. A start in the past means now."""
         start = self.requested_start or default_start or now
         if start < now and default_start is None:
@@ -105,8 +106,9 @@ def _schedule(body: dict[str, Any]) -> tuple[datetime | None, str, timedelta | N
         try:
             start = parse_time(str(info["startDateTime"]))
         except ValueError:
-            raise _bad(f"Cannot convert the literal '{info['startDateTime']}' to the expected type "
-                       "'Edm.DateTimeOffset'.") from None
+            raise _bad(
+                f"Cannot convert the literal '{info['startDateTime']}' to the expected type 'Edm.DateTimeOffset'."
+            ) from None
     if info.get("recurrence") not in (None, {}):
         raise _bad("Recurrence is not supported for role schedule requests.")
     expiration = info.get("expiration") or {}
@@ -122,13 +124,18 @@ def _schedule(body: dict[str, Any]) -> tuple[datetime | None, str, timedelta | N
         try:
             duration = parse_duration(str(expiration["duration"]))
         except ValueError:
-            raise _bad(f"The value '{expiration['duration']}' is not a valid duration.") from None
+            # What msgraph-sdk-python sends for a `timedelta` (`str(td)`, e.g. `1:00:00`) lands here, as on
+            # Graph (msgraph-sdk-python#1262); clients pass the ISO string (`PT1H`) instead.
+            raise _bad(
+                f"Cannot convert the literal '{expiration['duration']}' to the expected type 'Edm.Duration'."
+            ) from None
     if expiration.get("endDateTime"):
         try:
             end = parse_time(str(expiration["endDateTime"]))
         except ValueError:
-            raise _bad(f"Cannot convert the literal '{expiration['endDateTime']}' to the expected type "
-                       "'Edm.DateTimeOffset'.") from None
+            raise _bad(
+                f"Cannot convert the literal '{expiration['endDateTime']}' to the expected type 'Edm.DateTimeOffset'."
+            ) from None
     if kind == "afterDuration" and duration is None:
         raise _bad("The expiration of type afterDuration requires a duration.")
     if kind == "afterDateTime" and end is None:

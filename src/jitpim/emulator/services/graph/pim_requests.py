@@ -41,8 +41,15 @@ from .policies import Policy, expiration_limits
 __all__ = ["cancel", "create_schedule", "schedule_id_for", "submit"]
 
 _REMOVALS = ("adminRemove", "selfDeactivate")
-_ELIGIBILITY_ACTIONS = ("adminAssign", "adminRemove", "adminUpdate", "adminExtend", "adminRenew", "selfExtend",
-                        "selfRenew")
+_ELIGIBILITY_ACTIONS = (
+    "adminAssign",
+    "adminRemove",
+    "adminUpdate",
+    "adminExtend",
+    "adminRenew",
+    "selfExtend",
+    "selfRenew",
+)
 
 
 def _exists() -> GraphError:
@@ -55,12 +62,17 @@ def _missing() -> GraphError:
 
 def _too_short() -> GraphError:
     # The typo is the service's own.
-    return GraphError(400, "ActiveDurationTooShort", "The Active duration is too short. Miniumum Required is 5 minutes.")
+    return GraphError(
+        400, "ActiveDurationTooShort", "The Active duration is too short. Miniumum Required is 5 minutes."
+    )
 
 
 def _pending() -> GraphError:
-    return GraphError(400, "PendingRoleAssignmentRequest",
-                      "There already exists a pending role assignment request for this principal and role.")
+    return GraphError(
+        400,
+        "PendingRoleAssignmentRequest",
+        "There already exists a pending role assignment request for this principal and role.",
+    )
 
 
 def _authorize(state: GraphState, caller: Caller, draft: Draft, level: Level, now: datetime) -> None:
@@ -98,10 +110,10 @@ def _policy(state: GraphState, draft: Draft) -> Policy:
     return policy
 
 
-def _rules(policy: Policy, draft: Draft, level: Level, caller: Caller, start: datetime,
-           end: datetime | None) -> None:
-    check = RuleCheck(draft.target.kind, level, draft.action, caller, draft.justification, draft.ticket_number,
-                      start, end)
+def _rules(policy: Policy, draft: Draft, level: Level, caller: Caller, start: datetime, end: datetime | None) -> None:
+    check = RuleCheck(
+        draft.target.kind, level, draft.action, caller, draft.justification, draft.ticket_number, start, end
+    )
     failures = policy_failures(policy, check)
     if failures:
         raise policy_error(draft.target.kind, failures)
@@ -164,8 +176,9 @@ def create_schedule(state: GraphState, req: ScheduleRequest, caller: Caller | No
         req.status = "Provisioned"
         req.completed = now
         materialise(state, schedule, now)
-        record_pim(state.world, when=now, text=complete_texts(req)[1], target=req.target, initiator=initiator,
-                   request=req)
+        record_pim(
+            state.world, when=now, text=complete_texts(req)[1], target=req.target, initiator=initiator, request=req
+        )
     else:
         req.status = "Granted"
         req.completed = req.start
@@ -176,12 +189,14 @@ def _live(state: GraphState, level: Level, draft: Draft, now: datetime) -> list[
     return state.live_schedules(level, draft.target, now)
 
 
-def submit(state: GraphState, caller: Caller, kind: Kind, level: Level, body: dict[str, Any],
-           now: datetime) -> ScheduleRequest:
+def submit(
+    state: GraphState, caller: Caller, kind: Kind, level: Level, body: dict[str, Any], now: datetime
+) -> ScheduleRequest:
     draft = parse_request(state.world, kind, body)
     if level == "eligibility" and draft.action not in _ELIGIBILITY_ACTIONS:
-        raise GraphError(400, "BadRequest",
-                         f"The action '{draft.action}' is not supported for eligibility schedule requests.")
+        raise GraphError(
+            400, "BadRequest", f"The action '{draft.action}' is not supported for eligibility schedule requests."
+        )
     _authorize(state, caller, draft, level, now)
     policy = _policy(state, draft)
     req = _new_request(draft, level, caller, now, state)
@@ -198,12 +213,19 @@ def submit(state: GraphState, caller: Caller, kind: Kind, level: Level, body: di
 
 def _store(state: GraphState, req: ScheduleRequest, caller: Caller, now: datetime) -> None:
     state.requests[req.id] = req
-    record_pim(state.world, when=now, text=complete_texts(req)[0], target=req.target,
-               initiator=initiator_for(state.world, caller), request=req)
+    record_pim(
+        state.world,
+        when=now,
+        text=complete_texts(req)[0],
+        target=req.target,
+        initiator=initiator_for(state.world, caller),
+        request=req,
+    )
 
 
-def _grant(state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest, caller: Caller,
-           now: datetime) -> None:
+def _grant(
+    state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest, caller: Caller, now: datetime
+) -> None:
     level = req.level
     default_duration = None
     if draft.action == "selfActivate":
@@ -216,7 +238,9 @@ def _grant(state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest
         req.activated_using = eligibility.id
         if eligibility.end is not None and (end is None or end > eligibility.end):
             end = eligibility.end  # an activation never outlives the eligibility it uses
-    if _live(state, level, draft, now) or (level == "assignment" and standing_assignment(state.world, draft.target, now)):
+    if _live(state, level, draft, now) or (
+        level == "assignment" and standing_assignment(state.world, draft.target, now)
+    ):
         raise _exists()
     if draft.action == "adminRenew" and not state.ended_schedules(level, draft.target):
         raise _missing()
@@ -234,12 +258,19 @@ def _grant(state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest
         if draft.is_validation_only:
             return
         approvers = approver_ids(state.world, policy, now)
-        state.approvals[req.id] = Approval(req.id, draft.target.kind, frozenset(approvers) if approvers else None,
-                                           now + approval_timeout(policy))
+        state.approvals[req.id] = Approval(
+            req.id, draft.target.kind, frozenset(approvers) if approvers else None, now + approval_timeout(policy)
+        )
         _store(state, req, caller, now)
-        record_pim(state.world, when=now, text="Add member to role approval requested (PIM activation)",
-                   target=req.target, initiator=initiator_for(state.world, caller), request=req,
-                   extra={"IsActivationRequireApproval": "True"})
+        record_pim(
+            state.world,
+            when=now,
+            text="Add member to role approval requested (PIM activation)",
+            target=req.target,
+            initiator=initiator_for(state.world, caller),
+            request=req,
+            extra={"IsActivationRequireApproval": "True"},
+        )
         return
     if draft.is_validation_only:
         req.status = "Granted" if start > now else "Provisioned"
@@ -263,9 +294,17 @@ def _remove(state: GraphState, draft: Draft, req: ScheduleRequest, caller: Calle
         for schedule in live:
             if schedule.state == "active" and now - schedule.start < MIN_DURATION:
                 if not draft.is_validation_only:
-                    record_pim(state.world, when=now, text="Process role removal request", target=draft.target,
-                               initiator=initiator_for(state.world, caller), request=req, operation="Delete",
-                               result="failure", reason="ActiveDurationTooShort")
+                    record_pim(
+                        state.world,
+                        when=now,
+                        text="Process role removal request",
+                        target=draft.target,
+                        initiator=initiator_for(state.world, caller),
+                        request=req,
+                        operation="Delete",
+                        result="failure",
+                        reason="ActiveDurationTooShort",
+                    )
                 raise _too_short()
     req.status = "Revoked"
     req.completed = now
@@ -278,12 +317,20 @@ def _remove(state: GraphState, draft: Draft, req: ScheduleRequest, caller: Calle
         end_schedule(state, schedule, "revoked" if schedule.state == "active" else "canceled", now)
     if standing is not None:
         remove_standing(state, req, now)
-    record_pim(state.world, when=now, text=complete_texts(req)[1], target=req.target,
-               initiator=initiator_for(state.world, caller), request=req, operation="Delete")
+    record_pim(
+        state.world,
+        when=now,
+        text=complete_texts(req)[1],
+        target=req.target,
+        initiator=initiator_for(state.world, caller),
+        request=req,
+        operation="Delete",
+    )
 
 
-def _update(state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest, caller: Caller,
-            now: datetime) -> None:
+def _update(
+    state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest, caller: Caller, now: datetime
+) -> None:
     level = req.level
     live = _live(state, level, draft, now)
     standing = standing_assignment(state.world, draft.target, now) if level == "assignment" else None
@@ -318,12 +365,20 @@ def _update(state: GraphState, policy: Policy, draft: Draft, req: ScheduleReques
     set_end(state, current, end, now)
     current.expiration_type, current.duration = exp_type, duration
     current.request_id = current.request_id or req.id
-    record_pim(state.world, when=now, text=complete_texts(req)[1], target=req.target,
-               initiator=initiator_for(state.world, caller), request=req, operation="Update")
+    record_pim(
+        state.world,
+        when=now,
+        text=complete_texts(req)[1],
+        target=req.target,
+        initiator=initiator_for(state.world, caller),
+        request=req,
+        operation="Update",
+    )
 
 
-def _self_update(state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest, caller: Caller,
-                 now: datetime) -> None:
+def _self_update(
+    state: GraphState, policy: Policy, draft: Draft, req: ScheduleRequest, caller: Caller, now: datetime
+) -> None:
     """selfExtend / selfRenew of an admin-assigned time-bound assignment: waits for an administrator
     (`PendingAdminDecision`), who settles it with adminExtend / adminRenew."""
     level = req.level
@@ -359,13 +414,17 @@ def cancel(state: GraphState, caller: Caller, kind: Kind, level: Level, request_
     if not own and not caller.is_app:
         world = state.world
         target = req.target
-        admin = (is_directory_admin(world, caller.object_id, now) if kind == "directory"
-                 else is_group_manager(world, caller.object_id, target.resource_id, target.scope, now))
+        admin = (
+            is_directory_admin(world, caller.object_id, now)
+            if kind == "directory"
+            else is_group_manager(world, caller.object_id, target.resource_id, target.scope, now)
+        )
         if not admin:
             raise unauthorized()
     if req.status not in CANCELLABLE:
-        raise pim_error(400, "RequestCannotBeCancelled",
-                        f"The request cannot be cancelled because its status is {req.status}.")
+        raise pim_error(
+            400, "RequestCannotBeCancelled", f"The request cannot be cancelled because its status is {req.status}."
+        )
     if req.status == "Granted":
         schedule = state.schedules.get(req.target_schedule_id or "")
         if schedule is not None and schedule.state == "scheduled":
@@ -375,5 +434,12 @@ def cancel(state: GraphState, caller: Caller, kind: Kind, level: Level, request_
         approval.status = "Completed"
     req.status = "Canceled"
     req.completed = now
-    record_pim(state.world, when=now, text=complete_texts(req)[2], target=req.target,
-               initiator=initiator_for(state.world, caller), request=req, operation="Update")
+    record_pim(
+        state.world,
+        when=now,
+        text=complete_texts(req)[2],
+        target=req.target,
+        initiator=initiator_for(state.world, caller),
+        request=req,
+        operation="Update",
+    )

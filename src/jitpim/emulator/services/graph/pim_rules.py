@@ -25,8 +25,8 @@ __all__ = [
     "MIN_DURATION",
     "RuleCheck",
     "acrs_error",
-    "approver_ids",
     "approval_timeout",
+    "approver_ids",
     "policy_error",
     "policy_failures",
     "requires_approval",
@@ -145,6 +145,6 @@ def acrs_error(policy: Policy, caller: Caller, action: str) -> GraphError | None
     return GraphError(
         400,
         "RoleAssignmentRequestAcrsValidationFailed",
-        f"The request requires authentication context '{claim}'. Reauthenticate with claims={quote(challenge, safe='')}",
+        f"The request requires authentication context '{claim}'. "
+        f"Reauthenticate with claims={quote(challenge, safe='')}",
     )
-

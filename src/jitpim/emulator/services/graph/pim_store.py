@@ -32,16 +32,13 @@ class GraphState:
         return [s for s in self.schedules.values() if s.level == level and s.target.same(target) and s.live(now)]
 
     def ended_schedules(self, level: Level, target: Target) -> list[Schedule]:
-        return [s for s in self.schedules.values()
-                if s.level == level and s.target.same(target) and s.state == "ended"]
+        return [s for s in self.schedules.values() if s.level == level and s.target.same(target) and s.state == "ended"]
 
     def pending_requests(self, level: Level, target: Target) -> list[ScheduleRequest]:
-        return [r for r in self.requests.values()
-                if r.level == level and r.target.same(target) and r.status in PENDING]
+        return [r for r in self.requests.values() if r.level == level and r.target.same(target) and r.status in PENDING]
 
     def schedules_of(self, kind: str, level: Level, now: datetime) -> list[Schedule]:
-        return [s for s in self.schedules.values()
-                if s.target.kind == kind and s.level == level and s.live(now)]
+        return [s for s in self.schedules.values() if s.target.kind == kind and s.level == level and s.live(now)]
 
     def requests_of(self, kind: str, level: Level) -> list[ScheduleRequest]:
         return [r for r in self.requests.values() if r.target.kind == kind and r.level == level]
@@ -57,24 +54,49 @@ class GraphState:
 
         return {
             "schedules": [
-                {"id": s.id, "level": s.level, **target(s.target), "state": s.state, "assignment_type": s.assignment_type,
-                 "start": format_time(s.start), "end": format_time(s.end), "ended_reason": s.ended_reason,
-                 "active": s.active_at(now)}
+                {
+                    "id": s.id,
+                    "level": s.level,
+                    **target(s.target),
+                    "state": s.state,
+                    "assignment_type": s.assignment_type,
+                    "start": format_time(s.start),
+                    "end": format_time(s.end),
+                    "ended_reason": s.ended_reason,
+                    "active": s.active_at(now),
+                }
                 for s in self.schedules.values()
             ],
             "requests": [
-                {"id": r.id, "level": r.level, **target(r.target), "action": r.action, "status": r.status,
-                 "created": format_time(r.created), "target_schedule_id": r.target_schedule_id}
+                {
+                    "id": r.id,
+                    "level": r.level,
+                    **target(r.target),
+                    "action": r.action,
+                    "status": r.status,
+                    "created": format_time(r.created),
+                    "target_schedule_id": r.target_schedule_id,
+                }
                 for r in self.requests.values()
             ],
             "approvals": [
-                {"id": a.id, "status": a.status, "review_result": a.review_result,
-                 "deadline": format_time(a.deadline), "reviewed_by": a.reviewed_by}
+                {
+                    "id": a.id,
+                    "status": a.status,
+                    "review_result": a.review_result,
+                    "deadline": format_time(a.deadline),
+                    "reviewed_by": a.reviewed_by,
+                }
                 for a in self.approvals.values()
             ],
             "policies": [
-                {"id": p.id, "scope_type": p.scope_type, "scope_id": p.scope_id, "role_definition_id": p.role_definition_id,
-                 "last_modified": format_time(p.last_modified)}
+                {
+                    "id": p.id,
+                    "scope_type": p.scope_type,
+                    "scope_id": p.scope_id,
+                    "role_definition_id": p.role_definition_id,
+                    "last_modified": format_time(p.last_modified),
+                }
                 for p in self.policies.policies.values()
             ],
         }
@@ -84,10 +106,15 @@ def standing_assignment(world: World, target: Target, now: datetime) -> Director
     """A non-PIM role assignment or group membership that grants exactly `target` now."""
     if target.kind == "directory":
         return next(
-            (a for a in world.directory.role_assignments
-             if a.source == "standing" and a.principal_id.lower() == target.principal_id.lower()
-             and a.role_definition_id.lower() == target.resource_id.lower()
-             and a.directory_scope_id == target.scope and a.active(now)),
+            (
+                a
+                for a in world.directory.role_assignments
+                if a.source == "standing"
+                and a.principal_id.lower() == target.principal_id.lower()
+                and a.role_definition_id.lower() == target.resource_id.lower()
+                and a.directory_scope_id == target.scope
+                and a.active(now)
+            ),
             None,
         )
     group = world.directory.groups.get(target.resource_id)

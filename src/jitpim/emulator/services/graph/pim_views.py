@@ -12,6 +12,7 @@ from typing import Any
 
 from ...core.clock import format_time
 from ...core.directory import Membership
+from ...core.ids import assignment_instance_id
 from ...core.world import World
 from .pim_models import Kind, Level, Schedule, group_instance_id, request_json, schedule_info_json
 from .pim_store import GraphState
@@ -59,24 +60,47 @@ def _group_schedule(s: Schedule) -> dict[str, Any]:
 
 
 def _standing_directory(world: World, now: datetime, *, instances: bool) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for a in world.directory.role_assignments:
         if a.source != "standing" or not a.active(now):
             continue
-        base = {"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_definition_id,
-                "directoryScopeId": a.directory_scope_id, "appScopeId": None}
+        base: dict[str, Any] = {
+            "id": a.id,
+            "principalId": a.principal_id,
+            "roleDefinitionId": a.role_definition_id,
+            "directoryScopeId": a.directory_scope_id,
+            "appScopeId": None,
+        }
         if instances:
-            rows.append({**base, "startDateTime": None, "endDateTime": format_time(a.end), "assignmentType": "Assigned",
-                         "memberType": "Direct", "roleAssignmentOriginId": a.id, "roleAssignmentScheduleId": a.id})
+            rows.append(
+                {
+                    **base,
+                    "startDateTime": None,
+                    "endDateTime": format_time(a.end),
+                    "assignmentType": "Assigned",
+                    "memberType": "Direct",
+                    "roleAssignmentOriginId": a.id,
+                    "roleAssignmentScheduleId": a.id,
+                }
+            )
         else:
-            rows.append({**base, "createdUsing": a.id, "createdDateTime": None, "modifiedDateTime": None,
-                         "status": "Provisioned", "memberType": "Direct", "assignmentType": "Assigned",
-                         "scheduleInfo": schedule_info_json(None, "noExpiration", None, None)})
+            rows.append(
+                {
+                    **base,
+                    "createdUsing": a.id,
+                    "createdDateTime": None,
+                    "modifiedDateTime": None,
+                    "status": "Provisioned",
+                    "memberType": "Direct",
+                    "assignmentType": "Assigned",
+                    "scheduleInfo": schedule_info_json(None, "noExpiration", None, None),
+                }
+            )
     return rows
 
 
 def _standing_group(world: World, now: datetime, *, instances: bool) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for group in world.directory.groups.values():
         for access, table in (("member", group.members), ("owner", group.owners)):
             for pid, m in table.items():
@@ -84,15 +108,35 @@ def _standing_group(world: World, now: datetime, *, instances: bool) -> list[dic
                     continue
                 rid = group_instance_id(group.object_id, access, pid)
                 if instances:
-                    rows.append({"id": rid, "startDateTime": format_time(m.start), "endDateTime": format_time(m.end),
-                                 "accessId": access, "assignmentScheduleId": rid, "assignmentType": "assigned",
-                                 "groupId": group.object_id, "memberType": "direct", "principalId": pid})
+                    rows.append(
+                        {
+                            "id": rid,
+                            "startDateTime": format_time(m.start),
+                            "endDateTime": format_time(m.end),
+                            "accessId": access,
+                            "assignmentScheduleId": rid,
+                            "assignmentType": "assigned",
+                            "groupId": group.object_id,
+                            "memberType": "direct",
+                            "principalId": pid,
+                        }
+                    )
                 else:
-                    rows.append({"id": rid, "createdDateTime": format_time(m.start), "modifiedDateTime": None,
-                                 "createdUsing": rid, "status": "Provisioned",
-                                 "scheduleInfo": schedule_info_json(m.start, "noExpiration", None, None),
-                                 "accessId": access, "assignmentType": "assigned", "groupId": group.object_id,
-                                 "memberType": "direct", "principalId": pid})
+                    rows.append(
+                        {
+                            "id": rid,
+                            "createdDateTime": format_time(m.start),
+                            "modifiedDateTime": None,
+                            "createdUsing": rid,
+                            "status": "Provisioned",
+                            "scheduleInfo": schedule_info_json(m.start, "noExpiration", None, None),
+                            "accessId": access,
+                            "assignmentType": "assigned",
+                            "groupId": group.object_id,
+                            "memberType": "direct",
+                            "principalId": pid,
+                        }
+                    )
     return rows
 
 
@@ -112,11 +156,21 @@ def _pim_instances(state: GraphState, kind: Kind, now: datetime) -> list[dict[st
     if kind == "directory":
         for a in world.directory.role_assignments:
             if a.source == "pim" and a.active(now):
-                rows.append({"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_definition_id,
-                             "directoryScopeId": a.directory_scope_id, "appScopeId": None,
-                             "startDateTime": format_time(a.start), "endDateTime": format_time(a.end),
-                             "assignmentType": a.assignment_type, "memberType": "Direct",
-                             "roleAssignmentOriginId": a.id, "roleAssignmentScheduleId": a.schedule_id})
+                rows.append(
+                    {
+                        "id": a.id,
+                        "principalId": a.principal_id,
+                        "roleDefinitionId": a.role_definition_id,
+                        "directoryScopeId": a.directory_scope_id,
+                        "appScopeId": None,
+                        "startDateTime": format_time(a.start),
+                        "endDateTime": format_time(a.end),
+                        "assignmentType": a.assignment_type,
+                        "memberType": "Direct",
+                        "roleAssignmentOriginId": a.id,
+                        "roleAssignmentScheduleId": a.schedule_id,
+                    }
+                )
         return rows
     for group in world.directory.groups.values():
         for access, table in (("member", group.members), ("owner", group.owners)):
@@ -128,25 +182,44 @@ def _pim_instances(state: GraphState, kind: Kind, now: datetime) -> list[dict[st
 
 def _group_instance(state: GraphState, group_id: str, access: str, pid: str, m: Membership) -> dict[str, Any]:
     schedule = state.schedules.get(m.schedule_id or "")
-    return {"id": group_instance_id(group_id, access, pid), "startDateTime": format_time(m.start),
-            "endDateTime": format_time(m.end), "accessId": access, "assignmentScheduleId": m.schedule_id,
-            "assignmentType": (schedule.assignment_type if schedule else "Assigned").lower(), "groupId": group_id,
-            "memberType": "direct", "principalId": pid}
+    return {
+        "id": group_instance_id(group_id, access, pid),
+        "startDateTime": format_time(m.start),
+        "endDateTime": format_time(m.end),
+        "accessId": access,
+        "assignmentScheduleId": m.schedule_id,
+        "assignmentType": (schedule.assignment_type if schedule else "Assigned").lower(),
+        "groupId": group_id,
+        "memberType": "direct",
+        "principalId": pid,
+    }
 
 
 def _eligibility_instance(s: Schedule) -> dict[str, Any]:
     t = s.target
     if t.kind == "directory":
         suffix = "-1-e" if t.scope == "/" else "-1" + t.scope.replace("/", "-") + "-e"
-        from ...core.ids import assignment_instance_id
-
-        return {"id": assignment_instance_id(t.resource_id, t.principal_id, suffix), "principalId": t.principal_id,
-                "roleDefinitionId": t.resource_id, "directoryScopeId": t.scope, "appScopeId": None,
-                "startDateTime": format_time(s.start), "endDateTime": format_time(s.end), "memberType": "Direct",
-                "roleEligibilityScheduleId": s.id}
-    return {"id": group_instance_id(t.resource_id, t.scope, t.principal_id), "startDateTime": format_time(s.start),
-            "endDateTime": format_time(s.end), "accessId": t.scope, "eligibilityScheduleId": s.id,
-            "groupId": t.resource_id, "memberType": "direct", "principalId": t.principal_id}
+        return {
+            "id": assignment_instance_id(t.resource_id, t.principal_id, suffix),
+            "principalId": t.principal_id,
+            "roleDefinitionId": t.resource_id,
+            "directoryScopeId": t.scope,
+            "appScopeId": None,
+            "startDateTime": format_time(s.start),
+            "endDateTime": format_time(s.end),
+            "memberType": "Direct",
+            "roleEligibilityScheduleId": s.id,
+        }
+    return {
+        "id": group_instance_id(t.resource_id, t.scope, t.principal_id),
+        "startDateTime": format_time(s.start),
+        "endDateTime": format_time(s.end),
+        "accessId": t.scope,
+        "eligibilityScheduleId": s.id,
+        "groupId": t.resource_id,
+        "memberType": "direct",
+        "principalId": t.principal_id,
+    }
 
 
 def instance_rows(state: GraphState, kind: Kind, level: Level, now: datetime) -> list[dict[str, Any]]:
@@ -166,16 +239,31 @@ def principal_json(world: World, object_id: str) -> dict[str, Any] | None:
     directory = world.directory
     if object_id in directory.users:
         u = directory.users[object_id]
-        return {"@odata.type": "#microsoft.graph.user", "id": u.object_id, "displayName": u.display_name,
-                "userPrincipalName": u.user_principal_name, "mail": u.mail}
+        return {
+            "@odata.type": "#microsoft.graph.user",
+            "id": u.object_id,
+            "displayName": u.display_name,
+            "userPrincipalName": u.user_principal_name,
+            "mail": u.mail,
+        }
     if object_id in directory.service_principals:
         sp = directory.service_principals[object_id]
-        return {"@odata.type": "#microsoft.graph.servicePrincipal", "id": sp.object_id, "appId": sp.app_id,
-                "displayName": sp.display_name, "servicePrincipalType": sp.service_principal_type}
+        return {
+            "@odata.type": "#microsoft.graph.servicePrincipal",
+            "id": sp.object_id,
+            "appId": sp.app_id,
+            "displayName": sp.display_name,
+            "servicePrincipalType": sp.service_principal_type,
+        }
     if object_id in directory.groups:
         g = directory.groups[object_id]
-        return {"@odata.type": "#microsoft.graph.group", "id": g.object_id, "displayName": g.display_name,
-                "securityEnabled": g.security_enabled, "isAssignableToRole": g.is_assignable_to_role}
+        return {
+            "@odata.type": "#microsoft.graph.group",
+            "id": g.object_id,
+            "displayName": g.display_name,
+            "securityEnabled": g.security_enabled,
+            "isAssignableToRole": g.is_assignable_to_role,
+        }
     return None
 
 
@@ -202,5 +290,7 @@ def expand_item(state: GraphState, item: dict[str, Any], expand: set[str]) -> di
         if used is None:
             out["activatedUsing"] = None
         else:
-            out["activatedUsing"] = _directory_schedule(used) if used.target.kind == "directory" else _group_schedule(used)
+            out["activatedUsing"] = (
+                _directory_schedule(used) if used.target.kind == "directory" else _group_schedule(used)
+            )
     return out

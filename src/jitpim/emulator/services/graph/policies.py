@@ -51,8 +51,7 @@ _TARGETS = {
 
 def _target(suffix: str) -> dict[str, Any]:
     caller, level = _TARGETS[suffix]
-    return {"caller": caller, "operations": ["all"], "level": level, "inheritableSettings": [],
-            "enforcedSettings": []}
+    return {"caller": caller, "operations": ["all"], "level": level, "inheritableSettings": [], "enforcedSettings": []}
 
 
 def default_rules(kind: str) -> dict[str, dict[str, Any]]:
@@ -60,16 +59,31 @@ def default_rules(kind: str) -> dict[str, dict[str, Any]]:
     refuse permanent ones (observed: `ExpirationRule - The policy does not allow permanent assignment`)."""
     groups = kind == "pim-group"
     rules: list[dict[str, Any]] = [
-        {"@odata.type": EXPIRATION, "id": "Expiration_Admin_Eligibility", "isExpirationRequired": groups,
-         "maximumDuration": "P365D"},
+        {
+            "@odata.type": EXPIRATION,
+            "id": "Expiration_Admin_Eligibility",
+            "isExpirationRequired": groups,
+            "maximumDuration": "P365D",
+        },
         {"@odata.type": ENABLEMENT, "id": "Enablement_Admin_Eligibility", "enabledRules": []},
-        {"@odata.type": EXPIRATION, "id": "Expiration_Admin_Assignment", "isExpirationRequired": groups,
-         "maximumDuration": "P180D"},
+        {
+            "@odata.type": EXPIRATION,
+            "id": "Expiration_Admin_Assignment",
+            "isExpirationRequired": groups,
+            "maximumDuration": "P180D",
+        },
         {"@odata.type": ENABLEMENT, "id": "Enablement_Admin_Assignment", "enabledRules": ["Justification"]},
-        {"@odata.type": EXPIRATION, "id": "Expiration_EndUser_Assignment", "isExpirationRequired": True,
-         "maximumDuration": "PT8H"},
-        {"@odata.type": ENABLEMENT, "id": "Enablement_EndUser_Assignment",
-         "enabledRules": ["MultiFactorAuthentication", "Justification"]},
+        {
+            "@odata.type": EXPIRATION,
+            "id": "Expiration_EndUser_Assignment",
+            "isExpirationRequired": True,
+            "maximumDuration": "PT8H",
+        },
+        {
+            "@odata.type": ENABLEMENT,
+            "id": "Enablement_EndUser_Assignment",
+            "enabledRules": ["MultiFactorAuthentication", "Justification"],
+        },
         {
             "@odata.type": APPROVAL,
             "id": APPROVAL_RULE,
@@ -90,15 +104,25 @@ def default_rules(kind: str) -> dict[str, dict[str, Any]]:
                 ],
             },
         },
-        {"@odata.type": AUTH_CONTEXT, "id": "AuthenticationContext_EndUser_Assignment", "isEnabled": False,
-         "claimValue": None},
+        {
+            "@odata.type": AUTH_CONTEXT,
+            "id": "AuthenticationContext_EndUser_Assignment",
+            "isEnabled": False,
+            "claimValue": None,
+        },
     ]
     for suffix in _TARGETS:
         for recipient in ("Admin", "Requestor", "Approver"):
             rules.append(
-                {"@odata.type": NOTIFICATION, "id": f"Notification_{recipient}_{suffix}", "notificationType": "Email",
-                 "recipientType": recipient, "notificationLevel": "All", "isDefaultRecipientsEnabled": True,
-                 "notificationRecipients": []}
+                {
+                    "@odata.type": NOTIFICATION,
+                    "id": f"Notification_{recipient}_{suffix}",
+                    "notificationType": "Email",
+                    "recipientType": recipient,
+                    "notificationLevel": "All",
+                    "isDefaultRecipientsEnabled": True,
+                    "notificationRecipients": [],
+                }
             )
     out: dict[str, dict[str, Any]] = {}
     for rule in rules:
@@ -190,8 +214,15 @@ class PolicyStore:
         key = ("DirectoryRole", "/", role.id)
         if key not in self._by_target:
             guid = stable_guid(self.world.tenant_id, "policy", role.id)
-            self._add(Policy(f"DirectoryRole_{self.world.tenant_id}_{guid}", "/", "DirectoryRole", role.id,
-                             self._seeded_rules("entra-role", role.id, role.display_name)))
+            self._add(
+                Policy(
+                    f"DirectoryRole_{self.world.tenant_id}_{guid}",
+                    "/",
+                    "DirectoryRole",
+                    role.id,
+                    self._seeded_rules("entra-role", role.id, role.display_name),
+                )
+            )
         return self.policies[self._by_target[key]]
 
     def for_group(self, group_id: str, access_id: str) -> Policy | None:
@@ -201,8 +232,15 @@ class PolicyStore:
         key = ("Group", group.object_id, access_id)
         if key not in self._by_target:
             guid = stable_guid(self.world.tenant_id, "policy", group.object_id, access_id)
-            self._add(Policy(f"Group_{group.object_id}_{guid}", group.object_id, "Group", access_id,
-                             self._seeded_rules("pim-group", group.object_id, group.display_name, access_id)))
+            self._add(
+                Policy(
+                    f"Group_{group.object_id}_{guid}",
+                    group.object_id,
+                    "Group",
+                    access_id,
+                    self._seeded_rules("pim-group", group.object_id, group.display_name, access_id),
+                )
+            )
         return self.policies[self._by_target[key]]
 
     def get(self, policy_id: str) -> Policy | None:
@@ -266,10 +304,12 @@ class PolicyStore:
         self._toggle(rules["Enablement_EndUser_Assignment"], "Justification", entry.get("require_justification"))
         self._toggle(rules["Enablement_EndUser_Assignment"], "Ticketing", entry.get("require_ticket"))
         self._toggle(rules["Enablement_EndUser_Assignment"], "MultiFactorAuthentication", entry.get("require_mfa"))
-        self._toggle(rules["Enablement_Admin_Assignment"], "Justification",
-                     entry.get("require_justification_on_assignment"))
-        self._toggle(rules["Enablement_Admin_Assignment"], "MultiFactorAuthentication",
-                     entry.get("require_mfa_on_assignment"))
+        self._toggle(
+            rules["Enablement_Admin_Assignment"], "Justification", entry.get("require_justification_on_assignment")
+        )
+        self._toggle(
+            rules["Enablement_Admin_Assignment"], "MultiFactorAuthentication", entry.get("require_mfa_on_assignment")
+        )
         setting = rules[APPROVAL_RULE]["setting"]
         if "require_approval" in entry:
             setting["isApprovalRequired"] = bool(entry["require_approval"])
@@ -299,7 +339,9 @@ class PolicyStore:
             raise ScenarioError(f"scenario: policy approver {name!r} is not a declared principal")
         directory = self.world.directory
         if oid in directory.groups:
-            return {"@odata.type": "#microsoft.graph.groupMembers", "groupId": oid,
-                    "description": directory.groups[oid].display_name}
-        return {"@odata.type": "#microsoft.graph.singleUser", "userId": oid,
-                "description": directory.display_name(oid)}
+            return {
+                "@odata.type": "#microsoft.graph.groupMembers",
+                "groupId": oid,
+                "description": directory.groups[oid].display_name,
+            }
+        return {"@odata.type": "#microsoft.graph.singleUser", "userId": oid, "description": directory.display_name(oid)}

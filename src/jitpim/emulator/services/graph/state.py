@@ -76,8 +76,9 @@ def _seed(state: GraphState, target: Target, entry: dict[str, Any], now: datetim
             end, expiration = parse_time(str(entry["end"])), "afterDateTime"
     except ValueError as exc:
         raise ScenarioError(f"scenario: eligibility {index}: {exc}") from None
-    guid = stable_guid(state.world.tenant_id, "eligibility", str(index), target.principal_id, target.resource_id,
-                       target.scope)
+    guid = stable_guid(
+        state.world.tenant_id, "eligibility", str(index), target.principal_id, target.resource_id, target.scope
+    )
     schedule_id = guid if target.kind == "directory" else f"{target.resource_id}_{target.scope}_{guid}"
     state.schedules[schedule_id] = Schedule(
         id=schedule_id,

@@ -1,0 +1,358 @@
+"""Holding access: grant each planned target, wait until it really works, and release everything on every
+exit path.
+
+For each target, in order:
+  1. write-ahead: the lease enters the ledger (`lease.requested`) before anything is sent; if the ledger
+     cannot be written, nothing is granted;
+  2. grant (or reuse an equivalent existing grant); a lost response is recovered by looking the request up,
+     never by sending it twice; the release is registered right here, before any waiting;
+  3. wait for approval and provisioning (polling that backs off and honours Retry-After);
+  4. wait until effective (the provider's probe), bounded; a grant that never works is released and fails.
+Leaving the `Elevation` (normally, by exception, or by a signal turned into `Interrupted`) releases every
+held lease in reverse order, verifies each release, and raises `ReleaseFailedError` if any failed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from ..audit.ledger import Ledger
+from ..errors import (
+    ApprovalDeniedError,
+    ApprovalTimeoutError,
+    JitError,
+    NotEffectiveError,
+    ProviderApiError,
+    ProviderError,
+    ReleaseFailedError,
+)
+from ..model import RunContext, format_duration, lease_id, new_local_run_key
+from ..providers import Grant, GrantStatus, ReleaseOutcome
+from .planning import LifecycleOptions, Plan, PlannedTarget
+from .reporting import Reporter, Step
+from .signals import SignalGuard
+from .waiting import Clock, Poller
+
+__all__ = ["Elevation", "HeldLease", "ReleaseReport"]
+
+
+@dataclass
+class HeldLease:
+    lease_id: str
+    item: PlannedTarget
+    grant: Grant
+    state: str = "granted"
+    granted_at: datetime | None = None
+    effective_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lease_id": self.lease_id,
+            "target": self.item.resolved.to_json(),
+            "state": self.state,
+            "grant": self.grant.to_json(),
+            "granted_at": self.granted_at.isoformat() if self.granted_at else None,
+            "effective_at": self.effective_at.isoformat() if self.effective_at else None,
+        }
+
+
+@dataclass
+class ReleaseReport:
+    lease_id: str
+    outcome: str  # released | already_gone | left_to_expire | reused_not_released | failed
+    detail: str = ""
+    released_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lease_id": self.lease_id, "outcome": self.outcome, "detail": self.detail,
+                "released_at": self.released_at.isoformat() if self.released_at else None}
+
+
+def _transport_failure(exc: ProviderApiError) -> bool:
+    """The request may have been applied even though we got no answer (timeout, gateway error)."""
+    return exc.status is None or exc.status in (500, 502, 503, 504)
+
+
+@dataclass
+class Elevation:
+    """A context manager holding every lease of a plan (see the module docstring)."""
+
+    plan: Plan
+    ledger: Ledger
+    run: RunContext
+    clock: Clock
+    options: LifecycleOptions
+    reporter: Reporter
+    guard: SignalGuard = field(default_factory=SignalGuard)
+    run_key: str | None = None
+    held: list[HeldLease] = field(default_factory=list)
+    releases: list[ReleaseReport] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.run_key = self.run_key or self.run.run_key or new_local_run_key(self.clock.now())
+        self._poller = Poller(self.clock, initial=self.options.poll_initial, maximum=self.options.poll_maximum)
+
+    # reporting -------------------------------------------------------------------------------------
+    def _say(self, name: str, message: str, lease: str | None = None, **data: Any) -> None:
+        self.reporter.step(Step(self.clock.now(), name, message, lease, data))
+
+    # entering ----------------------------------------------------------------------------------------
+    def __enter__(self) -> Elevation:
+        self.plan.raise_for_refusal()
+        try:
+            for item in self.plan.items:
+                self._acquire(item)
+        except BaseException:
+            self._release_all()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._release_all()
+
+    def _lease_row(self, item: PlannedTarget, lid: str, request_name: str) -> dict[str, Any]:
+        decision = item.decision
+        target = item.target
+        return {
+            "lease_id": lid,
+            "state": "requested",
+            "kind": str(target.kind),
+            "role": item.resolved.role_name,
+            "role_id": item.resolved.role_id,
+            "scope": item.resolved.scope,
+            "principal_id": item.resolved.principal_id,
+            "tenant_id": item.resolved.tenant_id,
+            "mode": str(self.options.mode),
+            "start_at": decision.start,
+            "end_at": decision.end,
+            "requested_duration_s": int(decision.requested_duration.total_seconds()),
+            "granted_duration_s": int(decision.duration.total_seconds()),
+            "request_ids": {"request_name": request_name},
+            "justification": target.justification,
+            "ticket": str(target.ticket) if target.ticket else None,
+            "run": self.run.to_json(),
+            "release_strategy": self.options.early_release,
+            "data": {"resolved": item.resolved.to_json()},
+        }
+
+    def _acquire(self, item: PlannedTarget) -> None:
+        assert self.run_key is not None
+        lid = str(lease_id(self.run_key, item.target))
+        if self.ledger.find(lid) is not None:
+            lid = f"{lid}#{uuid.uuid4().hex[:6]}"
+        request_name = str(uuid.uuid4())
+        described = item.resolved.describe()
+        self.ledger.begin(
+            self._lease_row(item, lid, request_name),
+            details={"decision": item.decision.to_json(), "policy": item.policy.to_json()},
+        )
+        if item.existing is not None:
+            grant = item.existing
+            self._held(lid, item, grant, "lease.granted", f"reusing an existing grant of {described}")
+            self._wait_effective(self.held[-1])
+            return
+        since = self.clock.now() - timedelta(seconds=5)
+        try:
+            try:
+                grant = item.provider.grant(item.resolved, item.decision, item.ctx, request_name=request_name)
+            except ProviderApiError as exc:
+                if not _transport_failure(exc):
+                    raise
+                self._say("recover", f"no answer to the grant of {described} ({exc.message}); looking it up", lid)
+                recovered = item.provider.recover(item.resolved, item.ctx, request_name=request_name, since=since)
+                if recovered is None:
+                    raise
+                grant = recovered
+        except BaseException as exc:
+            reason = exc.to_json() if isinstance(exc, JitError) else {"error": type(exc).__name__}
+            self.ledger.transition(lid, "failed", "lease.grant_failed", {"error": reason}, outcome="grant_failed")
+            raise
+        self._held(lid, item, grant, "lease.granted", f"granted {described} until {_time(grant.end_at)}")
+        self._wait_granted(self.held[-1])
+        self._wait_effective(self.held[-1])
+
+    def _held(self, lid: str, item: PlannedTarget, grant: Grant, event: str, message: str) -> None:
+        state = "pending_approval" if grant.status is GrantStatus.PENDING_APPROVAL else "granted"
+        held = HeldLease(lid, item, grant, state, granted_at=self.clock.now())
+        # Registered before any waiting: from here on, leaving the elevation releases it.
+        self.held.append(held)
+        request_ids = {"request_name": grant.data.get("request_name"), "request_id": grant.request_id,
+                       "resource_id": grant.resource_id, **{k: v for k, v in grant.data.items() if k.endswith("_id")}}
+        self.ledger.transition(
+            lid,
+            state,
+            "lease.approval_requested" if state == "pending_approval" else event,
+            {"grant": grant.to_json()},
+            request_ids={k: v for k, v in request_ids.items() if v},
+            start_at=grant.start_at,
+            end_at=grant.end_at,
+            data={"resolved": item.resolved.to_json(), "grant": grant.to_json()},
+        )
+        self._say("granted" if state == "granted" else "approval", message, lid,
+                  request_id=grant.request_id, api_status=grant.api_status, reused=grant.reused)
+
+    def _wait_granted(self, held: HeldLease) -> None:
+        item = held.item
+        if held.grant.status in (GrantStatus.ACTIVE, GrantStatus.SCHEDULED):
+            return
+        pending = held.grant.status is GrantStatus.PENDING_APPROVAL
+        timeout = self.options.approval_timeout if pending else self.options.provisioning_timeout
+
+        def check() -> tuple[bool, Grant]:
+            grant = item.provider.refresh(held.grant, item.resolved, item.ctx)
+            return grant.status not in (GrantStatus.PENDING_APPROVAL, GrantStatus.PROVISIONING), grant
+
+        def waiting(seconds: float, grant: Grant) -> None:
+            what = "approval" if grant.status is GrantStatus.PENDING_APPROVAL else "provisioning"
+            self._say("waiting", f"waiting for {what} of {item.resolved.describe()} ({grant.api_status})",
+                      held.lease_id, next_check_s=round(seconds, 1))
+
+        done, grant = self._poller.until(check, timeout=timeout, on_wait=waiting)
+        held.grant = grant
+        if not done:
+            error: JitError = (
+                ApprovalTimeoutError(f"no approver decided within {format_duration(timeout)}")
+                if pending
+                else ProviderError(f"the grant was still provisioning after {format_duration(timeout)}")
+            )
+            error.target = item.resolved.describe()
+            raise error
+        if grant.status is GrantStatus.DENIED:
+            self.ledger.transition(held.lease_id, "failed", "lease.denied", {"grant": grant.to_json()},
+                                   outcome="denied")
+            held.state = "failed"
+            raise ApprovalDeniedError("the approver denied the request", target=item.resolved.describe())
+        if grant.status.is_final_failure:
+            self.ledger.transition(held.lease_id, "failed", "lease.grant_failed", {"grant": grant.to_json()},
+                                   outcome=str(grant.status))
+            held.state = "failed"
+            raise ProviderError(f"the request ended {grant.api_status}", target=item.resolved.describe())
+        if pending:
+            self.ledger.transition(held.lease_id, "granted", "lease.approved", {"grant": grant.to_json()},
+                                   start_at=grant.start_at, end_at=grant.end_at)
+            held.state = "granted"
+            self._say("approved", f"approved: {item.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
+
+    def _wait_effective(self, held: HeldLease) -> None:
+        item = held.item
+        if held.grant.status is GrantStatus.SCHEDULED:
+            self._say("scheduled", f"{item.resolved.describe()} starts at {_time(held.grant.start_at)}",
+                      held.lease_id)
+            return
+
+        def check() -> tuple[bool, None]:
+            return item.provider.probe(held.grant, item.resolved, item.ctx), None
+
+        def waiting(seconds: float, _: None) -> None:
+            self._say("waiting", f"waiting until {item.resolved.describe()} takes effect", held.lease_id,
+                      next_check_s=round(seconds, 1))
+
+        started = self.clock.now()
+        done, _ = self._poller.until(check, timeout=self.options.effective_timeout, on_wait=waiting)
+        if not done:
+            raise NotEffectiveError(
+                f"granted, but the access did not work within {format_duration(self.options.effective_timeout)}",
+                target=item.resolved.describe(),
+            )
+        held.effective_at = self.clock.now()
+        held.state = "effective"
+        waited = (held.effective_at - started).total_seconds()
+        self.ledger.transition(held.lease_id, "effective", "lease.effective", {"waited_s": round(waited, 3)})
+        self._say("effective", f"{item.resolved.describe()} works (after {waited:.1f}s)", held.lease_id)
+
+    # releasing -------------------------------------------------------------------------------------
+    def _release_all(self) -> None:
+        failures: list[str] = []
+        with self.guard.deferred():
+            while self.held:
+                held = self.held.pop()
+                if held.state == "failed":
+                    continue
+                report = self._release_one(held)
+                self.releases.append(report)
+                if report.outcome == "failed":
+                    failures.append(f"{held.item.resolved.describe()}: {report.detail}")
+        if failures:
+            raise ReleaseFailedError("release failed for " + "; ".join(failures))
+
+    def _release_one(self, held: HeldLease) -> ReleaseReport:
+        item = held.item
+        described = item.resolved.describe()
+        if held.grant.reused:
+            self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
+            self.ledger.transition(held.lease_id, "released", "lease.released",
+                                   {"outcome": "reused_not_released"}, outcome="reused")
+            self._say("released", f"left the pre-existing grant of {described} in place (not ours)", held.lease_id)
+            return ReleaseReport(held.lease_id, "reused_not_released", released_at=self.clock.now())
+        self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
+        try:
+            result = item.provider.release(held.grant, item.resolved, item.ctx)
+            if result.outcome is ReleaseOutcome.TOO_EARLY:
+                if self.options.early_release == "expire":
+                    note = f"PIM refuses removal in the first 5 minutes; left to expire at {_time(held.grant.end_at)}"
+                    self.ledger.transition(held.lease_id, "releasing", "lease.left_to_expire",
+                                           {"end_at": _time(held.grant.end_at)}, outcome="left_to_expire")
+                    self._say("released", f"{described}: {note}", held.lease_id)
+                    return ReleaseReport(held.lease_id, "left_to_expire", note)
+                result = self._release_when_allowed(held, result.retry_at)
+            self._verify_released(held)
+        except JitError as exc:
+            return self._release_failed(held, exc.message)
+        except Exception as exc:  # noqa: BLE001 - any failure here means residual access: record it, go on
+            return self._release_failed(held, type(exc).__name__)
+        outcome = str(result.outcome)
+        self.ledger.transition(held.lease_id, "released", "lease.released", {"outcome": outcome},
+                               outcome=outcome)
+        self._say("released", f"released {described} ({outcome.replace('_', ' ')})", held.lease_id)
+        return ReleaseReport(held.lease_id, outcome, result.detail, self.clock.now())
+
+    def _release_when_allowed(self, held: HeldLease, retry_at: datetime | None) -> Any:
+        item = held.item
+        deadline = self.options.early_release_max_wait
+        self._say("waiting", f"PIM refuses removal in the first 5 minutes; retrying at {_time(retry_at)}",
+                  held.lease_id)
+
+        def check() -> tuple[bool, Any]:
+            result = item.provider.release(held.grant, item.resolved, item.ctx)
+            return result.outcome is not ReleaseOutcome.TOO_EARLY, result
+
+        def retry_after(result: Any) -> float | None:
+            when = getattr(result, "retry_at", None) or retry_at
+            return max(1.0, (when - self.clock.now()).total_seconds()) if when else None
+
+        done, result = self._poller.until(check, timeout=deadline, retry_after=retry_after)
+        if not done:
+            raise ReleaseFailedError(f"PIM still refused the removal after {format_duration(deadline)}")
+        self.ledger.transition(held.lease_id, "releasing", "lease.release_retried",
+                               {"strategy": "waited_for_minimum_window"})
+        return result
+
+    def _verify_released(self, held: HeldLease) -> None:
+        item = held.item
+
+        def check() -> tuple[bool, None]:
+            existing = item.provider.find_existing(item.resolved, item.ctx)
+            return existing is None or existing.reused, None
+
+        done, _ = self._poller.until(check, timeout=timedelta(minutes=2))
+        if not done:
+            raise ReleaseFailedError("the grant is still listed after its removal")
+
+    def _release_failed(self, held: HeldLease, detail: str) -> ReleaseReport:
+        try:
+            self.ledger.transition(held.lease_id, "release_failed", "lease.release_failed", {"detail": detail},
+                                   outcome="release_failed")
+        except JitError:
+            pass  # the reaper finds the lease in its last recorded state
+        self._say("release_failed", f"could not release {held.item.resolved.describe()}: {detail}", held.lease_id)
+        return ReleaseReport(held.lease_id, "failed", detail)
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%H:%M:%SZ") if value else "?"

@@ -1,0 +1,133 @@
+"""Planning: resolve each target, read its PIM policy, decide (validate and clamp), and run the provider's
+pre-flight checks. Nothing is changed in Azure or in the ledger."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ..errors import JitError, NotEligibleError, PolicyDeniedError
+from ..model import Decision, Mode, PolicyView, Reason, ReasonCode, Target, TargetKind, evaluate
+from ..providers import Grant, Provider, ProviderContext, ResolvedTarget, get_provider
+from .waiting import Clock
+
+__all__ = ["ContextFactory", "LifecycleOptions", "Plan", "PlannedTarget", "make_plan"]
+
+# Gives the provider context for a target's tenant (None = the default tenant).
+ContextFactory = Callable[[str | None], ProviderContext]
+
+
+@dataclass(frozen=True)
+class LifecycleOptions:
+    mode: Mode = Mode.DIRECT
+    default_duration: timedelta = timedelta(minutes=15)
+    # Plain RBAC assignments have no expiry at the source: jitpim's own ceiling (the reaper enforces it).
+    rbac_max_duration: timedelta = timedelta(hours=8)
+    strict: bool = False  # refuse instead of clamping to the policy maximum
+    reuse_existing: bool = True
+    approval_timeout: timedelta = timedelta(minutes=30)
+    provisioning_timeout: timedelta = timedelta(minutes=5)
+    # RBAC can take up to ~10 minutes to propagate.
+    effective_timeout: timedelta = timedelta(minutes=10)
+    # PIM refuses removal in the first 5 minutes: wait for the window ("wait") or leave it to expire ("expire").
+    early_release: str = "wait"
+    early_release_max_wait: timedelta = timedelta(minutes=6)
+    poll_initial: float = 1.0
+    poll_maximum: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.early_release not in ("wait", "expire"):
+            raise ValueError("early_release must be 'wait' or 'expire'")
+
+
+@dataclass
+class PlannedTarget:
+    target: Target
+    provider: Provider
+    ctx: ProviderContext
+    resolved: ResolvedTarget
+    policy: PolicyView
+    decision: Decision
+    existing: Grant | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target.to_json(),
+            "resolved": self.resolved.to_json(),
+            "policy": self.policy.to_json(),
+            "decision": self.decision.to_json(),
+            "existing_grant": self.existing.to_json() if self.existing else None,
+        }
+
+
+@dataclass
+class Plan:
+    items: list[PlannedTarget]
+
+    @property
+    def allowed(self) -> bool:
+        return all(item.decision.allowed for item in self.items)
+
+    def raise_for_refusal(self) -> None:
+        for item in self.items:
+            if not item.decision.allowed:
+                try:
+                    item.decision.raise_for_refusal()
+                except JitError as exc:
+                    exc.target = exc.target or item.resolved.describe()
+                    raise
+
+    def to_json(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "targets": [item.to_json() for item in self.items]}
+
+
+def _with_reasons(decision: Decision, extra: list[Reason]) -> Decision:
+    if not extra:
+        return decision
+    reasons = (*decision.reasons, *extra)
+    return dataclasses.replace(decision, reasons=reasons, allowed=decision.allowed and not any(r.refuses for r in extra))
+
+
+def make_plan(
+    targets: Sequence[Target],
+    *,
+    contexts: ContextFactory,
+    options: LifecycleOptions,
+    clock: Clock,
+    provider_for: Callable[[TargetKind], Provider] = get_provider,
+) -> Plan:
+    items: list[PlannedTarget] = []
+    for target in targets:
+        ctx = contexts(target.tenant)
+        provider = provider_for(target.kind)
+        resolved = provider.resolve(target, ctx)
+        policy = provider.read_policy(resolved, ctx)
+        if target.kind is TargetKind.RBAC and policy.max_duration is None:
+            policy = dataclasses.replace(policy, max_duration=options.rbac_max_duration,
+                                         source=policy.source or "jitpim rbac ceiling")
+        existing = provider.find_existing(resolved, ctx) if options.reuse_existing else None
+        decision = evaluate(
+            target,
+            policy,
+            mode=options.mode,
+            now=clock.now(),
+            default_duration=options.default_duration,
+            has_mfa=ctx.identity.has_mfa,
+            strict=options.strict,
+            already_active=existing is not None,
+        )
+        if decision.allowed and existing is None:
+            try:
+                decision = _with_reasons(decision, provider.check(resolved, decision, ctx))
+            except PolicyDeniedError as exc:
+                rules: list[str | None] = list(exc.rules) or [None]
+                decision = _with_reasons(
+                    decision, [Reason(ReasonCode.POLICY_REFUSED, exc.message, rule) for rule in rules]
+                )
+            except NotEligibleError as exc:
+                decision = _with_reasons(decision, [Reason(ReasonCode.NOT_ELIGIBLE, exc.message, "EligibilityRule")])
+        items.append(PlannedTarget(target, provider, ctx, resolved, policy, decision, existing))
+    return Plan(items)

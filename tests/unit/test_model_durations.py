@@ -1,0 +1,76 @@
+"""Durations as typed by people and as sent to the PIM APIs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from jitpim.errors import UsageError
+from jitpim.model import format_duration, iso8601_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90m", timedelta(minutes=90)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("45s", timedelta(seconds=45)),
+        ("1d", timedelta(days=1)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        ("10min", timedelta(minutes=10)),
+        ("PT1H", timedelta(hours=1)),
+        ("PT1H30M", timedelta(hours=1, minutes=30)),
+        ("PT90M", timedelta(minutes=90)),
+        ("P1DT2H", timedelta(days=1, hours=2)),
+        ("P1W", timedelta(weeks=1)),
+        ("PT0.5S", timedelta(seconds=0.5)),
+        ("pt8h", timedelta(hours=8)),
+    ],
+)
+def test_parse_duration_accepts_human_and_iso_forms(text: str, expected: timedelta) -> None:
+    """Every documented spelling parses to the same timedelta."""
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "  ", "abc", "1x", "h", "P", "PT", "0m", "PT0S", "-5m"])
+def test_parse_duration_refuses_garbage_when_given_no_valid_unit(text: str) -> None:
+    """Unreadable or zero durations raise UsageError with a hint."""
+    with pytest.raises(UsageError) as info:
+        parse_duration(text)
+    assert info.value.hint
+
+
+def test_parse_duration_refuses_bare_number_when_unit_is_missing() -> None:
+    """`90` could be minutes or hours; the hint shows both spellings."""
+    with pytest.raises(UsageError) as info:
+        parse_duration("90")
+    assert "90m" in info.value.hint and "90h" in info.value.hint
+
+
+def test_parse_duration_refuses_months_when_length_is_calendar_dependent() -> None:
+    """ISO months/years have no fixed length; the hint says so."""
+    with pytest.raises(UsageError) as info:
+        parse_duration("P1M")
+    assert "Months" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("value", "human", "iso"),
+    [
+        (timedelta(minutes=90), "1h30m", "PT1H30M"),
+        (timedelta(minutes=5), "5m", "PT5M"),
+        (timedelta(days=2, hours=3), "2d3h", "P2DT3H"),
+        (timedelta(days=1), "1d", "P1D"),
+        (timedelta(seconds=45), "45s", "PT45S"),
+        (timedelta(0), "0s", "PT0S"),
+    ],
+)
+def test_format_duration_round_trips_when_formatted_both_ways(value: timedelta, human: str, iso: str) -> None:
+    """The human and ISO forms both parse back to the original value."""
+    assert format_duration(value) == human
+    assert iso8601_duration(value) == iso
+    if value:
+        assert parse_duration(human) == value
+        assert parse_duration(iso) == value
