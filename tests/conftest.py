@@ -10,10 +10,16 @@ import requests
 
 from jitpim.emulator import Emulator
 
-
 _AMBIENT_PREFIXES = ("GITHUB_", "ACTIONS_", "AZURE_", "JITPIM_", "RUNNER_")
-_AMBIENT_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CI", "MSI_ENDPOINT",
-                  "IDENTITY_ENDPOINT")
+_AMBIENT_NAMES = (
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CI",
+    "MSI_ENDPOINT",
+    "IDENTITY_ENDPOINT",
+)
 
 
 @pytest.fixture(autouse=True)

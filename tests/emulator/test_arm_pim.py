@@ -45,8 +45,12 @@ def _fresh(emu: Emulator) -> None:
 
 class _UserToken:
     def __init__(self, info: dict[str, Any], user: str, scope: str = ARM_SCOPE, *, mfa: bool = True) -> None:
-        response = requests.post(f"{info['control']}/tokens", json={"principal": user, "scope": scope, "mfa": mfa},
-                                 verify=info["ca_cert"], timeout=10)
+        response = requests.post(
+            f"{info['control']}/tokens",
+            json={"principal": user, "scope": scope, "mfa": mfa},
+            verify=info["ca_cert"],
+            timeout=10,
+        )
         response.raise_for_status()
         self.token = response.json()["access_token"]
 
@@ -56,15 +60,25 @@ class _UserToken:
 
 def _app(info: dict[str, Any], name: str) -> ClientSecretCredential:
     app = info["principals"][name]
-    return ClientSecretCredential(info["tenant_id"], app["client_id"], app["client_secret"],
-                                  authority=info["authority"], disable_instance_discovery=True,
-                                  connection_verify=info["ca_cert"])
+    return ClientSecretCredential(
+        info["tenant_id"],
+        app["client_id"],
+        app["client_secret"],
+        authority=info["authority"],
+        disable_instance_discovery=True,
+        connection_verify=info["ca_cert"],
+    )
 
 
 def _client(info: dict[str, Any], who: str, *, mfa: bool = True) -> AuthorizationManagementClient:
     credential: Any = _UserToken(info, who, mfa=mfa) if info["principals"][who]["type"] == "user" else _app(info, who)
-    return AuthorizationManagementClient(credential, info["subscription_id"], base_url=info["arm"],
-                                         connection_verify=info["ca_cert"], credential_scopes=[ARM_SCOPE])
+    return AuthorizationManagementClient(
+        credential,
+        info["subscription_id"],
+        base_url=info["arm"],
+        connection_verify=info["ca_cert"],
+        credential_scopes=[ARM_SCOPE],
+    )
 
 
 def _vault(info: dict[str, Any]) -> str:
@@ -79,21 +93,38 @@ def _role_id(info: dict[str, Any], guid: str) -> str:
     return f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
-def _request(info: dict[str, Any], who: str, request_type: str, role: str, *, duration: str | None = "PT1H",
-             justification: str | None = "hotfix INC-42", linked: str | None = None, start: str | None = None,
-             expiration_type: str = "AfterDuration", ticket: bool = False) -> RoleAssignmentScheduleRequest:
+def _request(
+    info: dict[str, Any],
+    who: str,
+    request_type: str,
+    role: str,
+    *,
+    duration: str | None = "PT1H",
+    justification: str | None = "hotfix INC-42",
+    linked: str | None = None,
+    start: str | None = None,
+    expiration_type: str = "AfterDuration",
+    ticket: bool = False,
+) -> RoleAssignmentScheduleRequest:
     schedule = None
     if duration is not None or expiration_type == "NoExpiration":
         schedule = RoleAssignmentScheduleRequestPropertiesScheduleInfo(
             start_date_time=start,
-            expiration=RoleAssignmentScheduleRequestPropertiesScheduleInfoExpiration(type=expiration_type,
-                                                                                     duration=duration))
+            expiration=RoleAssignmentScheduleRequestPropertiesScheduleInfoExpiration(
+                type=expiration_type, duration=duration
+            ),
+        )
     return RoleAssignmentScheduleRequest(
-        principal_id=info["principals"][who]["object_id"], role_definition_id=_role_id(info, role),
-        request_type=request_type, justification=justification, linked_role_eligibility_schedule_id=linked,
+        principal_id=info["principals"][who]["object_id"],
+        role_definition_id=_role_id(info, role),
+        request_type=request_type,
+        justification=justification,
+        linked_role_eligibility_schedule_id=linked,
         schedule_info=schedule,
         ticket_info=RoleAssignmentScheduleRequestPropertiesTicketInfo(ticket_number="CHG-1", ticket_system="SNOW")
-        if ticket else None)
+        if ticket
+        else None,
+    )
 
 
 def _error(excinfo: pytest.ExceptionInfo[Any]) -> dict[str, Any]:
@@ -109,11 +140,11 @@ def _eligibility_id(client: AuthorizationManagementClient, role: str) -> str:
     raise AssertionError(f"no eligibility for {role}")
 
 
-def _activate(info: dict[str, Any], client: AuthorizationManagementClient, scope: str, role: str,
-              **kwargs: Any) -> Any:
+def _activate(info: dict[str, Any], client: AuthorizationManagementClient, scope: str, role: str, **kwargs: Any) -> Any:
     linked = _eligibility_id(client, role)
     return client.role_assignment_schedule_requests.create(
-        scope, str(uuid.uuid4()), _request(info, "alice", "SelfActivate", role, linked=linked, **kwargs))
+        scope, str(uuid.uuid4()), _request(info, "alice", "SelfActivate", role, linked=linked, **kwargs)
+    )
 
 
 # -- a human activates, uses, deactivates ------------------------------------------------------------------------
@@ -142,8 +173,12 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
     info = emu.info
     client = _client(info, "alice")
     alice = info["principals"]["alice"]["object_id"]
-    secrets = SecretClient(info["vaults"]["kv-payments"]["url"], _UserToken(info, "alice", "https://vault.azure.net/.default"),
-                           verify_challenge_resource=False, connection_verify=info["ca_cert"])
+    secrets = SecretClient(
+        info["vaults"]["kv-payments"]["url"],
+        _UserToken(info, "alice", "https://vault.azure.net/.default"),
+        verify_challenge_resource=False,
+        connection_verify=info["ca_cert"],
+    )
     with pytest.raises(HttpResponseError) as denied:
         secrets.get_secret("db-password")
     assert denied.value.status_code == 403
@@ -152,10 +187,14 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
     assert request.status == "Provisioned"
     assert request.request_type == "SelfActivate" and request.requestor_id == alice
     assert request.approval_id is None
-    assert request.linked_role_eligibility_schedule_id.endswith(_eligibility_id(client, SECRETS_OFFICER).rsplit("/")[-1])
+    assert request.linked_role_eligibility_schedule_id.endswith(
+        _eligibility_id(client, SECRETS_OFFICER).rsplit("/")[-1]
+    )
     world = emu.runtime.world
     made = [a for a in world.rbac.assignments.values() if a.principal_id == alice]
-    assert len(made) == 1 and made[0].end is not None and made[0].schedule_id == request.target_role_assignment_schedule_id
+    assert (
+        len(made) == 1 and made[0].end is not None and made[0].schedule_id == request.target_role_assignment_schedule_id
+    )
     assert (made[0].end - made[0].created_on).total_seconds() == pytest.approx(3600, abs=2)
 
     instances = list(client.role_assignment_schedule_instances.list_for_scope(_vault(info), filter="asTarget()"))
@@ -167,22 +206,28 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
     assert secrets.get_secret("db-password").value == "initial-db-password-v1"
 
     with pytest.raises(HttpResponseError) as early:
-        client.role_assignment_schedule_requests.create(_vault(info), str(uuid.uuid4()),
-                                                        _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER,
-                                                                 duration=None))
+        client.role_assignment_schedule_requests.create(
+            _vault(info), str(uuid.uuid4()), _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None)
+        )
     assert early.value.status_code == 400
-    assert _error(early) == {"code": "ActiveDurationTooShort",
-                             "message": "The Active duration is too short. Miniumum Required is 5 minutes."}
+    assert _error(early) == {
+        "code": "ActiveDurationTooShort",
+        "message": "The Active duration is too short. Miniumum Required is 5 minutes.",
+    }
     assert made[0].name.lower() in world.rbac.assignments
 
     emu.advance(301)
     revoked = client.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None))
+        _vault(info), str(uuid.uuid4()), _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None)
+    )
     assert revoked.status == "Revoked"
     assert revoked.schedule_info is None
     assert made[0].name.lower() not in world.rbac.assignments
-    assert not [i for i in client.role_assignment_schedule_instances.list_for_scope(_vault(info), filter="asTarget()")
-                if i.assignment_type == "Activated"]
+    assert not [
+        i
+        for i in client.role_assignment_schedule_instances.list_for_scope(_vault(info), filter="asTarget()")
+        if i.assignment_type == "Activated"
+    ]
 
 
 def test_expiry_removes_the_assignment_and_is_audited(emu: Emulator) -> None:
@@ -194,13 +239,14 @@ def test_expiry_removes_the_assignment_and_is_audited(emu: Emulator) -> None:
     emu.advance(1799)
     assert any(a.schedule_id == request.target_role_assignment_schedule_id for a in world.rbac.assignments.values())
     emu.advance(2)
-    assert not any(a.schedule_id == request.target_role_assignment_schedule_id
-                   for a in world.rbac.assignments.values())
+    assert not any(a.schedule_id == request.target_role_assignment_schedule_id for a in world.rbac.assignments.values())
     assert not list(client.role_assignment_schedules.list_for_scope(_vault(info), filter="asTarget()"))
     dump = requests.get(f"{info['control']}/state", verify=info["ca_cert"], timeout=10).json()["arm"]
     schedule = next(s for s in dump["assignment_schedules"] if s["name"] == request.target_role_assignment_schedule_id)
     assert schedule["status"] == "Expired"
-    rows = [r for r in world.audit.rows if r["activityDisplayName"] == "Remove member from role (PIM activation expired)"]
+    rows = [
+        r for r in world.audit.rows if r["activityDisplayName"] == "Remove member from role (PIM activation expired)"
+    ]
     assert len(rows) == 1 and rows[0]["initiatedBy"]["user"]["displayName"] == "Azure AD PIM"
     # The eligibility is untouched: activating again works at once.
     assert _activate(info, client, _vault(info), SECRETS_OFFICER).status == "Provisioned"
@@ -215,8 +261,10 @@ def test_policy_rule_failures_name_the_rules(emu: Emulator) -> None:
     with pytest.raises(HttpResponseError) as too_long:
         _activate(info, client, _vault(info), SECRETS_OFFICER, duration="PT9H")
     assert too_long.value.status_code == 400
-    assert _error(too_long) == {"code": "RoleAssignmentRequestPolicyValidationFailed",
-                                "message": 'The following policy rules failed: ["ExpirationRule"]'}
+    assert _error(too_long) == {
+        "code": "RoleAssignmentRequestPolicyValidationFailed",
+        "message": 'The following policy rules failed: ["ExpirationRule"]',
+    }
     with pytest.raises(HttpResponseError) as unjustified:
         _activate(info, client, _vault(info), SECRETS_OFFICER, justification=None)
     assert _error(unjustified)["message"] == 'The following policy rules failed: ["JustificationRule"]'
@@ -227,11 +275,15 @@ def test_policy_rule_failures_name_the_rules(emu: Emulator) -> None:
         _activate(info, client, _vault(info), SECRETS_OFFICER, duration="PT4M")
     assert _error(short)["code"] == "ActiveDurationTooShort"
     with pytest.raises(HttpResponseError) as not_eligible:
-        client.role_assignment_schedule_requests.create(_rg(info), str(uuid.uuid4()),
-                                                        _request(info, "alice", "SelfActivate", OWNER))
+        client.role_assignment_schedule_requests.create(
+            _rg(info), str(uuid.uuid4()), _request(info, "alice", "SelfActivate", OWNER)
+        )
     assert _error(not_eligible)["message"] == 'The following policy rules failed: ["EligibilityRule"]'
-    assert not [a for a in emu.runtime.world.rbac.assignments.values()
-                if a.principal_id == info["principals"]["alice"]["object_id"]]
+    assert not [
+        a
+        for a in emu.runtime.world.rbac.assignments.values()
+        if a.principal_id == info["principals"]["alice"]["object_id"]
+    ]
 
 
 def test_duplicates_are_refused(emu: Emulator) -> None:
@@ -249,8 +301,10 @@ def test_duplicates_are_refused(emu: Emulator) -> None:
     name = pending.name
     with pytest.raises(HttpResponseError) as reput:
         client.role_assignment_schedule_requests.create(
-            _rg(info), name, _request(info, "alice", "SelfActivate", CONTRIBUTOR,
-                                      linked=_eligibility_id(client, CONTRIBUTOR)))
+            _rg(info),
+            name,
+            _request(info, "alice", "SelfActivate", CONTRIBUTOR, linked=_eligibility_id(client, CONTRIBUTOR)),
+        )
     assert _error(reput)["code"] == "RoleAssignmentRequestExists"
 
 
@@ -261,8 +315,11 @@ def test_mfa_rule_reads_the_token(emu: Emulator) -> None:
     with world.lock:
         scope = next(e.scope for e in state.eligibilities.values() if e.role == SECRETS_OFFICER)
         policy = state.policies.get(scope, SECRETS_OFFICER)
-        policy.rule("Enablement_EndUser_Assignment")["enabledRules"] = ["MultiFactorAuthentication", "Justification",
-                                                                        "Ticketing"]
+        policy.rule("Enablement_EndUser_Assignment")["enabledRules"] = [
+            "MultiFactorAuthentication",
+            "Justification",
+            "Ticketing",
+        ]
     client = _client(info, "alice", mfa=False)
     with pytest.raises(HttpResponseError) as failed:
         _activate(info, client, _vault(info), SECRETS_OFFICER)
@@ -290,14 +347,19 @@ def test_contributor_activation_waits_for_bob(emu: Emulator) -> None:
     assert list(alice_client.role_assignment_approval.list(filter="asApprover()")) == []
     with pytest.raises(HttpResponseError) as self_approval:
         alice_client.role_assignment_approval_step.patch(
-            request.name, stage.name, RoleAssignmentApprovalStepProperties(review_result="Approve", justification="me"))
+            request.name, stage.name, RoleAssignmentApprovalStepProperties(review_result="Approve", justification="me")
+        )
     assert self_approval.value.status_code in (403, 404)
 
     emu.advance(600)
     approved = bob.role_assignment_approval_step.patch(
-        request.name, stage.name, RoleAssignmentApprovalStepProperties(review_result="Approve", justification="ok"))
+        request.name, stage.name, RoleAssignmentApprovalStepProperties(review_result="Approve", justification="ok")
+    )
     assert (approved.status, approved.review_result, approved.principal_id) == (
-        "Completed", "Approve", info["principals"]["bob"]["object_id"])
+        "Completed",
+        "Approve",
+        info["principals"]["bob"]["object_id"],
+    )
     after = alice_client.role_assignment_schedule_requests.get(_rg(info), request.name)
     assert after.status == "Provisioned"
     granted = [a for a in emu.runtime.world.rbac.assignments.values() if a.principal_id == alice_oid]
@@ -307,7 +369,8 @@ def test_contributor_activation_waits_for_bob(emu: Emulator) -> None:
     assert (granted[0].end - request.created_on).total_seconds() == pytest.approx(7200 + 600, abs=5)
     with pytest.raises(HttpResponseError) as twice:
         bob.role_assignment_approval_step.patch(
-            request.name, stage.name, RoleAssignmentApprovalStepProperties(review_result="Deny", justification="no"))
+            request.name, stage.name, RoleAssignmentApprovalStepProperties(review_result="Deny", justification="no")
+        )
     assert twice.value.status_code == 409
 
 
@@ -316,8 +379,9 @@ def test_denied_and_canceled_requests(emu: Emulator) -> None:
     alice = _client(info, "alice")
     bob = _client(info, "bob")
     denied = _activate(info, alice, _rg(info), CONTRIBUTOR)
-    bob.role_assignment_approval_step.put(denied.name, denied.name,
-                                          RoleAssignmentApprovalStepProperties(review_result="Deny", justification="no"))
+    bob.role_assignment_approval_step.put(
+        denied.name, denied.name, RoleAssignmentApprovalStepProperties(review_result="Deny", justification="no")
+    )
     assert alice.role_assignment_schedule_requests.get(_rg(info), denied.name).status == "Denied"
     canceled = _activate(info, alice, _rg(info), CONTRIBUTOR)
     alice.role_assignment_schedule_requests.cancel(_rg(info), canceled.name)
@@ -327,8 +391,11 @@ def test_denied_and_canceled_requests(emu: Emulator) -> None:
     assert _error(again)["code"] == "RequestCannotBeCancelled"
     mine = list(alice.role_assignment_schedule_requests.list_for_scope("/", filter="asRequestor()"))
     assert {r.name: r.status for r in mine} == {denied.name: "Denied", canceled.name: "Canceled"}
-    assert not [a for a in emu.runtime.world.rbac.assignments.values()
-                if a.principal_id == info["principals"]["alice"]["object_id"]]
+    assert not [
+        a
+        for a in emu.runtime.world.rbac.assignments.values()
+        if a.principal_id == info["principals"]["alice"]["object_id"]
+    ]
 
 
 # -- the CI identity: time-bound AdminAssign ------------------------------------------------------------------------
@@ -339,13 +406,17 @@ def test_ci_app_admin_assigns_itself_time_bound_and_removes_it(emu: Emulator) ->
     ci = _client(info, "ci-app")
     ci_oid = info["principals"]["ci-app"]["object_id"]
     assigned = ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="PT30M"))
+        _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="PT30M")
+    )
     assert assigned.status == "Provisioned" and assigned.principal_type == "ServicePrincipal"
     world = emu.runtime.world
     made = [a for a in world.rbac.assignments.values() if a.principal_id == ci_oid and a.schedule_id]
     assert len(made) == 1 and made[0].role_definition_id == SECRETS_OFFICER
-    schedules = [s for s in ci.role_assignment_schedules.list_for_scope(_vault(info), filter=f"principalId eq '{ci_oid}'")
-                 if s.assignment_type == "Assigned" and s.end_date_time is not None]
+    schedules = [
+        s
+        for s in ci.role_assignment_schedules.list_for_scope(_vault(info), filter=f"principalId eq '{ci_oid}'")
+        if s.assignment_type == "Assigned" and s.end_date_time is not None
+    ]
     assert len(schedules) == 1 and schedules[0].name == assigned.target_role_assignment_schedule_id
 
     remove = _request(info, "ci-app", "AdminRemove", SECRETS_OFFICER, duration=None)
@@ -366,18 +437,23 @@ def test_admin_assign_rules_and_permissions(emu: Emulator) -> None:
     ci = _client(info, "ci-app")
     with pytest.raises(HttpResponseError) as permanent:
         ci.role_assignment_schedule_requests.create(
-            _vault(info), str(uuid.uuid4()),
-            _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration=None, expiration_type="NoExpiration"))
+            _vault(info),
+            str(uuid.uuid4()),
+            _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration=None, expiration_type="NoExpiration"),
+        )
     assert _error(permanent)["message"] == 'The following policy rules failed: ["ExpirationRule"]'
     with pytest.raises(HttpResponseError) as outside:  # the CI app may request only at its resource group
         ci.role_assignment_schedule_requests.create(
-            f"/subscriptions/{info['subscription_id']}", str(uuid.uuid4()),
-            _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER))
+            f"/subscriptions/{info['subscription_id']}",
+            str(uuid.uuid4()),
+            _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER),
+        )
     assert outside.value.status_code == 403
     assert _error(outside)["code"] == "AuthorizationFailed"
     with pytest.raises(HttpResponseError) as alice:
         _client(info, "alice").role_assignment_schedule_requests.create(
-            _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER))
+            _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
+        )
     assert alice.value.status_code == 403
 
 
@@ -386,8 +462,10 @@ def test_future_start_is_granted_then_provisioned(emu: Emulator) -> None:
     ci = _client(info, "ci-app")
     start = emu.runtime.world.clock.now() + timedelta(minutes=10)
     request = ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()),
-        _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, start=start.isoformat()))
+        _vault(info),
+        str(uuid.uuid4()),
+        _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, start=start.isoformat()),
+    )
     assert request.status == "Granted"
     world = emu.runtime.world
     ci_oid = info["principals"]["ci-app"]["object_id"]
@@ -402,12 +480,14 @@ def test_validate_answers_without_changing_anything(emu: Emulator) -> None:
     ci = _client(info, "ci-app")
     name = str(uuid.uuid4())
     answer = ci.role_assignment_schedule_requests.validate(
-        _vault(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER))
+        _vault(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
+    )
     assert answer.status == "Provisioned"
     assert name not in emu.runtime.world.service("arm", ArmState).requests
     with pytest.raises(HttpResponseError) as invalid:
         ci.role_assignment_schedule_requests.validate(
-            _vault(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="P365D"))
+            _vault(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="P365D")
+        )
     assert _error(invalid)["code"] == "RoleAssignmentRequestPolicyValidationFailed"
 
 
@@ -417,7 +497,8 @@ def test_provisioning_delay_keeps_requests_accepted(emu: Emulator) -> None:
     world.settings.provisioning_seconds = 20
     ci = _client(info, "ci-app")
     request = ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER))
+        _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
+    )
     assert request.status == "Accepted"
     emu.advance(20)
     assert ci.role_assignment_schedule_requests.get(_vault(info), request.name).status == "Provisioned"
@@ -428,22 +509,41 @@ def test_wire_details_of_schedule_requests(emu: Emulator) -> None:
     token = _UserToken(info, "alice").token
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{info['arm']}{_vault(info)}/{REQUESTS}/{uuid.uuid4()}"
-    body = {"properties": {"principalId": info["principals"]["alice"]["object_id"], "requestType": "SelfActivate",
-                           "roleDefinitionId": _role_id(info, SECRETS_OFFICER), "justification": "x",
-                           "scheduleInfo": {"expiration": {"type": "AfterDuration", "duration": "PT1H"}}}}
+    body = {
+        "properties": {
+            "principalId": info["principals"]["alice"]["object_id"],
+            "requestType": "SelfActivate",
+            "roleDefinitionId": _role_id(info, SECRETS_OFFICER),
+            "justification": "x",
+            "scheduleInfo": {"expiration": {"type": "AfterDuration", "duration": "PT1H"}},
+        }
+    }
     old = requests.put(url + "?api-version=2022-04-01", json=body, headers=headers, verify=info["ca_cert"], timeout=10)
     assert (old.status_code, old.json()["error"]["code"]) == (400, "NoRegisteredProviderFound")
-    created = requests.put(url + "?api-version=2020-10-01", json=body, headers=headers, verify=info["ca_cert"],
-                           timeout=10)
+    created = requests.put(
+        url + "?api-version=2020-10-01", json=body, headers=headers, verify=info["ca_cert"], timeout=10
+    )
     assert created.status_code == 201
     data = created.json()
     assert data["type"] == "Microsoft.Authorization/RoleAssignmentScheduleRequests"
-    assert data["properties"]["scheduleInfo"]["expiration"] == {"type": "AfterDuration", "endDateTime": None,
-                                                                "duration": "PT1H"}
+    assert data["properties"]["scheduleInfo"]["expiration"] == {
+        "type": "AfterDuration",
+        "endDateTime": None,
+        "duration": "PT1H",
+    }
     assert data["properties"]["expandedProperties"]["scope"]["type"] == "resource"
-    bad = requests.put(f"{info['arm']}{_vault(info)}/{REQUESTS}/not-a-guid?api-version=2020-10-01", json=body,
-                       headers=headers, verify=info["ca_cert"], timeout=10)
+    bad = requests.put(
+        f"{info['arm']}{_vault(info)}/{REQUESTS}/not-a-guid?api-version=2020-10-01",
+        json=body,
+        headers=headers,
+        verify=info["ca_cert"],
+        timeout=10,
+    )
     assert bad.status_code == 400
-    listed = requests.get(f"{info['arm']}/{REQUESTS}?api-version=2020-10-01&$filter=asTarget() or asRequestor()",
-                          headers=headers, verify=info["ca_cert"], timeout=10)
+    listed = requests.get(
+        f"{info['arm']}/{REQUESTS}?api-version=2020-10-01&$filter=asTarget() or asRequestor()",
+        headers=headers,
+        verify=info["ca_cert"],
+        timeout=10,
+    )
     assert (listed.status_code, listed.json()["error"]["code"]) == (400, "UnsupportedQuery")

@@ -40,8 +40,12 @@ class _UserToken:
     """A delegated ARM token for a seeded user, as an interactive sign-in gives (control plane `/tokens`)."""
 
     def __init__(self, info: dict[str, Any], user: str, scope: str = ARM_SCOPE) -> None:
-        response = requests.post(f"{info['control']}/tokens", json={"principal": user, "scope": scope, "mfa": True},
-                                 verify=info["ca_cert"], timeout=10)
+        response = requests.post(
+            f"{info['control']}/tokens",
+            json={"principal": user, "scope": scope, "mfa": True},
+            verify=info["ca_cert"],
+            timeout=10,
+        )
         response.raise_for_status()
         self.token = response.json()["access_token"]
 
@@ -51,14 +55,24 @@ class _UserToken:
 
 def _app(info: dict[str, Any], name: str) -> ClientSecretCredential:
     app = info["principals"][name]
-    return ClientSecretCredential(info["tenant_id"], app["client_id"], app["client_secret"],
-                                  authority=info["authority"], disable_instance_discovery=True,
-                                  connection_verify=info["ca_cert"])
+    return ClientSecretCredential(
+        info["tenant_id"],
+        app["client_id"],
+        app["client_secret"],
+        authority=info["authority"],
+        disable_instance_discovery=True,
+        connection_verify=info["ca_cert"],
+    )
 
 
 def _client(info: dict[str, Any], credential: Any) -> AuthorizationManagementClient:
-    return AuthorizationManagementClient(credential, info["subscription_id"], base_url=info["arm"],
-                                         connection_verify=info["ca_cert"], credential_scopes=[ARM_SCOPE])
+    return AuthorizationManagementClient(
+        credential,
+        info["subscription_id"],
+        base_url=info["arm"],
+        connection_verify=info["ca_cert"],
+        credential_scopes=[ARM_SCOPE],
+    )
 
 
 def _headers(info: dict[str, Any], who: str) -> dict[str, str]:
@@ -80,12 +94,14 @@ def _role_id(info: dict[str, Any], guid: str) -> str:
     return f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
-def _params(info: dict[str, Any], role: str, principal: str, principal_type: str | None = None
-            ) -> RoleAssignmentCreateParameters:
+def _params(
+    info: dict[str, Any], role: str, principal: str, principal_type: str | None = None
+) -> RoleAssignmentCreateParameters:
     oid = info["principals"][principal]["object_id"]
     kind = principal_type or ("ServicePrincipal" if info["principals"][principal]["type"] == "application" else "User")
-    return RoleAssignmentCreateParameters(role_definition_id=_role_id(info, role), principal_id=oid,
-                                          principal_type=kind)
+    return RoleAssignmentCreateParameters(
+        role_definition_id=_role_id(info, role), principal_id=oid, principal_type=kind
+    )
 
 
 def _error(excinfo: pytest.ExceptionInfo[Any]) -> dict[str, Any]:
@@ -115,12 +131,21 @@ def test_role_definitions_list_filter_and_get(emu: Emulator) -> None:
     tenant_level = client.role_definitions.get_by_id(f"/providers/Microsoft.Authorization/roleDefinitions/{READER}")
     assert tenant_level.id == f"/providers/Microsoft.Authorization/roleDefinitions/{READER}"
 
-    missing = _raw(info, "GET", f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{uuid.uuid4()}"
-                   "?api-version=2022-04-01", "ci-app")
+    missing = _raw(
+        info,
+        "GET",
+        f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{uuid.uuid4()}?api-version=2022-04-01",
+        "ci-app",
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "RoleDefinitionDoesNotExist"
-    both = _raw(info, "GET", f"{sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01",
-                "ci-app", params={"$filter": "roleName eq 'Owner' and type eq 'BuiltInRole'"})
+    both = _raw(
+        info,
+        "GET",
+        f"{sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01",
+        "ci-app",
+        params={"$filter": "roleName eq 'Owner' and type eq 'BuiltInRole'"},
+    )
     assert both.status_code == 400
     assert both.json()["error"]["code"] == "UnsupportedQuery"
 
@@ -133,8 +158,12 @@ def test_api_version_is_required_and_validated(emu: Emulator) -> None:
     path = f"/subscriptions/{info['subscription_id']}/{RA}"
     missing = _raw(info, "GET", path, "admin-app")
     assert missing.status_code == 400
-    assert missing.json() == {"error": {"code": "MissingApiVersionParameter", "message":
-                              "The api-version query parameter (?api-version=) is required for all requests."}}
+    assert missing.json() == {
+        "error": {
+            "code": "MissingApiVersionParameter",
+            "message": "The api-version query parameter (?api-version=) is required for all requests.",
+        }
+    }
     malformed = _raw(info, "GET", path + "?api-version=latest", "admin-app")
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "InvalidApiVersionParameter"
@@ -159,8 +188,13 @@ def test_missing_token_is_401_with_challenge(emu: Emulator) -> None:
 
 def test_paths_are_case_insensitive_and_carry_arm_headers(emu: Emulator) -> None:
     info = emu.info
-    response = _raw(info, "GET", f"/SUBSCRIPTIONS/{info['subscription_id']}/resourcegroups/RG-PAYMENTS/providers/"
-                    "microsoft.authorization/ROLEASSIGNMENTS?api-version=2022-04-01", "admin-app")
+    response = _raw(
+        info,
+        "GET",
+        f"/SUBSCRIPTIONS/{info['subscription_id']}/resourcegroups/RG-PAYMENTS/providers/"
+        "microsoft.authorization/ROLEASSIGNMENTS?api-version=2022-04-01",
+        "admin-app",
+    )
     assert response.status_code == 200
     assert response.headers["x-ms-request-id"]
     assert "x-ms-ratelimit-remaining-subscription-reads" in response.headers
@@ -176,8 +210,12 @@ def test_ci_app_grants_itself_secrets_officer_and_then_reads_secrets(emu: Emulat
     credential = _app(info, "ci-app")
     client = _client(info, credential)
     name = str(uuid.uuid4())
-    secrets = SecretClient(info["vaults"]["kv-payments"]["url"], credential, verify_challenge_resource=False,
-                           connection_verify=info["ca_cert"])
+    secrets = SecretClient(
+        info["vaults"]["kv-payments"]["url"],
+        credential,
+        verify_challenge_resource=False,
+        connection_verify=info["ca_cert"],
+    )
     with pytest.raises(HttpResponseError) as before:
         secrets.get_secret("db-password")
     assert before.value.status_code == 403
@@ -212,8 +250,11 @@ def test_ci_app_cannot_grant_owner_nor_grant_anyone_else(emu: Emulator) -> None:
     assert other.value.status_code == 403
     assert _error(other)["code"] == "AuthorizationFailed"
     with pytest.raises(HttpResponseError) as wider:  # no write at the resource group at all
-        client.role_assignments.create(f"/subscriptions/{info['subscription_id']}/resourceGroups/rg-payments",
-                                       str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app"))
+        client.role_assignments.create(
+            f"/subscriptions/{info['subscription_id']}/resourceGroups/rg-payments",
+            str(uuid.uuid4()),
+            _params(info, SECRETS_OFFICER, "ci-app"),
+        )
     assert wider.value.status_code == 403
     assert "ABAC" not in _error(wider)["message"]
     assert set(emu.runtime.world.rbac.assignments) == before
@@ -235,8 +276,13 @@ def test_identical_re_put_is_200_and_changing_the_principal_is_refused(emu: Emul
     info = emu.info
     name = str(uuid.uuid4())
     path = f"{_vault(info)}/{RA}/{name}?api-version=2022-04-01"
-    body = {"properties": {"roleDefinitionId": _role_id(info, SECRETS_OFFICER), "principalType": "ServicePrincipal",
-                           "principalId": info["principals"]["ci-app"]["object_id"]}}
+    body = {
+        "properties": {
+            "roleDefinitionId": _role_id(info, SECRETS_OFFICER),
+            "principalType": "ServicePrincipal",
+            "principalId": info["principals"]["ci-app"]["object_id"],
+        }
+    }
     assert _raw(info, "PUT", path, "admin-app", json=body).status_code == 201
     assert _raw(info, "PUT", path, "admin-app", json=body).status_code == 200
     body["properties"]["principalId"] = info["principals"]["payments-api"]["object_id"]
@@ -266,8 +312,9 @@ def test_delete_twice_is_200_then_204(emu: Emulator) -> None:
 def test_ci_app_cannot_delete_someone_elses_assignment(emu: Emulator) -> None:
     info = emu.info
     world = emu.runtime.world
-    group_assignment = next(a for a in world.rbac.assignments.values()
-                            if a.principal_id == info["principals"]["kv-operators"]["object_id"])
+    group_assignment = next(
+        a for a in world.rbac.assignments.values() if a.principal_id == info["principals"]["kv-operators"]["object_id"]
+    )
     response = _raw(info, "DELETE", f"{_vault(info)}/{RA}/{group_assignment.name}?api-version=2022-04-01", "ci-app")
     assert response.status_code == 403
     assert "ABAC condition not fulfilled" in response.json()["error"]["message"]
@@ -304,13 +351,18 @@ def test_by_id_operations_and_lists(emu: Emulator) -> None:
 
     admin.role_assignments.delete_by_id(created.id)
     assert created.name not in emu.runtime.world.rbac.assignments
-    bad = _raw(info, "GET", f"{_vault(info)}/{RA}?api-version=2022-04-01", "admin-app",
-               params={"$filter": f"principalId eq '{ci_oid}' and roleDefinitionId eq '{READER}'"})
+    bad = _raw(
+        info,
+        "GET",
+        f"{_vault(info)}/{RA}?api-version=2022-04-01",
+        "admin-app",
+        params={"$filter": f"principalId eq '{ci_oid}' and roleDefinitionId eq '{READER}'"},
+    )
     assert bad.status_code == 400
     assert bad.json()["error"] == {
         "code": "UnsupportedQuery",
         "message": f"The filter 'principalId eq '{ci_oid}' and roleDefinitionId eq '{READER}'' is not supported. "
-                   "Supported filters are either 'atScope()' or 'principalId eq '{value}'' or assignedTo('{value}')'.",
+        "Supported filters are either 'atScope()' or 'principalId eq '{value}'' or assignedTo('{value}')'.",
     }
 
 
@@ -319,23 +371,39 @@ def test_by_id_operations_and_lists(emu: Emulator) -> None:
     [
         ("not-a-guid", {}, 400, "InvalidRoleAssignmentId"),
         (None, {"roleDefinitionId": "Owner"}, 400, "InvalidRoleDefinitionId"),
-        (None, {"roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{uuid.UUID(int=7)}"}, 400,
-         "RoleDefinitionDoesNotExist"),
+        (
+            None,
+            {"roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{uuid.UUID(int=7)}"},
+            400,
+            "RoleDefinitionDoesNotExist",
+        ),
         (None, {"principalId": "alice"}, 400, "InvalidPrincipalId"),
         (None, {"principalId": str(uuid.UUID(int=9)), "principalType": None}, 400, "PrincipalNotFound"),
         (None, {"principalType": "User"}, 400, "UnmatchedPrincipalType"),
-        (None, {"scope": "/subscriptions/00000000-0000-0000-0000-000000000001"}, 400,
-         "InvalidCreateRoleAssignmentRequest"),
+        (
+            None,
+            {"scope": "/subscriptions/00000000-0000-0000-0000-000000000001"},
+            400,
+            "InvalidCreateRoleAssignmentRequest",
+        ),
     ],
 )
 def test_put_validation_errors(emu: Emulator, name: str | None, body: dict[str, Any], status: int, code: str) -> None:
     info = emu.info
-    props: dict[str, Any] = {"roleDefinitionId": _role_id(info, READER), "principalType": "ServicePrincipal",
-                             "principalId": info["principals"]["ci-app"]["object_id"]}
+    props: dict[str, Any] = {
+        "roleDefinitionId": _role_id(info, READER),
+        "principalType": "ServicePrincipal",
+        "principalId": info["principals"]["ci-app"]["object_id"],
+    }
     props.update(body)
     props = {k: v for k, v in props.items() if v is not None}
-    response = _raw(info, "PUT", f"{_vault(info)}/{RA}/{name or uuid.uuid4()}?api-version=2022-04-01", "admin-app",
-                    json={"properties": props})
+    response = _raw(
+        info,
+        "PUT",
+        f"{_vault(info)}/{RA}/{name or uuid.uuid4()}?api-version=2022-04-01",
+        "admin-app",
+        json={"properties": props},
+    )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
 
@@ -343,12 +411,17 @@ def test_put_validation_errors(emu: Emulator, name: str | None, body: dict[str, 
 def test_missing_scopes_answer_arm_not_found_codes(emu: Emulator) -> None:
     info = emu.info
     sub = info["subscription_id"]
-    body = {"properties": {"roleDefinitionId": _role_id(info, READER), "principalType": "ServicePrincipal",
-                           "principalId": info["principals"]["ci-app"]["object_id"]}}
+    body = {
+        "properties": {
+            "roleDefinitionId": _role_id(info, READER),
+            "principalType": "ServicePrincipal",
+            "principalId": info["principals"]["ci-app"]["object_id"],
+        }
+    }
     cases = {
         f"/subscriptions/{uuid.uuid4()}": "SubscriptionNotFound",
         f"/subscriptions/{sub}/resourceGroups/rg-nope": "ResourceGroupNotFound",
-        f"/subscriptions/{sub}/resourceGroups/rg-payments/providers/Microsoft.KeyVault/vaults/kv-nope": "ResourceNotFound",
+        f"{_vault(info)}-nope": "ResourceNotFound",
     }
     for scope, code in cases.items():
         response = _raw(info, "PUT", f"{scope}/{RA}/{uuid.uuid4()}?api-version=2022-04-01", "admin-app", json=body)

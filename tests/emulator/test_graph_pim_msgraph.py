@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
+import requests
+from azure.core.credentials import AccessToken
 from azure.identity import ClientSecretCredential
 from msgraph import GraphServiceClient
 from msgraph.generated.models.expiration_pattern import ExpirationPattern
@@ -30,6 +33,8 @@ from jitpim.emulator import Emulator
 
 GRAPH = ["https://graph.microsoft.com/.default"]
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 T = TypeVar("T")
 
 
@@ -37,6 +42,21 @@ T = TypeVar("T")
 def _sdk_info(info: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("SSL_CERT_FILE", info["ca_cert"])
     return info
+
+
+class _SignedInUser:
+    """A TokenCredential holding a user's delegated token, as an interactive sign-in would yield. (MSAL's
+    UsernamePasswordCredential cannot reach a loopback authority on a non-443 port.)"""
+
+    def __init__(self, info: dict[str, Any], user: str) -> None:
+        response = requests.post(
+            f"{info['control']}/tokens", json={"principal": user, "mfa": True}, verify=info["ca_cert"], timeout=10
+        )
+        response.raise_for_status()
+        self._token = str(response.json()["access_token"])
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3000)
 
 
 def _run(info: dict[str, Any], app: str, body: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
@@ -145,3 +165,34 @@ def test_timedelta_durations_from_the_sdk_are_refused_as_graph_does(sdk_info: di
     error = _run(sdk_info, "ci-app", send)
     assert error.response_status_code == 400 and error.error is not None and error.error.code == "BadRequest"
     assert error.error.message == "Cannot convert the literal '1:00:00' to the expected type 'Edm.Duration'."
+
+
+def test_user_finds_eligibility_with_filter_by_current_user_and_self_activates(sdk_info: dict[str, Any]) -> None:
+    """alice (a delegated, MFA-backed sign-in from the control plane) activates through the SDK."""
+    alice = sdk_info["principals"]["alice"]
+    credential = _SignedInUser(sdk_info, "alice")
+
+    async def main() -> tuple[list[Any], Any]:
+        client = GraphServiceClient(credentials=credential, scopes=GRAPH)
+        client.request_adapter.base_url = sdk_info["graph"] + "/v1.0"
+        directory = client.role_management.directory
+        eligible = await directory.role_eligibility_schedules.filter_by_current_user_with_on("principal").get()
+        schedules = list(eligible.value or []) if eligible else []
+        app_admin = next(s for s in schedules if s.role_definition_id == APP_ADMIN)
+        created = await directory.role_assignment_schedule_requests.post(
+            UnifiedRoleAssignmentScheduleRequest(
+                action=UnifiedRoleScheduleRequestActions.SelfActivate,
+                principal_id=alice["object_id"],
+                role_definition_id=app_admin.role_definition_id,
+                directory_scope_id=app_admin.directory_scope_id,
+                justification="deploy hotfix",
+                schedule_info=RequestSchedule(
+                    expiration=ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration="PT30M")
+                ),
+            )
+        )
+        return schedules, created
+
+    schedules, created = asyncio.run(main())
+    assert {s.role_definition_id for s in schedules} == {APP_ADMIN, GLOBAL_ADMIN}
+    assert created.status == "Provisioned" and created.created_by.user.id == alice["object_id"]

@@ -78,8 +78,12 @@ def test_wrong_client_secret_is_refused_with_aadsts7000215(info: dict[str, Any])
 def test_unknown_client_is_refused_with_aadsts700016(http: requests.Session, info: dict[str, Any]) -> None:
     response = http.post(
         f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token",
-        data={"grant_type": "client_credentials", "client_id": "00000000-0000-0000-0000-000000000001",
-              "client_secret": "x", "scope": GRAPH},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "00000000-0000-0000-0000-000000000001",
+            "client_secret": "x",
+            "scope": GRAPH,
+        },
     )
     assert response.status_code == 400
     body = response.json()
@@ -91,8 +95,12 @@ def test_scope_without_default_is_refused_for_client_credentials(http: requests.
     ci = info["principals"]["ci-app"]
     response = http.post(
         f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token",
-        data={"grant_type": "client_credentials", "client_id": ci["client_id"], "client_secret": ci["client_secret"],
-              "scope": "https://graph.microsoft.com/User.Read"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": ci["client_id"],
+            "client_secret": ci["client_secret"],
+            "scope": "https://graph.microsoft.com/User.Read",
+        },
     )
     assert response.status_code == 400
     assert response.json()["error_codes"] == [1002012]
@@ -102,22 +110,29 @@ def test_github_assertion_exchanges_for_a_token(http: requests.Session, info: di
     """ClientAssertionCredential fed by the emulated GitHub OIDC endpoint gets a token for the CI app."""
     ci = info["principals"]["ci-app"]
     credential = ClientAssertionCredential(
-        info["tenant_id"], ci["client_id"], lambda: _github_token(http, info),
-        authority=info["authority"], connection_verify=info["ca_cert"],
+        info["tenant_id"],
+        ci["client_id"],
+        lambda: _github_token(http, info),
+        authority=info["authority"],
+        connection_verify=info["ca_cert"],
     )
     claims = _claims(credential.get_token(ARM).token)
     assert claims["oid"] == ci["object_id"]
     assert claims["appidacr"] == "2"
 
 
-def test_workload_identity_credential_reads_a_token_file(tmp_path: Any, http: requests.Session,
-                                                         info: dict[str, Any]) -> None:
+def test_workload_identity_credential_reads_a_token_file(
+    tmp_path: Any, http: requests.Session, info: dict[str, Any]
+) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(_github_token(http, info))
     ci = info["principals"]["ci-app"]
     credential = WorkloadIdentityCredential(
-        tenant_id=info["tenant_id"], client_id=ci["client_id"], token_file_path=str(token_file),
-        authority=info["authority"], connection_verify=info["ca_cert"],
+        tenant_id=info["tenant_id"],
+        client_id=ci["client_id"],
+        token_file_path=str(token_file),
+        authority=info["authority"],
+        connection_verify=info["ca_cert"],
     )
     assert _claims(credential.get_token(GRAPH).token)["oid"] == ci["object_id"]
 
@@ -193,8 +208,20 @@ def test_github_endpoint_requires_the_request_token(http: requests.Session, info
 
 def test_github_token_has_the_real_claim_set(http: requests.Session, info: dict[str, Any]) -> None:
     claims = _claims(_github_token(http, info))
-    for name in ("sub", "repository", "ref", "sha", "workflow", "job_workflow_ref", "run_id", "run_attempt",
-                 "actor", "event_name", "repository_owner", "runner_environment"):
+    for name in (
+        "sub",
+        "repository",
+        "ref",
+        "sha",
+        "workflow",
+        "job_workflow_ref",
+        "run_id",
+        "run_attempt",
+        "actor",
+        "event_name",
+        "repository_owner",
+        "runner_environment",
+    ):
         assert name in claims, name
     assert claims["iss"] == "https://token.actions.githubusercontent.com"
     assert claims["sub"] == "repo:contoso/payments:ref:refs/heads/main"
@@ -210,26 +237,43 @@ def test_user_password_grant_gives_a_delegated_token(http: requests.Session, inf
     host name only), so it can only reach an emulator on port 443."""
     alice = info["principals"]["alice"]
     url = f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token"
-    response = http.post(url, data={
-        "grant_type": "password", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-        "username": alice["user_principal_name"], "password": alice["password"],
-        "scope": GRAPH + " offline_access openid profile", "client_info": "1",
-    })
+    response = http.post(
+        url,
+        data={
+            "grant_type": "password",
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "username": alice["user_principal_name"],
+            "password": alice["password"],
+            "scope": GRAPH + " offline_access openid profile",
+            "client_info": "1",
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     claims = _claims(body["access_token"])
     assert claims["oid"] == alice["object_id"]
     assert "RoleAssignmentSchedule.ReadWrite.Directory" in claims["scp"].split()
     assert "mfa" in claims["amr"]
-    refreshed = http.post(url, data={
-        "grant_type": "refresh_token", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-        "refresh_token": body["refresh_token"], "scope": ARM,
-    }).json()
+    refreshed = http.post(
+        url,
+        data={
+            "grant_type": "refresh_token",
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "refresh_token": body["refresh_token"],
+            "scope": ARM,
+        },
+    ).json()
     assert _claims(refreshed["access_token"])["scp"] == "user_impersonation"
-    wrong = http.post(url, data={
-        "grant_type": "password", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-        "username": alice["user_principal_name"], "password": "wrong", "scope": GRAPH,
-    })
+    wrong = http.post(
+        url,
+        data={
+            "grant_type": "password",
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "username": alice["user_principal_name"],
+            "password": "wrong",
+            "scope": GRAPH,
+        },
+    )
     assert wrong.status_code == 400
     assert wrong.json()["error_codes"] == [50126]
 
@@ -242,7 +286,9 @@ def test_control_plane_mints_user_token_without_mfa(control: Any, info: dict[str
 
 
 def test_unknown_tenant_is_refused(http: requests.Session, info: dict[str, Any]) -> None:
-    response = http.post(f"{info['authority']}/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token",
-                         data={"grant_type": "client_credentials"})
+    response = http.post(
+        f"{info['authority']}/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials"},
+    )
     assert response.status_code == 400
     assert response.json()["error_codes"] == [90002]

@@ -31,8 +31,9 @@ def _render(err: ApiError, request: Request) -> Response:
     headers = {"request-id": rid, "x-ms-request-id": rid, **err.headers}
     if crid:
         headers["client-request-id"] = crid
-    return Response(err.render(rid, crid), status_code=err.status, headers=headers,
-                    media_type="application/json; charset=utf-8")
+    return Response(
+        err.render(rid, crid), status_code=err.status, headers=headers, media_type="application/json; charset=utf-8"
+    )
 
 
 def _style(request: Request, vault: bool) -> type[ApiError]:

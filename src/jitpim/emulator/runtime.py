@@ -115,8 +115,11 @@ class Runtime:
                     "display_name": user.display_name,
                 }
             elif object_id in directory.groups:
-                principals[name] = {"type": "group", "object_id": object_id,
-                                    "display_name": directory.groups[object_id].display_name}
+                principals[name] = {
+                    "type": "group",
+                    "object_id": object_id,
+                    "display_name": directory.groups[object_id].display_name,
+                }
         vaults = {}
         for vault in world.scenario.get("vaults") or []:
             name = vault["name"]

@@ -213,7 +213,10 @@ class ApiClient:
         options = {RETRY_UNSAFE_OPTION: retry_unsafe}
         try:
             response = self._pipeline().send_request(request, stream=False, **options)
-            body = response.read()
+            try:
+                body = response.read()
+            finally:
+                response.close()  # hand the connection back now, not when the garbage collector gets to it
         except JitError:
             raise
         except ClientAuthenticationError as exc:

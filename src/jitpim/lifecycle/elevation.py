@@ -14,6 +14,7 @@ held lease in reverse order, verifies each release, and raises `ReleaseFailedErr
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,8 +69,12 @@ class ReleaseReport:
     released_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"lease_id": self.lease_id, "outcome": self.outcome, "detail": self.detail,
-                "released_at": self.released_at.isoformat() if self.released_at else None}
+        return {
+            "lease_id": self.lease_id,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "released_at": self.released_at.isoformat() if self.released_at else None,
+        }
 
 
 def _transport_failure(exc: ProviderApiError) -> bool:
@@ -182,8 +187,12 @@ class Elevation:
         held = HeldLease(lid, item, grant, state, granted_at=self.clock.now())
         # Registered before any waiting: from here on, leaving the elevation releases it.
         self.held.append(held)
-        request_ids = {"request_name": grant.data.get("request_name"), "request_id": grant.request_id,
-                       "resource_id": grant.resource_id, **{k: v for k, v in grant.data.items() if k.endswith("_id")}}
+        request_ids = {
+            "request_name": grant.data.get("request_name"),
+            "request_id": grant.request_id,
+            "resource_id": grant.resource_id,
+            **{k: v for k, v in grant.data.items() if k.endswith("_id")},
+        }
         self.ledger.transition(
             lid,
             state,
@@ -194,8 +203,14 @@ class Elevation:
             end_at=grant.end_at,
             data={"resolved": item.resolved.to_json(), "grant": grant.to_json()},
         )
-        self._say("granted" if state == "granted" else "approval", message, lid,
-                  request_id=grant.request_id, api_status=grant.api_status, reused=grant.reused)
+        self._say(
+            "granted" if state == "granted" else "approval",
+            message,
+            lid,
+            request_id=grant.request_id,
+            api_status=grant.api_status,
+            reused=grant.reused,
+        )
 
     def _wait_granted(self, held: HeldLease) -> None:
         item = held.item
@@ -210,8 +225,12 @@ class Elevation:
 
         def waiting(seconds: float, grant: Grant) -> None:
             what = "approval" if grant.status is GrantStatus.PENDING_APPROVAL else "provisioning"
-            self._say("waiting", f"waiting for {what} of {item.resolved.describe()} ({grant.api_status})",
-                      held.lease_id, next_check_s=round(seconds, 1))
+            self._say(
+                "waiting",
+                f"waiting for {what} of {item.resolved.describe()} ({grant.api_status})",
+                held.lease_id,
+                next_check_s=round(seconds, 1),
+            )
 
         done, grant = self._poller.until(check, timeout=timeout, on_wait=waiting)
         held.grant = grant
@@ -224,34 +243,45 @@ class Elevation:
             error.target = item.resolved.describe()
             raise error
         if grant.status is GrantStatus.DENIED:
-            self.ledger.transition(held.lease_id, "failed", "lease.denied", {"grant": grant.to_json()},
-                                   outcome="denied")
+            self.ledger.transition(
+                held.lease_id, "failed", "lease.denied", {"grant": grant.to_json()}, outcome="denied"
+            )
             held.state = "failed"
             raise ApprovalDeniedError("the approver denied the request", target=item.resolved.describe())
         if grant.status.is_final_failure:
-            self.ledger.transition(held.lease_id, "failed", "lease.grant_failed", {"grant": grant.to_json()},
-                                   outcome=str(grant.status))
+            self.ledger.transition(
+                held.lease_id, "failed", "lease.grant_failed", {"grant": grant.to_json()}, outcome=str(grant.status)
+            )
             held.state = "failed"
             raise ProviderError(f"the request ended {grant.api_status}", target=item.resolved.describe())
         if pending:
-            self.ledger.transition(held.lease_id, "granted", "lease.approved", {"grant": grant.to_json()},
-                                   start_at=grant.start_at, end_at=grant.end_at)
+            self.ledger.transition(
+                held.lease_id,
+                "granted",
+                "lease.approved",
+                {"grant": grant.to_json()},
+                start_at=grant.start_at,
+                end_at=grant.end_at,
+            )
             held.state = "granted"
             self._say("approved", f"approved: {item.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
 
     def _wait_effective(self, held: HeldLease) -> None:
         item = held.item
         if held.grant.status is GrantStatus.SCHEDULED:
-            self._say("scheduled", f"{item.resolved.describe()} starts at {_time(held.grant.start_at)}",
-                      held.lease_id)
+            self._say("scheduled", f"{item.resolved.describe()} starts at {_time(held.grant.start_at)}", held.lease_id)
             return
 
         def check() -> tuple[bool, None]:
             return item.provider.probe(held.grant, item.resolved, item.ctx), None
 
         def waiting(seconds: float, _: None) -> None:
-            self._say("waiting", f"waiting until {item.resolved.describe()} takes effect", held.lease_id,
-                      next_check_s=round(seconds, 1))
+            self._say(
+                "waiting",
+                f"waiting until {item.resolved.describe()} takes effect",
+                held.lease_id,
+                next_check_s=round(seconds, 1),
+            )
 
         started = self.clock.now()
         done, _ = self._poller.until(check, timeout=self.options.effective_timeout, on_wait=waiting)
@@ -286,8 +316,9 @@ class Elevation:
         described = item.resolved.describe()
         if held.grant.reused:
             self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
-            self.ledger.transition(held.lease_id, "released", "lease.released",
-                                   {"outcome": "reused_not_released"}, outcome="reused")
+            self.ledger.transition(
+                held.lease_id, "released", "lease.released", {"outcome": "reused_not_released"}, outcome="reused"
+            )
             self._say("released", f"left the pre-existing grant of {described} in place (not ours)", held.lease_id)
             return ReleaseReport(held.lease_id, "reused_not_released", released_at=self.clock.now())
         self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
@@ -296,27 +327,32 @@ class Elevation:
             if result.outcome is ReleaseOutcome.TOO_EARLY:
                 if self.options.early_release == "expire":
                     note = f"PIM refuses removal in the first 5 minutes; left to expire at {_time(held.grant.end_at)}"
-                    self.ledger.transition(held.lease_id, "releasing", "lease.left_to_expire",
-                                           {"end_at": _time(held.grant.end_at)}, outcome="left_to_expire")
+                    self.ledger.transition(
+                        held.lease_id,
+                        "releasing",
+                        "lease.left_to_expire",
+                        {"end_at": _time(held.grant.end_at)},
+                        outcome="left_to_expire",
+                    )
                     self._say("released", f"{described}: {note}", held.lease_id)
                     return ReleaseReport(held.lease_id, "left_to_expire", note)
                 result = self._release_when_allowed(held, result.retry_at)
             self._verify_released(held)
         except JitError as exc:
             return self._release_failed(held, exc.message)
-        except Exception as exc:  # noqa: BLE001 - any failure here means residual access: record it, go on
+        except Exception as exc:
             return self._release_failed(held, type(exc).__name__)
         outcome = str(result.outcome)
-        self.ledger.transition(held.lease_id, "released", "lease.released", {"outcome": outcome},
-                               outcome=outcome)
+        self.ledger.transition(held.lease_id, "released", "lease.released", {"outcome": outcome}, outcome=outcome)
         self._say("released", f"released {described} ({outcome.replace('_', ' ')})", held.lease_id)
         return ReleaseReport(held.lease_id, outcome, result.detail, self.clock.now())
 
     def _release_when_allowed(self, held: HeldLease, retry_at: datetime | None) -> Any:
         item = held.item
         deadline = self.options.early_release_max_wait
-        self._say("waiting", f"PIM refuses removal in the first 5 minutes; retrying at {_time(retry_at)}",
-                  held.lease_id)
+        self._say(
+            "waiting", f"PIM refuses removal in the first 5 minutes; retrying at {_time(retry_at)}", held.lease_id
+        )
 
         def check() -> tuple[bool, Any]:
             result = item.provider.release(held.grant, item.resolved, item.ctx)
@@ -329,8 +365,9 @@ class Elevation:
         done, result = self._poller.until(check, timeout=deadline, retry_after=retry_after)
         if not done:
             raise ReleaseFailedError(f"PIM still refused the removal after {format_duration(deadline)}")
-        self.ledger.transition(held.lease_id, "releasing", "lease.release_retried",
-                               {"strategy": "waited_for_minimum_window"})
+        self.ledger.transition(
+            held.lease_id, "releasing", "lease.release_retried", {"strategy": "waited_for_minimum_window"}
+        )
         return result
 
     def _verify_released(self, held: HeldLease) -> None:
@@ -345,11 +382,11 @@ class Elevation:
             raise ReleaseFailedError("the grant is still listed after its removal")
 
     def _release_failed(self, held: HeldLease, detail: str) -> ReleaseReport:
-        try:
-            self.ledger.transition(held.lease_id, "release_failed", "lease.release_failed", {"detail": detail},
-                                   outcome="release_failed")
-        except JitError:
-            pass  # the reaper finds the lease in its last recorded state
+        # If even this cannot be written, the reaper finds the lease in its last recorded state.
+        with contextlib.suppress(JitError):
+            self.ledger.transition(
+                held.lease_id, "release_failed", "lease.release_failed", {"detail": detail}, outcome="release_failed"
+            )
         self._say("release_failed", f"could not release {held.item.resolved.describe()}: {detail}", held.lease_id)
         return ReleaseReport(held.lease_id, "failed", detail)
 

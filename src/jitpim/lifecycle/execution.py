@@ -78,14 +78,18 @@ def execute(
             with elevation:
                 leases = [h.to_json() for h in elevation.held]
                 env = child_environment(environ, elevation.held, extra_env)
-                reporter.step(Step(clock.now(), "child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else "")))
+                reporter.step(
+                    Step(clock.now(), "child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
+                )
                 child_code = run_child(ChildSpec(argv, env, cwd), guard)
                 interrupted = guard.interrupted_by
                 for held in elevation.held:
-                    ledger.append_event(held.lease_id, "command.finished", {"exit_code": child_code,
-                                                                            "signal": interrupted})
-                reporter.step(Step(clock.now(), "child", f"command exited with {child_code}",
-                                   data={"exit_code": child_code}))
+                    ledger.append_event(
+                        held.lease_id, "command.finished", {"exit_code": child_code, "signal": interrupted}
+                    )
+                reporter.step(
+                    Step(clock.now(), "child", f"command exited with {child_code}", data={"exit_code": child_code})
+                )
         except Interrupted as exc:
             interrupted = exc.signum
             reporter.step(Step(clock.now(), "interrupted", f"{exc}; everything granted was released"))

@@ -88,7 +88,9 @@ def _with_reasons(decision: Decision, extra: list[Reason]) -> Decision:
     if not extra:
         return decision
     reasons = (*decision.reasons, *extra)
-    return dataclasses.replace(decision, reasons=reasons, allowed=decision.allowed and not any(r.refuses for r in extra))
+    return dataclasses.replace(
+        decision, reasons=reasons, allowed=decision.allowed and not any(r.refuses for r in extra)
+    )
 
 
 def make_plan(
@@ -106,8 +108,9 @@ def make_plan(
         resolved = provider.resolve(target, ctx)
         policy = provider.read_policy(resolved, ctx)
         if target.kind is TargetKind.RBAC and policy.max_duration is None:
-            policy = dataclasses.replace(policy, max_duration=options.rbac_max_duration,
-                                         source=policy.source or "jitpim rbac ceiling")
+            policy = dataclasses.replace(
+                policy, max_duration=options.rbac_max_duration, source=policy.source or "jitpim rbac ceiling"
+            )
         existing = provider.find_existing(resolved, ctx) if options.reuse_existing else None
         decision = evaluate(
             target,

@@ -24,8 +24,13 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "step": self.name, "message": self.message, "lease_id": self.lease_id,
-                **({"data": self.data} if self.data else {})}
+        return {
+            "at": self.at.isoformat(),
+            "step": self.name,
+            "message": self.message,
+            "lease_id": self.lease_id,
+            **({"data": self.data} if self.data else {}),
+        }
 
 
 @dataclass

@@ -18,7 +18,7 @@ __all__ = ["HANDLED_SIGNALS", "Interrupted", "SignalGuard"]
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class Interrupted(BaseException):  # noqa: N818 - control flow, named for what happened
+class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.signum = signum

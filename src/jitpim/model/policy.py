@@ -34,6 +34,7 @@ class ReasonCode(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     ALREADY_ACTIVE = "already_active"
     START_MOVED_TO_NOW = "start_moved_to_now"
+    POLICY_REFUSED = "policy_refused"  # the API's own validation (isValidationOnly / validate) refused it
 
 
 _REFUSALS = frozenset(
@@ -43,6 +44,7 @@ _REFUSALS = frozenset(
         ReasonCode.TICKET_REQUIRED,
         ReasonCode.MFA_REQUIRED,
         ReasonCode.NOT_ELIGIBLE,
+        ReasonCode.POLICY_REFUSED,
     }
 )
 

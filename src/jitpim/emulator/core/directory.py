@@ -246,9 +246,7 @@ class Directory:
         return {
             a.role_definition_id
             for a in self.role_assignments
-            if a.principal_id in ids
-            and a.directory_scope_id in ("/", scope)
-            and a.active(now, self.propagation)
+            if a.principal_id in ids and a.directory_scope_id in ("/", scope) and a.active(now, self.propagation)
         }
 
     def allowed_resource_actions(self, object_id: str, now: datetime, scope: str = "/") -> set[str]:
@@ -266,4 +264,7 @@ class Directory:
         if action in allowed:
             return True
         namespace = action.split("/")[0] + "/" + action.split("/")[1] if action.count("/") >= 1 else action
-        return f"{namespace}/allproperties/alltasks" in allowed or "microsoft.directory/*/allproperties/alltasks" in allowed
+        return (
+            f"{namespace}/allproperties/alltasks" in allowed
+            or "microsoft.directory/*/allproperties/alltasks" in allowed
+        )

@@ -127,8 +127,14 @@ class FaultMiddleware:
                 return None
 
             await self.app(scope, receive, swallow)
-            await _send(send, rule.status or 504, _error_body(style, rule.status or 504, "GatewayTimeout",
-                                                             "The gateway did not receive a response in time."), {})
+            await _send(
+                send,
+                rule.status or 504,
+                _error_body(
+                    style, rule.status or 504, "GatewayTimeout", "The gateway did not receive a response in time."
+                ),
+                {},
+            )
             return
         if rule.kind == "throttle":
             status = rule.status or 429
@@ -137,8 +143,12 @@ class FaultMiddleware:
             await _send(send, status, body, {"Retry-After": str(rule.retry_after)})
             return
         status = rule.status or 503
-        body = _error_body(style, status, "ServiceUnavailable" if status == 503 else "InternalServerError",
-                           "The service is temporarily unavailable (injected fault).")
+        body = _error_body(
+            style,
+            status,
+            "ServiceUnavailable" if status == 503 else "InternalServerError",
+            "The service is temporarily unavailable (injected fault).",
+        )
         await _send(send, status, body, {})
 
 

@@ -99,7 +99,9 @@ class RoleAssignment:
 
     @property
     def id(self) -> str:
-        return f"{normalize_scope(self.scope).rstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{self.name}"
+        return (
+            f"{normalize_scope(self.scope).rstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{self.name}"
+        )
 
     def effective(self, now: datetime, propagation: timedelta) -> bool:
         return self.created_on + propagation <= now and (self.end is None or now < self.end)

@@ -91,14 +91,24 @@ def apply_scenario(world: World, now: datetime) -> None:
     # ARM resources: subscription, resource groups, vaults.
     sub = world.subscription_scope
     world.add_resource(
-        ArmResource(sub, "Microsoft.Resources/subscriptions", world.subscription_id, None,
-                    {"displayName": world.subscription_name, "state": "Enabled"})
+        ArmResource(
+            sub,
+            "Microsoft.Resources/subscriptions",
+            world.subscription_id,
+            None,
+            {"displayName": world.subscription_name, "state": "Enabled"},
+        )
     )
     for rg in sc.get("resource_groups") or []:
         name = _require(rg, "name", "a resource group")
         world.add_resource(
-            ArmResource(f"{sub}/resourceGroups/{name}", "Microsoft.Resources/resourceGroups", name,
-                        rg.get("location", "westeurope"), {"provisioningState": "Succeeded"})
+            ArmResource(
+                f"{sub}/resourceGroups/{name}",
+                "Microsoft.Resources/resourceGroups",
+                name,
+                rg.get("location", "westeurope"),
+                {"provisioningState": "Succeeded"},
+            )
         )
     for vault in sc.get("vaults") or []:
         name = _require(vault, "name", "a vault")
@@ -109,8 +119,12 @@ def apply_scenario(world: World, now: datetime) -> None:
                 "Microsoft.KeyVault/vaults",
                 name,
                 vault.get("location", "westeurope"),
-                {"enableRbacAuthorization": True, "enableSoftDelete": True, "softDeleteRetentionInDays": 90,
-                 "tenantId": world.tenant_id},
+                {
+                    "enableRbacAuthorization": True,
+                    "enableSoftDelete": True,
+                    "softDeleteRetentionInDays": 90,
+                    "tenantId": world.tenant_id,
+                },
             )
         )
 
@@ -224,7 +238,9 @@ def apply_scenario(world: World, now: datetime) -> None:
         principal = _principal(world, _require(entry, "principal", "an rbac assignment"), "rbac assignment")
         scope = _subst(entry.get("scope", sub), world)
         if not world.scope_exists(scope):
-            raise ScenarioError(f"scenario: rbac scope {scope} does not exist (declare it under resource_groups/vaults)")
+            raise ScenarioError(
+                f"scenario: rbac scope {scope} does not exist (declare it under resource_groups/vaults)"
+            )
         name = entry.get("name") or stable_guid(world.tenant_id, "ra", str(i), principal, definition.id, scope)
         world.rbac.assignments[name.lower()] = RoleAssignment(
             name=name,
@@ -247,5 +263,7 @@ def apply_scenario(world: World, now: datetime) -> None:
 def _principal(world: World, name: str, where: str) -> str:
     found = world.principal_id(name)
     if found is None:
-        raise ScenarioError(f"scenario: {where} names unknown principal {name!r}; declare it under 'principals' or 'groups'")
+        raise ScenarioError(
+            f"scenario: {where} names unknown principal {name!r}; declare it under 'principals' or 'groups'"
+        )
     return found

@@ -39,8 +39,16 @@ __all__ = [
 # Versions this emulator serves per Microsoft.Authorization resource type (lower-cased type name). Shapes are
 # identical across the listed versions for the fields emulated here. A well-formed version outside the list is
 # answered like ARM answers it for a provider type: 400 NoRegisteredProviderFound naming the supported ones.
-_RBAC = ("2018-01-01-preview", "2018-09-01-preview", "2020-04-01-preview", "2020-08-01-preview",
-         "2020-10-01-preview", "2021-04-01-preview", "2022-01-01-preview", "2022-04-01")
+_RBAC = (
+    "2018-01-01-preview",
+    "2018-09-01-preview",
+    "2020-04-01-preview",
+    "2020-08-01-preview",
+    "2020-10-01-preview",
+    "2021-04-01-preview",
+    "2022-01-01-preview",
+    "2022-04-01",
+)
 _PIM = ("2020-10-01", "2020-10-01-preview", "2022-04-01-preview", "2024-02-01-preview", "2024-09-01-preview")
 API_VERSIONS: dict[str, tuple[str, ...]] = {
     "roleassignments": _RBAC,
@@ -58,26 +66,89 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
 }
 # Microsoft.Resources (subscriptions, resource groups): the list ARM itself prints in InvalidApiVersionParameter.
 RESOURCE_MANAGER_VERSIONS: tuple[str, ...] = (
-    "2024-11-01", "2024-08-01", "2024-06-01-preview", "2024-03-01", "2023-07-01", "2023-07-01-preview",
-    "2023-03-01-preview", "2022-12-01", "2022-11-01-preview", "2022-09-01", "2022-06-01", "2022-05-01",
-    "2022-03-01-preview", "2022-01-01", "2021-04-01", "2021-01-01", "2020-10-01", "2020-09-01", "2020-08-01",
-    "2020-07-01", "2020-06-01", "2020-05-01", "2020-01-01", "2019-11-01", "2019-10-01", "2019-09-01",
-    "2019-08-01", "2019-07-01", "2019-06-01", "2019-05-10", "2019-05-01", "2019-03-01", "2018-11-01",
-    "2018-09-01", "2018-08-01", "2018-07-01", "2018-06-01", "2018-05-01", "2018-02-01", "2018-01-01",
-    "2017-12-01", "2017-08-01", "2017-06-01", "2017-05-10", "2017-05-01", "2017-03-01", "2016-09-01",
-    "2016-07-01", "2016-06-01", "2016-02-01", "2015-11-01", "2015-01-01", "2014-04-01-preview", "2014-04-01",
+    "2024-11-01",
+    "2024-08-01",
+    "2024-06-01-preview",
+    "2024-03-01",
+    "2023-07-01",
+    "2023-07-01-preview",
+    "2023-03-01-preview",
+    "2022-12-01",
+    "2022-11-01-preview",
+    "2022-09-01",
+    "2022-06-01",
+    "2022-05-01",
+    "2022-03-01-preview",
+    "2022-01-01",
+    "2021-04-01",
+    "2021-01-01",
+    "2020-10-01",
+    "2020-09-01",
+    "2020-08-01",
+    "2020-07-01",
+    "2020-06-01",
+    "2020-05-01",
+    "2020-01-01",
+    "2019-11-01",
+    "2019-10-01",
+    "2019-09-01",
+    "2019-08-01",
+    "2019-07-01",
+    "2019-06-01",
+    "2019-05-10",
+    "2019-05-01",
+    "2019-03-01",
+    "2018-11-01",
+    "2018-09-01",
+    "2018-08-01",
+    "2018-07-01",
+    "2018-06-01",
+    "2018-05-01",
+    "2018-02-01",
+    "2018-01-01",
+    "2017-12-01",
+    "2017-08-01",
+    "2017-06-01",
+    "2017-05-10",
+    "2017-05-01",
+    "2017-03-01",
+    "2016-09-01",
+    "2016-07-01",
+    "2016-06-01",
+    "2016-02-01",
+    "2015-11-01",
+    "2015-01-01",
+    "2014-04-01-preview",
+    "2014-04-01",
 )
 KEYVAULT_VERSIONS: tuple[str, ...] = (
-    "2025-05-01", "2024-12-01-preview", "2024-11-01", "2024-04-01-preview", "2023-07-01", "2023-02-01",
-    "2022-11-01", "2022-07-01", "2022-02-01-preview", "2021-11-01-preview", "2021-10-01", "2021-06-01-preview",
-    "2021-04-01-preview", "2019-09-01", "2018-02-14", "2016-10-01", "2015-06-01",
+    "2025-05-01",
+    "2024-12-01-preview",
+    "2024-11-01",
+    "2024-04-01-preview",
+    "2023-07-01",
+    "2023-02-01",
+    "2022-11-01",
+    "2022-07-01",
+    "2022-02-01-preview",
+    "2021-11-01-preview",
+    "2021-10-01",
+    "2021-06-01-preview",
+    "2021-04-01-preview",
+    "2019-09-01",
+    "2018-02-14",
+    "2016-10-01",
+    "2015-06-01",
 )
 _VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha|-privatepreview)?$", re.IGNORECASE)
 
 
 def _missing_version() -> ArmError:
-    return ArmError(400, "MissingApiVersionParameter",
-                    "The api-version query parameter (?api-version=) is required for all requests.")
+    return ArmError(
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
+    )
 
 
 def check_api_version(query: dict[str, str], resource_type: str | None, supported: tuple[str, ...]) -> str:
@@ -91,8 +162,11 @@ def check_api_version(query: dict[str, str], resource_type: str | None, supporte
         raise _missing_version()
     listed = ",".join(supported)
     if not _VERSION_SHAPE.match(version) or (resource_type is None and version not in supported):
-        raise ArmError(400, "InvalidApiVersionParameter",
-                       f"The api-version '{version}' is invalid. The supported versions are '{listed}'.")
+        raise ArmError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{version}' is invalid. The supported versions are '{listed}'.",
+        )
     if version not in supported:
         raise ArmError(
             400,
@@ -136,8 +210,13 @@ class Scope:
         return "" if self.path == "/" else self.path
 
     def display_type(self) -> str:
-        return {"tenant": "managementgroup", "subscription": "subscription", "resourcegroup": "resourcegroup",
-                "resource": "resource", "managementgroup": "managementgroup"}[self.kind]
+        return {
+            "tenant": "managementgroup",
+            "subscription": "subscription",
+            "resourcegroup": "resourcegroup",
+            "resource": "resource",
+            "managementgroup": "managementgroup",
+        }[self.kind]
 
 
 def _invalid_scope(raw: str) -> ArmError:
@@ -155,8 +234,9 @@ def parse_scope(world: World, raw: str) -> Scope:
     if lowered[:3] == ["providers", "microsoft.subscription", "subscriptions"] and len(parts) >= 4:
         parts, lowered = parts[2:], lowered[2:]
     if lowered[:3] == ["providers", "microsoft.management", "managementgroups"] and len(parts) == 4:
-        return Scope(f"/providers/Microsoft.Management/managementGroups/{parts[3]}", "managementgroup",
-                     management_group=parts[3])
+        return Scope(
+            f"/providers/Microsoft.Management/managementGroups/{parts[3]}", "managementgroup", management_group=parts[3]
+        )
     if lowered[0] != "subscriptions" or len(parts) < 2:
         raise _invalid_scope(raw)
     sub = world.subscription_id if parts[1].lower() == world.subscription_id.lower() else parts[1]
@@ -179,8 +259,14 @@ def parse_scope(world: World, raw: str) -> Scope:
     namespace = canonical[5]
     types = canonical[6::2]
     names = canonical[7::2]
-    return Scope(path, "resource", subscription=sub, resource_group=rg,
-                 resource_type=namespace + "/" + "/".join(types), resource_name=names[-1])
+    return Scope(
+        path,
+        "resource",
+        subscription=sub,
+        resource_group=rg,
+        resource_type=namespace + "/" + "/".join(types),
+        resource_name=names[-1],
+    )
 
 
 def require_scope(world: World, scope: Scope) -> None:
@@ -188,9 +274,12 @@ def require_scope(world: World, scope: Scope) -> None:
     if scope.kind == "tenant":
         return
     if scope.kind == "managementgroup":
-        raise ArmError(404, "ManagementGroupNotFound",
-                       f"The management group '{scope.management_group}' could not be found. The emulated tenant "
-                       "has no management groups; use the subscription or '/' instead.")
+        raise ArmError(
+            404,
+            "ManagementGroupNotFound",
+            f"The management group '{scope.management_group}' could not be found. The emulated tenant "
+            "has no management groups; use the subscription or '/' instead.",
+        )
     if (scope.subscription or "").lower() != world.subscription_id.lower():
         raise ArmError(404, "SubscriptionNotFound", f"The subscription '{scope.subscription}' could not be found.")
     if scope.kind == "subscription":

@@ -26,8 +26,10 @@ __all__ = ["get_approval", "get_stage", "is_approver", "list_approvals", "list_s
 
 _DEFAULT_APPROVER_ACTION = "Microsoft.Authorization/roleAssignments/write"
 _REVIEW_ACTION = "Microsoft.Authorization/roleAssignmentApprovals/stages/write"
-APPROVAL_FILTER = FilterSpec(frozenset({"asapprover()", "ascreatedby()", "astarget()"}),
-                             "Supported filters are 'asApprover()', 'asCreatedBy()' and 'asTarget()'.")
+APPROVAL_FILTER = FilterSpec(
+    frozenset({"asapprover()", "ascreatedby()", "astarget()"}),
+    "Supported filters are 'asApprover()', 'asCreatedBy()' and 'asTarget()'.",
+)
 
 
 def is_approver(ctx: Ctx, approval: Approval) -> bool:
@@ -112,18 +114,29 @@ def review_stage(ctx: Ctx) -> Response:
     raw = str(props.get("reviewResult") or "")
     result = next((r for r in ("Approve", "Deny") if r.lower() == raw.lower()), None)
     if result is None:
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be processed: "
-                       "'reviewResult' must be 'Approve' or 'Deny'.")
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be processed: 'reviewResult' must be 'Approve' or 'Deny'.",
+        )
     justification = str(props.get("justification") or "").strip()
     request = state.requests[approval.request_name]
     policy = state.policies.get(request.scope, request.role)
     stages = (policy.rule("Approval_EndUser_Assignment").get("setting") or {}).get("approvalStages") or [{}]
     if stages[0].get("isApproverJustificationRequired") and not justification:
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be processed: "
-                       "a justification is required to review this approval stage.")
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be processed: "
+            "a justification is required to review this approval stage.",
+        )
     if approval.stage_status != "InProgress" or request.status != "PendingApproval":
-        raise ArmError(409, "Conflict", f"The approval stage has already been completed ({approval.stage_status}, "
-                       f"{approval.review_result}); it can no longer be reviewed.")
+        raise ArmError(
+            409,
+            "Conflict",
+            f"The approval stage has already been completed ({approval.stage_status}, "
+            f"{approval.review_result}); it can no longer be reviewed.",
+        )
     approval.stage_status = "Completed"
     approval.review_result = result
     approval.reviewed_by = ctx.caller.object_id
@@ -133,11 +146,25 @@ def review_stage(ctx: Ctx) -> Response:
     if result == "Deny":
         request.status = "Denied"
         request.completed_on = ctx.now
-        state.audit("Add member to role request denied (PIM activation)", request.scope, request.role,
-                    request.principal_id, initiator, ctx.now, justification=justification)
+        state.audit(
+            "Add member to role request denied (PIM activation)",
+            request.scope,
+            request.role,
+            request.principal_id,
+            initiator,
+            ctx.now,
+            justification=justification,
+        )
     else:
-        state.audit("Add member to role request approved (PIM activation)", request.scope, request.role,
-                    request.principal_id, initiator, ctx.now, justification=justification)
+        state.audit(
+            "Add member to role request approved (PIM activation)",
+            request.scope,
+            request.role,
+            request.principal_id,
+            initiator,
+            ctx.now,
+            justification=justification,
+        )
         schedule, assignment = live_assignment(state, request.principal_id, request.role, request.scope)
         if schedule is not None or assignment is not None:
             request.status = "Failed"  # activated some other way meanwhile: nothing left to grant

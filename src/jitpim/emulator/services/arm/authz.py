@@ -88,8 +88,11 @@ def _client_name(caller: Caller) -> str:
 
 
 def authorization_failed(caller: Caller, scope: str, action: str, *, condition: bool = False) -> ArmError:
-    what = "does not have authorization or an ABAC condition not fulfilled" if condition else (
-        "does not have authorization")
+    what = (
+        "does not have authorization or an ABAC condition not fulfilled"
+        if condition
+        else ("does not have authorization")
+    )
     return ArmError(
         403,
         "AuthorizationFailed",
@@ -112,8 +115,16 @@ def authorize(
     ignore_conditions: bool = False,
 ) -> None:
     """Raise ARM's 403 AuthorizationFailed unless the caller may perform `action` at `scope`."""
-    decision = decide(world, caller.object_id, scope, action, now, request=request, resource=resource,
-                      ignore_conditions=ignore_conditions)
+    decision = decide(
+        world,
+        caller.object_id,
+        scope,
+        action,
+        now,
+        request=request,
+        resource=resource,
+        ignore_conditions=ignore_conditions,
+    )
     if not decision.allowed:
         raise authorization_failed(caller, scope, action, condition=decision.condition_failed)
 

@@ -70,7 +70,7 @@ def _tokenize(text: str) -> list[_Tok]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise ConditionError(f"unexpected text at position {pos}: {text[pos:pos + 20]!r}")
+            raise ConditionError(f"unexpected text at position {pos}: {text[pos : pos + 20]!r}")
         pos = match.end()
         kind = match.lastgroup
         if kind == "attr":
@@ -121,8 +121,16 @@ def _compare(operator: str, left: str, right: str) -> bool:
 
 
 _OPERATORS = {
-    "guidequals", "guidnotequals", "stringequals", "stringnotequals", "stringequalsignorecase",
-    "stringnotequalsignorecase", "stringstartswith", "stringnotstartswith", "stringlike", "stringnotlike",
+    "guidequals",
+    "guidnotequals",
+    "stringequals",
+    "stringnotequals",
+    "stringequalsignorecase",
+    "stringnotequalsignorecase",
+    "stringstartswith",
+    "stringnotstartswith",
+    "stringlike",
+    "stringnotlike",
 }
 
 

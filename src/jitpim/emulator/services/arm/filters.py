@@ -36,7 +36,7 @@ def _split_and(text: str) -> list[str]:
         ch = text[i]
         if ch == "'":
             quoted = not quoted
-        if not quoted and text[i:i + 5].lower() == " and ":
+        if not quoted and text[i : i + 5].lower() == " and ":
             parts.append("".join(current).strip())
             current = []
             i += 5

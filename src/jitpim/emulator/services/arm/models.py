@@ -29,12 +29,30 @@ __all__ = [
     "resource_id",
 ]
 
-ASSIGNMENT_REQUEST_TYPES = ("AdminAssign", "AdminRemove", "AdminUpdate", "AdminExtend", "AdminRenew",
-                            "SelfActivate", "SelfDeactivate", "SelfExtend", "SelfRenew")
+ASSIGNMENT_REQUEST_TYPES = (
+    "AdminAssign",
+    "AdminRemove",
+    "AdminUpdate",
+    "AdminExtend",
+    "AdminRenew",
+    "SelfActivate",
+    "SelfDeactivate",
+    "SelfExtend",
+    "SelfRenew",
+)
 ADMIN_TYPES = frozenset(t for t in ASSIGNMENT_REQUEST_TYPES if t.startswith("Admin"))
 # Requests a caller may still cancel, and that block a duplicate (`PendingRoleAssignmentRequest`).
-PENDING_STATUSES = frozenset({"Accepted", "PendingApproval", "PendingAdminDecision", "PendingProvisioning",
-                              "PendingApprovalProvisioning", "Granted", "PendingEvaluation"})
+PENDING_STATUSES = frozenset(
+    {
+        "Accepted",
+        "PendingApproval",
+        "PendingAdminDecision",
+        "PendingProvisioning",
+        "PendingApprovalProvisioning",
+        "Granted",
+        "PendingEvaluation",
+    }
+)
 
 
 def resource_id(scope: Scope, type_segment: str, name: str) -> str:
@@ -99,10 +117,15 @@ class EligibilitySchedule:
     def to_arm(self, world: World, now: datetime) -> dict[str, Any]:
         props = self._common(world, now)
         props["roleEligibilityScheduleRequestId"] = resource_id(
-            self.scope, "RoleEligibilityScheduleRequests", self.request_name)
+            self.scope, "RoleEligibilityScheduleRequests", self.request_name
+        )
         props["updatedOn"] = format_time(self.updated_on)
-        return {"id": self.id, "name": self.name, "type": "Microsoft.Authorization/RoleEligibilitySchedules",
-                "properties": props}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": "Microsoft.Authorization/RoleEligibilitySchedules",
+            "properties": props,
+        }
 
     def instance_to_arm(self, world: World, now: datetime) -> dict[str, Any]:
         props = self._common(world, now)
@@ -172,11 +195,15 @@ class AssignmentSchedule:
     def to_arm(self, world: World, now: datetime) -> dict[str, Any]:
         props = self._common(world, now)
         props["roleAssignmentScheduleRequestId"] = (
-            resource_id(self.scope, "RoleAssignmentScheduleRequests", self.request_name)
-            if self.request_name else None)
+            resource_id(self.scope, "RoleAssignmentScheduleRequests", self.request_name) if self.request_name else None
+        )
         props["updatedOn"] = format_time(self.updated_on)
-        return {"id": self.id, "name": self.name, "type": "Microsoft.Authorization/RoleAssignmentSchedules",
-                "properties": props}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": "Microsoft.Authorization/RoleAssignmentSchedules",
+            "properties": props,
+        }
 
     def instance_to_arm(self, world: World, now: datetime, origin_id: str | None) -> dict[str, Any]:
         props = self._common(world, now)
@@ -186,8 +213,10 @@ class AssignmentSchedule:
         if self.linked_eligibility_id:
             eligibility_name = self.linked_eligibility_id.rsplit("/", 1)[-1]
             props["linkedRoleEligibilityScheduleInstanceId"] = (
-                self.linked_eligibility_id.rsplit("/", 2)[0] + "/RoleEligibilityScheduleInstances/"
-                + stable_guid("eligibility-instance", eligibility_name))
+                self.linked_eligibility_id.rsplit("/", 2)[0]
+                + "/RoleEligibilityScheduleInstances/"
+                + stable_guid("eligibility-instance", eligibility_name)
+            )
         return {
             "id": resource_id(self.scope, "RoleAssignmentScheduleInstances", self.instance_name),
             "name": self.instance_name,
@@ -241,8 +270,11 @@ class ScheduleRequest:
         if self.start is not None or self.expiration_type is not None:
             schedule_info = {
                 "startDateTime": format_time(self.start),
-                "expiration": {"type": self.expiration_type, "endDateTime": format_time(self.end_requested),
-                               "duration": self.duration},
+                "expiration": {
+                    "type": self.expiration_type,
+                    "endDateTime": format_time(self.end_requested),
+                    "duration": self.duration,
+                },
             }
         props: dict[str, Any] = {
             "scope": self.scope.path,
@@ -268,8 +300,12 @@ class ScheduleRequest:
         else:
             props["targetRoleEligibilityScheduleId"] = self.target_schedule_id
             props["targetRoleEligibilityScheduleInstanceId"] = self.target_instance_id
-        return {"id": self.id, "name": self.name, "type": f"Microsoft.Authorization/{self.type_segment}",
-                "properties": props}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": f"Microsoft.Authorization/{self.type_segment}",
+            "properties": props,
+        }
 
 
 @dataclass

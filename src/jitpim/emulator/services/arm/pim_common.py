@@ -30,8 +30,20 @@ __all__ = [
 
 _SELF = frozenset({"astarget()", "asrequestor()", "asapprover()", "ascreatedby()"})
 SCHEDULE_FILTER = FilterSpec(
-    frozenset({"atscope()", "astarget()", "principalid", "roledefinitionid", "assignedto()", "status",
-               "roleassignmentscheduleid", "roleeligibilityscheduleid", "asrequestor()", "requestorid"}),
+    frozenset(
+        {
+            "atscope()",
+            "astarget()",
+            "principalid",
+            "roledefinitionid",
+            "assignedto()",
+            "status",
+            "roleassignmentscheduleid",
+            "roleeligibilityscheduleid",
+            "asrequestor()",
+            "requestorid",
+        }
+    ),
     "Supported filters are 'atScope()', 'asTarget()', 'asRequestor()', 'assignedTo('{userId}')', "
     "'principalId eq '{value}'', 'roleDefinitionId eq '{value}'', 'requestorId eq '{value}'' and "
     "'status eq '{value}'', joined with 'and'.",
@@ -121,8 +133,12 @@ def find_eligibility(
     for eligibility in state.eligibilities.values():
         if linked is not None and eligibility.name.lower() != linked:
             continue
-        if (eligibility.principal_id in principal_ids and eligibility.role == role and eligibility.active(now)
-                and is_same_or_parent_scope(eligibility.scope.path, scope.path)):
+        if (
+            eligibility.principal_id in principal_ids
+            and eligibility.role == role
+            and eligibility.active(now)
+            and is_same_or_parent_scope(eligibility.scope.path, scope.path)
+        ):
             return eligibility
     return None
 
@@ -133,15 +149,24 @@ def live_assignment(
     """The active assignment for exactly (principal, role, scope): a live PIM schedule (possibly not started)
     and/or the core role assignment (PIM-made or standing)."""
     schedule = next(
-        (s for s in state.schedules.values()
-         if s.ended is None and s.principal_id == principal_id and s.role == role
-         and s.scope.path.lower() == scope.path.lower()),
+        (
+            s
+            for s in state.schedules.values()
+            if s.ended is None
+            and s.principal_id == principal_id
+            and s.role == role
+            and s.scope.path.lower() == scope.path.lower()
+        ),
         None,
     )
     assignment = next(
-        (a for a in state.world.rbac.assignments.values()
-         if a.principal_id == principal_id and a.role_definition_id.lower() == role
-         and a.scope.lower() == scope.path.lower()),
+        (
+            a
+            for a in state.world.rbac.assignments.values()
+            if a.principal_id == principal_id
+            and a.role_definition_id.lower() == role
+            and a.scope.lower() == scope.path.lower()
+        ),
         None,
     )
     return schedule, assignment
@@ -151,11 +176,18 @@ def standing_schedule(ctx: Ctx, assignment: RoleAssignment) -> AssignmentSchedul
     """The schedule PIM shows for a role assignment it did not create (a permanent `Assigned` one)."""
     return AssignmentSchedule(
         name=stable_guid("standing-schedule", assignment.name.lower()),
-        scope=parse_scope(ctx.world, assignment.scope), role=assignment.role_definition_id.lower(),
-        principal_id=assignment.principal_id, principal_type=assignment.principal_type, request_name=None,
-        assignment_type="Assigned", start=assignment.created_on, end=assignment.end,
-        created_on=assignment.created_on, updated_on=assignment.updated_on or assignment.created_on,
-        role_assignment_name=assignment.name, condition=assignment.condition,
+        scope=parse_scope(ctx.world, assignment.scope),
+        role=assignment.role_definition_id.lower(),
+        principal_id=assignment.principal_id,
+        principal_type=assignment.principal_type,
+        request_name=None,
+        assignment_type="Assigned",
+        start=assignment.created_on,
+        end=assignment.end,
+        created_on=assignment.created_on,
+        updated_on=assignment.updated_on or assignment.created_on,
+        role_assignment_name=assignment.name,
+        condition=assignment.condition,
         condition_version=assignment.condition_version,
     )
 

@@ -31,8 +31,13 @@ from .pim_parse import (
 )
 from .state import ArmState, initiator_of
 
-__all__ = ["cancel_eligibility_request", "get_eligibility_request", "list_eligibility_requests",
-           "put_eligibility_request", "validate_eligibility_request"]
+__all__ = [
+    "cancel_eligibility_request",
+    "get_eligibility_request",
+    "list_eligibility_requests",
+    "put_eligibility_request",
+    "validate_eligibility_request",
+]
 
 WRITE = "Microsoft.Authorization/roleEligibilityScheduleRequests/write"
 READ = "Microsoft.Authorization/roleEligibilityScheduleRequests/read"
@@ -47,9 +52,17 @@ _Apply = Callable[[], None]
 
 
 def _live(state: ArmState, parsed: Parsed, ctx: Ctx) -> EligibilitySchedule | None:
-    return next((e for e in state.eligibilities.values()
-                 if e.live(ctx.now) and e.principal_id == parsed.principal_id and e.role == parsed.role
-                 and e.scope.path.lower() == ctx.scope.path.lower()), None)
+    return next(
+        (
+            e
+            for e in state.eligibilities.values()
+            if e.live(ctx.now)
+            and e.principal_id == parsed.principal_id
+            and e.role == parsed.role
+            and e.scope.path.lower() == ctx.scope.path.lower()
+        ),
+        None,
+    )
 
 
 def _end(parsed: Parsed, start: EligibilitySchedule | None, ctx: Ctx) -> tuple[datetime, datetime | None]:
@@ -62,17 +75,21 @@ def _end(parsed: Parsed, start: EligibilitySchedule | None, ctx: Ctx) -> tuple[d
 def _rules(ctx: Ctx, state: ArmState, parsed: Parsed) -> None:
     if parsed.expiration_type == "AfterDuration" and parsed.window is None:
         parsed.expiration_type = "NoExpiration"  # eligibility requests accept AfterDuration with no duration
-    failures = admin_rule_failures(parsed, state.policies.get(ctx.scope, parsed.role), ctx.caller.has_mfa,
-                                   "Eligibility")
+    failures = admin_rule_failures(
+        parsed, state.policies.get(ctx.scope, parsed.role), ctx.caller.has_mfa, "Eligibility"
+    )
     if failures:
         raise policy_failed(failures)
 
 
 def _create(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest) -> _Apply:
     if parsed.principal_type == "ServicePrincipal":
-        raise ArmError(400, "PrincipalTypeNotSupported",
-                       "Eligible assignments are not supported for principals of type 'ServicePrincipal'; assign "
-                       "the role as active (roleAssignmentScheduleRequests AdminAssign) instead.")
+        raise ArmError(
+            400,
+            "PrincipalTypeNotSupported",
+            "Eligible assignments are not supported for principals of type 'ServicePrincipal'; assign "
+            "the role as active (roleAssignmentScheduleRequests AdminAssign) instead.",
+        )
     _rules(ctx, state, parsed)
     begin, end = _end(parsed, None, ctx)
     name = new_guid()
@@ -81,17 +98,33 @@ def _create(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest)
 
     def apply() -> None:
         eligibility = EligibilitySchedule(
-            name=name, scope=ctx.scope, role=parsed.role, principal_id=parsed.principal_id,
-            principal_type=parsed.principal_type, start=begin, end=end, request_name=request.name,
-            created_on=ctx.now, updated_on=ctx.now, condition=parsed.condition,
-            condition_version=parsed.condition_version)
+            name=name,
+            scope=ctx.scope,
+            role=parsed.role,
+            principal_id=parsed.principal_id,
+            principal_type=parsed.principal_type,
+            start=begin,
+            end=end,
+            request_name=request.name,
+            created_on=ctx.now,
+            updated_on=ctx.now,
+            condition=parsed.condition,
+            condition_version=parsed.condition_version,
+        )
         state.eligibilities[name] = eligibility
         request.target_instance_id = eligibility.instance_name
         request.completed_on = ctx.now
-        state.audit("Add eligible member to role in PIM completed (timebound)" if end is not None else
-                    "Add eligible member to role in PIM completed (permanent)", ctx.scope, parsed.role,
-                    parsed.principal_id, initiator_of(ctx.world, ctx.caller), ctx.now,
-                    justification=parsed.justification)
+        state.audit(
+            "Add eligible member to role in PIM completed (timebound)"
+            if end is not None
+            else "Add eligible member to role in PIM completed (permanent)",
+            ctx.scope,
+            parsed.role,
+            parsed.principal_id,
+            initiator_of(ctx.world, ctx.caller),
+            ctx.now,
+            justification=parsed.justification,
+        )
 
     return apply
 
@@ -101,8 +134,9 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
     require_subscription(ctx.world, ctx.scope)
     parsed = parse_request(ctx, TYPES)
     if not validate_only and parsed.name in state.eligibility_requests:
-        raise ArmError(400, "RoleEligibilityRequestExists",
-                       f"A role eligibility request with Id: {parsed.name} already exists.")
+        raise ArmError(
+            400, "RoleEligibilityRequestExists", f"A role eligibility request with Id: {parsed.name} already exists."
+        )
     if parsed.request_type in ADMIN_TYPES:
         authorize(ctx.world, ctx.caller, ctx.scope.path, WRITE, ctx.now)
     elif parsed.principal_id != ctx.caller.object_id:
@@ -110,19 +144,35 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
     require_scope(ctx.world, ctx.scope)
     keeps_schedule = parsed.request_type != "AdminRemove"
     request = ScheduleRequest(
-        kind="eligibility", name=parsed.name, scope=ctx.scope, role=parsed.role, principal_id=parsed.principal_id,
-        principal_type=parsed.principal_type, request_type=parsed.request_type, status="Accepted",
-        requestor_id=ctx.caller.object_id, created_on=ctx.now, justification=parsed.justification,
-        ticket_info=parsed.ticket_info, start=(parsed.start or ctx.now) if keeps_schedule else None,
+        kind="eligibility",
+        name=parsed.name,
+        scope=ctx.scope,
+        role=parsed.role,
+        principal_id=parsed.principal_id,
+        principal_type=parsed.principal_type,
+        request_type=parsed.request_type,
+        status="Accepted",
+        requestor_id=ctx.caller.object_id,
+        created_on=ctx.now,
+        justification=parsed.justification,
+        ticket_info=parsed.ticket_info,
+        start=(parsed.start or ctx.now) if keeps_schedule else None,
         expiration_type=parsed.expiration_type if keeps_schedule else None,
         duration=parsed.duration if keeps_schedule else None,
-        end_requested=parsed.end_requested if keeps_schedule else None, window=parsed.window,
-        condition=parsed.condition, condition_version=parsed.condition_version,
+        end_requested=parsed.end_requested if keeps_schedule else None,
+        window=parsed.window,
+        condition=parsed.condition,
+        condition_version=parsed.condition_version,
     )
     live = _live(state, parsed, ctx)
     kind = parsed.request_type
-    pending = any(r.status in PENDING_STATUSES and r.principal_id == parsed.principal_id and r.role == parsed.role
-                  and r.scope.path.lower() == ctx.scope.path.lower() for r in state.eligibility_requests.values())
+    pending = any(
+        r.status in PENDING_STATUSES
+        and r.principal_id == parsed.principal_id
+        and r.role == parsed.role
+        and r.scope.path.lower() == ctx.scope.path.lower()
+        for r in state.eligibility_requests.values()
+    )
     if kind == "AdminAssign":
         if live is not None:
             raise exists()
@@ -132,8 +182,13 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
     if kind == "AdminRenew":
         if live is not None:
             raise exists()
-        if not any(e.ended and e.principal_id == parsed.principal_id and e.role == parsed.role
-                   and e.scope.path.lower() == ctx.scope.path.lower() for e in state.eligibilities.values()):
+        if not any(
+            e.ended
+            and e.principal_id == parsed.principal_id
+            and e.role == parsed.role
+            and e.scope.path.lower() == ctx.scope.path.lower()
+            for e in state.eligibilities.values()
+        ):
             raise does_not_exist()
         return request, _create(ctx, state, parsed, request)
     if kind in ("SelfExtend", "SelfRenew"):
@@ -141,8 +196,9 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
             raise does_not_exist() if kind == "SelfExtend" else exists()
         if pending:
             raise pending_exists()
-        failures = enablement_failures(parsed, state.policies.get(ctx.scope, parsed.role),
-                                       "Enablement_EndUser_Assignment", ctx.caller.has_mfa)
+        failures = enablement_failures(
+            parsed, state.policies.get(ctx.scope, parsed.role), "Enablement_EndUser_Assignment", ctx.caller.has_mfa
+        )
         if failures:
             raise policy_failed(failures)
         request.status = "PendingAdminDecision"
@@ -160,8 +216,15 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
             target.ended = "Revoked"
             target.updated_on = ctx.now
             request.completed_on = ctx.now
-            state.audit("Remove eligible member from role in PIM completed", ctx.scope, parsed.role,
-                        parsed.principal_id, initiator, ctx.now, justification=parsed.justification)
+            state.audit(
+                "Remove eligible member from role in PIM completed",
+                ctx.scope,
+                parsed.role,
+                parsed.principal_id,
+                initiator,
+                ctx.now,
+                justification=parsed.justification,
+            )
 
         return request, remove
     _rules(ctx, state, parsed)
@@ -174,8 +237,12 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
         target.request_name = request.name
         request.completed_on = ctx.now
         for other in state.eligibility_requests.values():
-            if (other.status == "PendingAdminDecision" and other.request_type == "SelfExtend"
-                    and other.principal_id == parsed.principal_id and other.role == parsed.role):
+            if (
+                other.status == "PendingAdminDecision"
+                and other.request_type == "SelfExtend"
+                and other.principal_id == parsed.principal_id
+                and other.role == parsed.role
+            ):
                 other.status = "AdminApproved"
 
     return request, update
@@ -204,8 +271,11 @@ def _find(ctx: Ctx) -> ScheduleRequest:
 def get_eligibility_request(ctx: Ctx) -> Response:
     request = _find(ctx)
     mine = ctx.world.directory.principal_and_groups(ctx.caller.object_id, ctx.now)
-    if not (request.principal_id in mine or request.requestor_id == ctx.caller.object_id
-            or permitted(ctx.world, ctx.caller.object_id, ctx.scope.path, READ, ctx.now)):
+    if not (
+        request.principal_id in mine
+        or request.requestor_id == ctx.caller.object_id
+        or permitted(ctx.world, ctx.caller.object_id, ctx.scope.path, READ, ctx.now)
+    ):
         raise authorization_failed(ctx.caller, ctx.scope.path, READ)
     return json_response(request.to_arm(ctx.world))
 
@@ -215,11 +285,21 @@ def list_eligibility_requests(ctx: Ctx) -> Response:
     terms = FILTER.check(ctx.filter)
     require_read(ctx, terms, READ)
     require_scope(ctx.world, ctx.scope)
-    return list_response([
-        r.to_arm(ctx.world) for r in state_of(ctx).eligibility_requests.values()
-        if item_matches(ctx, terms, scope=r.scope, principal_id=r.principal_id, role=r.role, status=r.status,
-                        requestor_id=r.requestor_id)
-    ])
+    return list_response(
+        [
+            r.to_arm(ctx.world)
+            for r in state_of(ctx).eligibility_requests.values()
+            if item_matches(
+                ctx,
+                terms,
+                scope=r.scope,
+                principal_id=r.principal_id,
+                role=r.role,
+                status=r.status,
+                requestor_id=r.requestor_id,
+            )
+        ]
+    )
 
 
 def cancel_eligibility_request(ctx: Ctx) -> Response:
@@ -227,9 +307,11 @@ def cancel_eligibility_request(ctx: Ctx) -> Response:
     if request.requestor_id != ctx.caller.object_id:
         authorize(ctx.world, ctx.caller, ctx.scope.path, CANCEL, ctx.now)
     if request.status not in PENDING_STATUSES:
-        raise ArmError(400, "RequestCannotBeCancelled",
-                       f"The request cannot be canceled: its status is '{request.status}'. Only pending requests "
-                       "can be canceled.")
+        raise ArmError(
+            400,
+            "RequestCannotBeCancelled",
+            f"The request cannot be canceled: its status is '{request.status}'. Only pending requests can be canceled.",
+        )
     request.status = "Canceled"
     request.completed_on = ctx.now
     eligibility = state_of(ctx).eligibilities.get(request.target_schedule_id or "")

@@ -40,13 +40,17 @@ MINIMUM_WINDOW = timedelta(minutes=5)
 
 
 def _bad(message: str) -> ArmError:
-    return ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be processed: "
-                    f"{message}")
+    return ArmError(
+        400, "InvalidRequestContent", f"The request content was invalid and could not be processed: {message}"
+    )
 
 
 def policy_failed(rules: list[str]) -> ArmError:
-    return ArmError(400, "RoleAssignmentRequestPolicyValidationFailed",
-                    "The following policy rules failed: " + json.dumps(rules, separators=(",", ":")))
+    return ArmError(
+        400,
+        "RoleAssignmentRequestPolicyValidationFailed",
+        "The following policy rules failed: " + json.dumps(rules, separators=(",", ":")),
+    )
 
 
 def too_short() -> ArmError:
@@ -62,8 +66,11 @@ def does_not_exist() -> ArmError:
 
 
 def pending_exists() -> ArmError:
-    return ArmError(400, "PendingRoleAssignmentRequest",
-                    "There already exists a pending role assignment request for this principal, role and scope.")
+    return ArmError(
+        400,
+        "PendingRoleAssignmentRequest",
+        "There already exists a pending role assignment request for this principal, role and scope.",
+    )
 
 
 @dataclass
@@ -114,8 +121,9 @@ def parse_request(ctx: Ctx, allowed_types: tuple[str, ...] = ASSIGNMENT_REQUEST_
         raise _bad("'properties.requestType' is required.")
     request_type = next((t for t in allowed_types if t.lower() == request_type_raw.lower()), None)
     if request_type is None:
-        raise _bad(f"the requestType '{request_type_raw}' is not supported here; use one of "
-                   f"{', '.join(allowed_types)}.")
+        raise _bad(
+            f"the requestType '{request_type_raw}' is not supported here; use one of {', '.join(allowed_types)}."
+        )
     role_raw = _text(props, "roleDefinitionId")
     if not role_raw:
         raise _bad("'properties.roleDefinitionId' is required.")
@@ -124,8 +132,9 @@ def parse_request(ctx: Ctx, allowed_types: tuple[str, ...] = ASSIGNMENT_REQUEST_
         raise ArmError(400, "InvalidRoleDefinitionId", f"The role definition ID '{role_raw}' is not valid.")
     definition = ctx.world.rbac.definitions.get(role)
     if definition is None or not any(is_same_or_parent_scope(s, ctx.scope.path) for s in definition.assignable_scopes):
-        raise ArmError(400, "RoleDefinitionDoesNotExist",
-                       f"The specified role definition with ID '{role}' does not exist.")
+        raise ArmError(
+            400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{role}' does not exist."
+        )
     principal_raw = _text(props, "principalId")
     if not principal_raw:
         raise _bad("'properties.principalId' is required.")
@@ -154,8 +163,10 @@ def parse_request(ctx: Ctx, allowed_types: tuple[str, ...] = ASSIGNMENT_REQUEST_
         duration = expiration.get("duration")
         end_text = expiration.get("endDateTime")
         if raw_type is not None:
-            expiration_type = next((t for t in ("AfterDuration", "AfterDateTime", "NoExpiration")
-                                    if t.lower() == str(raw_type).lower()), None)
+            expiration_type = next(
+                (t for t in ("AfterDuration", "AfterDateTime", "NoExpiration") if t.lower() == str(raw_type).lower()),
+                None,
+            )
             if expiration_type is None:
                 raise _bad(f"the expiration type '{raw_type}' is not valid.")
         elif duration:
@@ -179,13 +190,23 @@ def parse_request(ctx: Ctx, allowed_types: tuple[str, ...] = ASSIGNMENT_REQUEST_
         raise _bad("'ticketInfo' must be an object.")
     condition = _text(props, "condition")
     return Parsed(
-        name=name.lower(), request_type=request_type, role=role, principal_id=principal, principal_type=kind,
-        start=start, expiration_type=expiration_type, duration=str(duration) if duration else None, window=window,
-        end_requested=end_requested, justification=_text(props, "justification"),
+        name=name.lower(),
+        request_type=request_type,
+        role=role,
+        principal_id=principal,
+        principal_type=kind,
+        start=start,
+        expiration_type=expiration_type,
+        duration=str(duration) if duration else None,
+        window=window,
+        end_requested=end_requested,
+        justification=_text(props, "justification"),
         ticket_info={"ticketNumber": ticket.get("ticketNumber"), "ticketSystem": ticket.get("ticketSystem")}
-        if isinstance(ticket, dict) else None,
+        if isinstance(ticket, dict)
+        else None,
         linked_eligibility_id=_text(props, "linkedRoleEligibilityScheduleId"),
-        condition=condition, condition_version=_text(props, "conditionVersion") or ("2.0" if condition else None),
+        condition=condition,
+        condition_version=_text(props, "conditionVersion") or ("2.0" if condition else None),
     )
 
 
@@ -213,10 +234,12 @@ def enablement_failures(parsed: Parsed, policy: RolePolicy, rule_id: str, has_mf
 
 
 def end_user_rule_failures(parsed: Parsed, policy: RolePolicy, has_mfa: bool) -> list[str]:
-    return (expiration_failures(parsed, policy, "Expiration_EndUser_Assignment")
-            + enablement_failures(parsed, policy, "Enablement_EndUser_Assignment", has_mfa))
+    return expiration_failures(parsed, policy, "Expiration_EndUser_Assignment") + enablement_failures(
+        parsed, policy, "Enablement_EndUser_Assignment", has_mfa
+    )
 
 
 def admin_rule_failures(parsed: Parsed, policy: RolePolicy, has_mfa: bool, level: str) -> list[str]:
-    return (expiration_failures(parsed, policy, f"Expiration_Admin_{level}")
-            + enablement_failures(parsed, policy, f"Enablement_Admin_{level}", has_mfa))
+    return expiration_failures(parsed, policy, f"Expiration_Admin_{level}") + enablement_failures(
+        parsed, policy, f"Enablement_Admin_{level}", has_mfa
+    )

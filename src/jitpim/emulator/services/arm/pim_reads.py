@@ -56,8 +56,9 @@ def _running(ctx: Ctx, ra: RoleAssignment | None) -> bool:
 
 
 def _visible(ctx: Ctx, principal_id: str, action: str) -> None:
-    if principal_id not in caller_ids(ctx) and not permitted(ctx.world, ctx.caller.object_id, ctx.scope.path,
-                                                             action, ctx.now):
+    if principal_id not in caller_ids(ctx) and not permitted(
+        ctx.world, ctx.caller.object_id, ctx.scope.path, action, ctx.now
+    ):
         raise authorization_failed(ctx.caller, ctx.scope.path, action)
 
 
@@ -71,20 +72,35 @@ def _start_list(ctx: Ctx, action: str) -> list[Term]:
 
 def list_assignment_schedules(ctx: Ctx) -> Response:
     terms = _start_list(ctx, _A_SCHEDULES)
-    return list_response([
-        s.to_arm(ctx.world, ctx.now) for s, _ in _assignments(ctx)
-        if item_matches(ctx, terms, scope=s.scope, principal_id=s.principal_id, role=s.role, status=s.status(ctx.now))
-    ])
+    return list_response(
+        [
+            s.to_arm(ctx.world, ctx.now)
+            for s, _ in _assignments(ctx)
+            if item_matches(
+                ctx, terms, scope=s.scope, principal_id=s.principal_id, role=s.role, status=s.status(ctx.now)
+            )
+        ]
+    )
 
 
 def list_assignment_instances(ctx: Ctx) -> Response:
     terms = _start_list(ctx, _A_INSTANCES)
-    return list_response([
-        s.instance_to_arm(ctx.world, ctx.now, ra.id if ra else None) for s, ra in _assignments(ctx)
-        if _running(ctx, ra) and item_matches(ctx, terms, scope=s.scope, principal_id=s.principal_id, role=s.role,
-                                             status=s.status(ctx.now),
-                                             fields={"roleassignmentscheduleid": s.name})
-    ])
+    return list_response(
+        [
+            s.instance_to_arm(ctx.world, ctx.now, ra.id if ra else None)
+            for s, ra in _assignments(ctx)
+            if _running(ctx, ra)
+            and item_matches(
+                ctx,
+                terms,
+                scope=s.scope,
+                principal_id=s.principal_id,
+                role=s.role,
+                status=s.status(ctx.now),
+                fields={"roleassignmentscheduleid": s.name},
+            )
+        ]
+    )
 
 
 def _same_scope(ctx: Ctx, schedule: AssignmentSchedule | EligibilitySchedule) -> bool:
@@ -113,20 +129,36 @@ def get_assignment_instance(ctx: Ctx) -> Response:
 
 def list_eligibility_schedules(ctx: Ctx) -> Response:
     terms = _start_list(ctx, _E_SCHEDULES)
-    return list_response([
-        e.to_arm(ctx.world, ctx.now) for e in state_of(ctx).eligibilities.values()
-        if e.live(ctx.now) and item_matches(ctx, terms, scope=e.scope, principal_id=e.principal_id, role=e.role,
-                                            status=e.status(ctx.now))
-    ])
+    return list_response(
+        [
+            e.to_arm(ctx.world, ctx.now)
+            for e in state_of(ctx).eligibilities.values()
+            if e.live(ctx.now)
+            and item_matches(
+                ctx, terms, scope=e.scope, principal_id=e.principal_id, role=e.role, status=e.status(ctx.now)
+            )
+        ]
+    )
 
 
 def list_eligibility_instances(ctx: Ctx) -> Response:
     terms = _start_list(ctx, _E_INSTANCES)
-    return list_response([
-        e.instance_to_arm(ctx.world, ctx.now) for e in state_of(ctx).eligibilities.values()
-        if e.active(ctx.now) and item_matches(ctx, terms, scope=e.scope, principal_id=e.principal_id, role=e.role,
-                                              status=e.status(ctx.now), fields={"roleeligibilityscheduleid": e.name})
-    ])
+    return list_response(
+        [
+            e.instance_to_arm(ctx.world, ctx.now)
+            for e in state_of(ctx).eligibilities.values()
+            if e.active(ctx.now)
+            and item_matches(
+                ctx,
+                terms,
+                scope=e.scope,
+                principal_id=e.principal_id,
+                role=e.role,
+                status=e.status(ctx.now),
+                fields={"roleeligibilityscheduleid": e.name},
+            )
+        ]
+    )
 
 
 def get_eligibility_schedule(ctx: Ctx) -> Response:

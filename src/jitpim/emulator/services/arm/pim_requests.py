@@ -53,8 +53,18 @@ WRITE = "Microsoft.Authorization/roleAssignmentScheduleRequests/write"
 READ = "Microsoft.Authorization/roleAssignmentScheduleRequests/read"
 CANCEL = "Microsoft.Authorization/roleAssignmentScheduleRequests/cancel/action"
 REQUEST_FILTER = FilterSpec(
-    frozenset({"atscope()", "astarget()", "asrequestor()", "asapprover()", "principalid", "roledefinitionid",
-               "requestorid", "status"}),
+    frozenset(
+        {
+            "atscope()",
+            "astarget()",
+            "asrequestor()",
+            "asapprover()",
+            "principalid",
+            "roledefinitionid",
+            "requestorid",
+            "status",
+        }
+    ),
     "Supported filters are 'atScope()', 'asTarget()', 'asRequestor()', 'asApprover()', "
     "'principalId eq '{value}'', 'roleDefinitionId eq '{value}'', 'requestorId eq '{value}'' and "
     "'status eq '{value}'', joined with 'and'.",
@@ -65,22 +75,36 @@ _Apply = Callable[[], None]
 def _new_request(ctx: Ctx, parsed: Parsed) -> ScheduleRequest:
     carries_schedule = parsed.request_type not in ("AdminRemove", "SelfDeactivate")
     return ScheduleRequest(
-        kind="assignment", name=parsed.name, scope=ctx.scope, role=parsed.role, principal_id=parsed.principal_id,
-        principal_type=parsed.principal_type, request_type=parsed.request_type, status="Accepted",
-        requestor_id=ctx.caller.object_id, created_on=ctx.now, justification=parsed.justification,
-        ticket_info=parsed.ticket_info, start=(parsed.start or ctx.now) if carries_schedule else None,
+        kind="assignment",
+        name=parsed.name,
+        scope=ctx.scope,
+        role=parsed.role,
+        principal_id=parsed.principal_id,
+        principal_type=parsed.principal_type,
+        request_type=parsed.request_type,
+        status="Accepted",
+        requestor_id=ctx.caller.object_id,
+        created_on=ctx.now,
+        justification=parsed.justification,
+        ticket_info=parsed.ticket_info,
+        start=(parsed.start or ctx.now) if carries_schedule else None,
         expiration_type=parsed.expiration_type if carries_schedule else None,
         duration=parsed.duration if carries_schedule else None,
-        end_requested=parsed.end_requested if carries_schedule else None, window=parsed.window,
-        linked_eligibility_id=parsed.linked_eligibility_id, condition=parsed.condition,
+        end_requested=parsed.end_requested if carries_schedule else None,
+        window=parsed.window,
+        linked_eligibility_id=parsed.linked_eligibility_id,
+        condition=parsed.condition,
         condition_version=parsed.condition_version,
     )
 
 
 def _pending_duplicate(state: ArmState, request: ScheduleRequest) -> bool:
     return any(
-        r.status in PENDING_STATUSES and r.principal_id == request.principal_id and r.role == request.role
-        and r.scope.path.lower() == request.scope.path.lower() and r.name != request.name
+        r.status in PENDING_STATUSES
+        and r.principal_id == request.principal_id
+        and r.role == request.role
+        and r.scope.path.lower() == request.scope.path.lower()
+        and r.name != request.name
         for r in state.requests.values()
     )
 
@@ -129,14 +153,26 @@ def _self_activate(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleR
         return _carry_out(ctx, state, request, linked)
     request.status = "PendingApproval"
     request.approval_name = request.name
-    approval = Approval(name=request.name, request_name=request.name, scope=ctx.scope, approvers=approvers,
-                        created_on=ctx.now, expires_on=ctx.now + timedelta(days=timeout_days))
+    approval = Approval(
+        name=request.name,
+        request_name=request.name,
+        scope=ctx.scope,
+        approvers=approvers,
+        created_on=ctx.now,
+        expires_on=ctx.now + timedelta(days=timeout_days),
+    )
 
     def apply() -> None:
         state.approvals[approval.name] = approval
-        state.audit("Add member to role request approval requested (PIM activation)", ctx.scope, parsed.role,
-                    parsed.principal_id, initiator_of(ctx.world, ctx.caller), ctx.now,
-                    justification=parsed.justification)
+        state.audit(
+            "Add member to role request approval requested (PIM activation)",
+            ctx.scope,
+            parsed.role,
+            parsed.principal_id,
+            initiator_of(ctx.world, ctx.caller),
+            ctx.now,
+            justification=parsed.justification,
+        )
 
     return apply
 
@@ -162,8 +198,14 @@ def _remove(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest,
 
     def remove_standing() -> None:
         ctx.world.rbac.assignments.pop(standing.name.lower(), None)
-        state.audit("Remove member from role completed (permanent)", ctx.scope, parsed.role, parsed.principal_id,
-                    initiator, ctx.now)
+        state.audit(
+            "Remove member from role completed (permanent)",
+            ctx.scope,
+            parsed.role,
+            parsed.principal_id,
+            initiator,
+            ctx.now,
+        )
 
     return remove_standing
 
@@ -171,16 +213,19 @@ def _remove(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest,
 def _admin_rules(ctx: Ctx, state: ArmState, parsed: Parsed) -> None:
     if parsed.window is not None and parsed.window < MINIMUM_WINDOW:
         raise too_short()
-    failures = admin_rule_failures(parsed, state.policies.get(ctx.scope, parsed.role), ctx.caller.has_mfa,
-                                   "Assignment")
+    failures = admin_rule_failures(parsed, state.policies.get(ctx.scope, parsed.role), ctx.caller.has_mfa, "Assignment")
     if failures:
         raise policy_failed(failures)
 
 
 def _settle_self_requests(state: ArmState, parsed: Parsed, request_type: str) -> None:
     for other in state.requests.values():
-        if (other.request_type == request_type and other.status == "PendingAdminDecision"
-                and other.principal_id == parsed.principal_id and other.role == parsed.role):
+        if (
+            other.request_type == request_type
+            and other.status == "PendingAdminDecision"
+            and other.principal_id == parsed.principal_id
+            and other.role == parsed.role
+        ):
             other.status = "AdminApproved"
 
 
@@ -201,8 +246,11 @@ def _update(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest)
             state.schedules[target.name] = target
         start = parsed.start if parsed.start is not None and target.role_assignment_name is None else target.start
         target.start = start
-        target.end = parsed.end_requested if parsed.expiration_type == "AfterDateTime" else (
-            start + parsed.window if parsed.window is not None else None)
+        target.end = (
+            parsed.end_requested
+            if parsed.expiration_type == "AfterDateTime"
+            else (start + parsed.window if parsed.window is not None else None)
+        )
         target.updated_on = ctx.now
         target.request_name = request.name
         if target.role_assignment_name:
@@ -223,8 +271,13 @@ def _renew(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest) 
     schedule, assignment = live_assignment(state, parsed.principal_id, parsed.role, ctx.scope)
     if schedule is not None or assignment is not None:
         raise exists()
-    if not any(s.ended and s.principal_id == parsed.principal_id and s.role == parsed.role
-               and s.scope.path.lower() == ctx.scope.path.lower() for s in state.schedules.values()):
+    if not any(
+        s.ended
+        and s.principal_id == parsed.principal_id
+        and s.role == parsed.role
+        and s.scope.path.lower() == ctx.scope.path.lower()
+        for s in state.schedules.values()
+    ):
         raise does_not_exist()
     _admin_rules(ctx, state, parsed)
     apply = _carry_out(ctx, state, request, None)
@@ -238,9 +291,14 @@ def _renew(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest) 
 
 def _self_extend_or_renew(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleRequest) -> _Apply:
     schedule, _ = live_assignment(state, parsed.principal_id, parsed.role, ctx.scope)
-    tuple_match = [s for s in state.schedules.values()
-                   if s.assignment_type == "Assigned" and s.principal_id == parsed.principal_id
-                   and s.role == parsed.role and s.scope.path.lower() == ctx.scope.path.lower()]
+    tuple_match = [
+        s
+        for s in state.schedules.values()
+        if s.assignment_type == "Assigned"
+        and s.principal_id == parsed.principal_id
+        and s.role == parsed.role
+        and s.scope.path.lower() == ctx.scope.path.lower()
+    ]
     if parsed.request_type == "SelfExtend":
         if schedule is None or schedule.assignment_type != "Assigned" or schedule.end is None:
             raise does_not_exist()
@@ -251,8 +309,9 @@ def _self_extend_or_renew(ctx: Ctx, state: ArmState, parsed: Parsed, request: Sc
             raise does_not_exist()
     if _pending_duplicate(state, request):
         raise pending_exists()
-    failures = enablement_failures(parsed, state.policies.get(ctx.scope, parsed.role),
-                                   "Enablement_EndUser_Assignment", ctx.caller.has_mfa)
+    failures = enablement_failures(
+        parsed, state.policies.get(ctx.scope, parsed.role), "Enablement_EndUser_Assignment", ctx.caller.has_mfa
+    )
     if failures:
         raise policy_failed(failures)
     request.status = "PendingAdminDecision"
@@ -264,8 +323,9 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
     require_subscription(ctx.world, ctx.scope)
     parsed = parse_request(ctx)
     if not validate_only and parsed.name in state.requests:
-        raise ArmError(400, "RoleAssignmentRequestExists",
-                       f"A role assignment request with Id: {parsed.name} already exists.")
+        raise ArmError(
+            400, "RoleAssignmentRequestExists", f"A role assignment request with Id: {parsed.name} already exists."
+        )
     if parsed.request_type in ADMIN_TYPES:
         authorize(ctx.world, ctx.caller, ctx.scope.path, WRITE, ctx.now)
     elif parsed.principal_id != ctx.caller.object_id:
@@ -313,9 +373,12 @@ def _visible(ctx: Ctx, request: ScheduleRequest) -> bool:
     state = state_of(ctx)
     mine = ctx.world.directory.principal_and_groups(ctx.caller.object_id, ctx.now)
     approval = state.approvals.get(request.approval_name or "")
-    return (request.principal_id in mine or request.requestor_id == ctx.caller.object_id
-            or (approval is not None and is_approver(ctx, approval))
-            or permitted(ctx.world, ctx.caller.object_id, ctx.scope.path, READ, ctx.now))
+    return (
+        request.principal_id in mine
+        or request.requestor_id == ctx.caller.object_id
+        or (approval is not None and is_approver(ctx, approval))
+        or permitted(ctx.world, ctx.caller.object_id, ctx.scope.path, READ, ctx.now)
+    )
 
 
 def _find(ctx: Ctx) -> ScheduleRequest:
@@ -342,9 +405,16 @@ def list_requests(ctx: Ctx) -> Response:
     items = []
     for request in state.requests.values():
         approval = state.approvals.get(request.approval_name or "")
-        if item_matches(ctx, terms, scope=request.scope, principal_id=request.principal_id, role=request.role,
-                        status=request.status, requestor_id=request.requestor_id,
-                        is_approver=approval is not None and is_approver(ctx, approval)):
+        if item_matches(
+            ctx,
+            terms,
+            scope=request.scope,
+            principal_id=request.principal_id,
+            role=request.role,
+            status=request.status,
+            requestor_id=request.requestor_id,
+            is_approver=approval is not None and is_approver(ctx, approval),
+        ):
             items.append(request.to_arm(ctx.world))
     return list_response(items)
 
@@ -355,9 +425,11 @@ def cancel_request(ctx: Ctx) -> Response:
     if request.requestor_id != ctx.caller.object_id:
         authorize(ctx.world, ctx.caller, ctx.scope.path, CANCEL, ctx.now)
     if request.status not in PENDING_STATUSES:
-        raise ArmError(400, "RequestCannotBeCancelled",
-                       f"The request cannot be canceled: its status is '{request.status}'. Only pending requests "
-                       "can be canceled.")
+        raise ArmError(
+            400,
+            "RequestCannotBeCancelled",
+            f"The request cannot be canceled: its status is '{request.status}'. Only pending requests can be canceled.",
+        )
     request.status = "Canceled"
     request.completed_on = ctx.now
     request.provision_at = None
@@ -369,4 +441,3 @@ def cancel_request(ctx: Ctx) -> Response:
         schedule.ended = "Revoked"  # a future (Granted) window that never started
         schedule.updated_on = ctx.now
     return Response(status_code=200)
-

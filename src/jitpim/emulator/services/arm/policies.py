@@ -71,45 +71,89 @@ class PolicySettings:
 
 
 def _target(caller: str, level: str) -> dict[str, Any]:
-    return {"caller": caller, "operations": ["All"], "level": level, "targetObjects": None,
-            "inheritableSettings": None, "enforcedSettings": None}
+    return {
+        "caller": caller,
+        "operations": ["All"],
+        "level": level,
+        "targetObjects": None,
+        "inheritableSettings": None,
+        "enforcedSettings": None,
+    }
 
 
 def _rules(settings: PolicySettings, world: World) -> list[dict[str, Any]]:
     def expiration(rule_id: str, caller: str, level: str, required: bool, maximum: str) -> dict[str, Any]:
-        return {"isExpirationRequired": required, "maximumDuration": maximum, "id": rule_id,
-                "ruleType": _EXPIRATION, "target": _target(caller, level)}
+        return {
+            "isExpirationRequired": required,
+            "maximumDuration": maximum,
+            "id": rule_id,
+            "ruleType": _EXPIRATION,
+            "target": _target(caller, level),
+        }
 
     def enablement(rule_id: str, caller: str, level: str, enabled: list[str]) -> dict[str, Any]:
         return {"enabledRules": enabled, "id": rule_id, "ruleType": _ENABLEMENT, "target": _target(caller, level)}
 
     def notifications(caller: str, level: str) -> list[dict[str, Any]]:
         return [
-            {"notificationType": "Email", "recipientType": who, "isDefaultRecipientsEnabled": True,
-             "notificationLevel": "All", "notificationRecipients": None,
-             "id": f"Notification_{who}_{caller}_{level}", "ruleType": _NOTIFICATION,
-             "target": _target(caller, level)}
+            {
+                "notificationType": "Email",
+                "recipientType": who,
+                "isDefaultRecipientsEnabled": True,
+                "notificationLevel": "All",
+                "notificationRecipients": None,
+                "id": f"Notification_{who}_{caller}_{level}",
+                "ruleType": _NOTIFICATION,
+                "target": _target(caller, level),
+            }
             for who in ("Admin", "Requestor", "Approver")
         ]
 
     approvers = []
     for oid in settings.approvers:
         kind = world.directory.principal_kind(oid)
-        approvers.append({"id": oid, "description": world.directory.display_name(oid), "isBackup": False,
-                          "userType": "Group" if kind == "Group" else "User"})
-    end_user = [name for name, on in (("MultiFactorAuthentication", settings.require_mfa),
-                                      ("Justification", settings.require_justification),
-                                      ("Ticketing", settings.require_ticket)) if on]
-    admin_assignment = [name for name, on in (
-        ("MultiFactorAuthentication", settings.require_mfa_on_active_assignment),
-        ("Justification", settings.require_justification_on_active_assignment)) if on]
+        approvers.append(
+            {
+                "id": oid,
+                "description": world.directory.display_name(oid),
+                "isBackup": False,
+                "userType": "Group" if kind == "Group" else "User",
+            }
+        )
+    end_user = [
+        name
+        for name, on in (
+            ("MultiFactorAuthentication", settings.require_mfa),
+            ("Justification", settings.require_justification),
+            ("Ticketing", settings.require_ticket),
+        )
+        if on
+    ]
+    admin_assignment = [
+        name
+        for name, on in (
+            ("MultiFactorAuthentication", settings.require_mfa_on_active_assignment),
+            ("Justification", settings.require_justification_on_active_assignment),
+        )
+        if on
+    ]
     return [
-        expiration("Expiration_Admin_Eligibility", "Admin", "Eligibility", not settings.allow_permanent_eligibility,
-                   settings.max_eligibility),
+        expiration(
+            "Expiration_Admin_Eligibility",
+            "Admin",
+            "Eligibility",
+            not settings.allow_permanent_eligibility,
+            settings.max_eligibility,
+        ),
         enablement("Enablement_Admin_Eligibility", "Admin", "Eligibility", []),
         *notifications("Admin", "Eligibility"),
-        expiration("Expiration_Admin_Assignment", "Admin", "Assignment",
-                   not settings.allow_permanent_active_assignment, settings.max_active_assignment),
+        expiration(
+            "Expiration_Admin_Assignment",
+            "Admin",
+            "Assignment",
+            not settings.allow_permanent_active_assignment,
+            settings.max_active_assignment,
+        ),
         enablement("Enablement_Admin_Assignment", "Admin", "Assignment", admin_assignment),
         *notifications("Admin", "Assignment"),
         {
@@ -118,19 +162,28 @@ def _rules(settings: PolicySettings, world: World) -> list[dict[str, Any]]:
                 "isApprovalRequiredForExtension": False,
                 "isRequestorJustificationRequired": True,
                 "approvalMode": "SingleStage",
-                "approvalStages": [{
-                    "approvalStageTimeOutInDays": 1,
-                    "isApproverJustificationRequired": True,
-                    "escalationTimeInMinutes": 0,
-                    "primaryApprovers": approvers,
-                    "isEscalationEnabled": False,
-                    "escalationApprovers": None,
-                }],
+                "approvalStages": [
+                    {
+                        "approvalStageTimeOutInDays": 1,
+                        "isApproverJustificationRequired": True,
+                        "escalationTimeInMinutes": 0,
+                        "primaryApprovers": approvers,
+                        "isEscalationEnabled": False,
+                        "escalationApprovers": None,
+                    }
+                ],
             },
-            "id": "Approval_EndUser_Assignment", "ruleType": _APPROVAL, "target": _target("EndUser", "Assignment"),
+            "id": "Approval_EndUser_Assignment",
+            "ruleType": _APPROVAL,
+            "target": _target("EndUser", "Assignment"),
         },
-        {"isEnabled": False, "claimValue": "", "id": "AuthenticationContext_EndUser_Assignment",
-         "ruleType": _AUTH_CONTEXT, "target": _target("EndUser", "Assignment")},
+        {
+            "isEnabled": False,
+            "claimValue": "",
+            "id": "AuthenticationContext_EndUser_Assignment",
+            "ruleType": _AUTH_CONTEXT,
+            "target": _target("EndUser", "Assignment"),
+        },
         enablement("Enablement_EndUser_Assignment", "EndUser", "Assignment", end_user),
         expiration("Expiration_EndUser_Assignment", "EndUser", "Assignment", True, settings.max_activation),
         *notifications("EndUser", "Assignment"),
@@ -194,9 +247,13 @@ class RolePolicy:
                 "lastModifiedDateTime": format_time(self.last_modified),
                 "rules": rules,
                 "effectiveRules": copy.deepcopy(rules),
-                "policyProperties": {"scope": {
-                    "id": self.scope.path, "displayName": scope_display_name(world, self.scope),
-                    "type": self.scope.display_type()}},
+                "policyProperties": {
+                    "scope": {
+                        "id": self.scope.path,
+                        "displayName": scope_display_name(world, self.scope),
+                        "type": self.scope.display_type(),
+                    }
+                },
             },
         }
 
@@ -206,7 +263,7 @@ class RolePolicy:
         # The service spells this id with the singular segment (see the 2020-10-01 examples).
         return {
             "id": f"{self.scope.prefix}/providers/Microsoft.Authorization/roleManagementPolicyAssignment/"
-                  f"{self.assignment_name}",
+            f"{self.assignment_name}",
             "name": self.assignment_name,
             "type": "Microsoft.Authorization/RoleManagementPolicyAssignment",
             "properties": {
@@ -215,12 +272,21 @@ class RolePolicy:
                 "policyId": self.id,
                 "effectiveRules": copy.deepcopy(self.rules),
                 "policyAssignmentProperties": {
-                    "scope": {"id": self.scope.path, "displayName": scope_display_name(world, self.scope),
-                              "type": self.scope.display_type()},
-                    "roleDefinition": {"id": role_id, "displayName": definition.role_name if definition else None,
-                                       "type": definition.role_type if definition else None},
-                    "policy": {"id": self.id, "lastModifiedBy": self._modified_by(world),
-                               "lastModifiedDateTime": format_time(self.last_modified)},
+                    "scope": {
+                        "id": self.scope.path,
+                        "displayName": scope_display_name(world, self.scope),
+                        "type": self.scope.display_type(),
+                    },
+                    "roleDefinition": {
+                        "id": role_id,
+                        "displayName": definition.role_name if definition else None,
+                        "type": definition.role_type if definition else None,
+                    },
+                    "policy": {
+                        "id": self.id,
+                        "lastModifiedBy": self._modified_by(world),
+                        "lastModifiedDateTime": format_time(self.last_modified),
+                    },
                 },
             },
         }
@@ -334,7 +400,8 @@ class PolicyStore:
     def roles_at(self, scope: Scope) -> list[str]:
         """Role definitions assignable at the scope (each has a policy there)."""
         return [
-            d.id for d in self.world.rbac.definitions.values()
+            d.id
+            for d in self.world.rbac.definitions.values()
             if any(is_same_or_parent_scope(s, scope.path) for s in d.assignable_scopes)
         ]
 

@@ -24,14 +24,18 @@ __all__ = ["get_policy", "get_policy_assignment", "list_policies", "list_policy_
 _READ = "Microsoft.Authorization/roleManagementPolicies/read"
 _WRITE = "Microsoft.Authorization/roleManagementPolicies/write"
 _ASSIGNMENT_READ = "Microsoft.Authorization/roleManagementPolicyAssignments/read"
-_ASSIGNMENT_FILTER = FilterSpec(frozenset({"roledefinitionid"}),
-                                "Supported filters are 'roleDefinitionId eq '{value}''.")
+_ASSIGNMENT_FILTER = FilterSpec(
+    frozenset({"roledefinitionid"}), "Supported filters are 'roleDefinitionId eq '{value}''."
+)
 
 
 def _eligible_roles(ctx: Ctx) -> set[str]:
     mine = caller_ids(ctx)
-    return {e.role for e in state_of(ctx).eligibilities.values()
-            if e.principal_id in mine and e.live(ctx.now) and is_same_or_parent_scope(e.scope.path, ctx.scope.path)}
+    return {
+        e.role
+        for e in state_of(ctx).eligibilities.values()
+        if e.principal_id in mine and e.live(ctx.now) and is_same_or_parent_scope(e.scope.path, ctx.scope.path)
+    }
 
 
 def _readable(ctx: Ctx, action: str) -> tuple[bool, set[str]]:
@@ -86,9 +90,9 @@ def patch_policy(ctx: Ctx) -> Response:
 def list_policy_assignments(ctx: Ctx) -> Response:
     terms = _ASSIGNMENT_FILTER.check(ctx.filter)
     wanted = {role_filter_value(t.value or "") for t in terms}
-    return list_response([
-        p.assignment_to_arm(ctx.world) for p in _policies(ctx, _ASSIGNMENT_READ) if not wanted or p.role in wanted
-    ])
+    return list_response(
+        [p.assignment_to_arm(ctx.world) for p in _policies(ctx, _ASSIGNMENT_READ) if not wanted or p.role in wanted]
+    )
 
 
 def get_policy_assignment(ctx: Ctx) -> Response:

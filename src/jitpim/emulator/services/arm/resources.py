@@ -28,7 +28,8 @@ def _subscription_visible(ctx: Ctx) -> bool:
     sub = ctx.world.subscription_scope
     mine = caller_ids(ctx)
     return any(
-        a.principal_id in mine and a.effective(ctx.now, ctx.world.rbac.propagation)
+        a.principal_id in mine
+        and a.effective(ctx.now, ctx.world.rbac.propagation)
         and (is_same_or_parent_scope(a.scope, sub) or is_same_or_parent_scope(sub, a.scope))
         for a in ctx.world.rbac.assignments.values()
     )
@@ -44,14 +45,21 @@ def _subscription(ctx: Ctx) -> dict[str, Any]:
         "tenantId": w.tenant_id,
         "displayName": w.subscription_name,
         "state": "Enabled",
-        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
-                                 "spendingLimit": "Off"},
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "PayAsYouGo_2014-09-01",
+            "spendingLimit": "Off",
+        },
     }
 
 
 def list_subscriptions(ctx: Ctx) -> Response:
-    return json_response({"count": {"type": "Total", "value": 1 if _subscription_visible(ctx) else 0},
-                          "value": [_subscription(ctx)] if _subscription_visible(ctx) else []})
+    return json_response(
+        {
+            "count": {"type": "Total", "value": 1 if _subscription_visible(ctx) else 0},
+            "value": [_subscription(ctx)] if _subscription_visible(ctx) else [],
+        }
+    )
 
 
 def get_subscription(ctx: Ctx) -> Response:
@@ -62,14 +70,24 @@ def get_subscription(ctx: Ctx) -> Response:
 
 
 def _group(resource: ArmResource) -> dict[str, Any]:
-    return {"id": resource.id, "name": resource.name, "type": resource.type, "location": resource.location,
-            "properties": dict(resource.properties), "tags": {}}
+    return {
+        "id": resource.id,
+        "name": resource.name,
+        "type": resource.type,
+        "location": resource.location,
+        "properties": dict(resource.properties),
+        "tags": {},
+    }
 
 
 def list_resource_groups(ctx: Ctx) -> Response:
     require_scope(ctx.world, ctx.scope)
-    groups = [r for r in ctx.world.resources.values() if r.type == "Microsoft.Resources/resourceGroups"
-              and permitted(ctx.world, ctx.caller.object_id, r.id, _RG_READ, ctx.now)]
+    groups = [
+        r
+        for r in ctx.world.resources.values()
+        if r.type == "Microsoft.Resources/resourceGroups"
+        and permitted(ctx.world, ctx.caller.object_id, r.id, _RG_READ, ctx.now)
+    ]
     return list_response([_group(r) for r in groups])
 
 
@@ -86,24 +104,26 @@ def get_vault(ctx: Ctx) -> Response:
     require_scope(ctx.world, ctx.scope)
     resource = ctx.world.resource(ctx.scope.path)
     assert resource is not None
-    return json_response({
-        "id": resource.id,
-        "name": resource.name,
-        "type": resource.type,
-        "location": resource.location,
-        "tags": {},
-        "properties": {
-            "sku": {"family": "A", "name": "standard"},
-            "tenantId": ctx.world.tenant_id,
-            "accessPolicies": [],
-            "enabledForDeployment": False,
-            "enabledForDiskEncryption": False,
-            "enabledForTemplateDeployment": False,
-            "enableSoftDelete": resource.properties.get("enableSoftDelete", True),
-            "softDeleteRetentionInDays": resource.properties.get("softDeleteRetentionInDays", 90),
-            "enableRbacAuthorization": resource.properties.get("enableRbacAuthorization", True),
-            "vaultUri": ctx.world.vault_url(resource.name).rstrip("/") + "/",
-            "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Enabled",
-        },
-    })
+    return json_response(
+        {
+            "id": resource.id,
+            "name": resource.name,
+            "type": resource.type,
+            "location": resource.location,
+            "tags": {},
+            "properties": {
+                "sku": {"family": "A", "name": "standard"},
+                "tenantId": ctx.world.tenant_id,
+                "accessPolicies": [],
+                "enabledForDeployment": False,
+                "enabledForDiskEncryption": False,
+                "enabledForTemplateDeployment": False,
+                "enableSoftDelete": resource.properties.get("enableSoftDelete", True),
+                "softDeleteRetentionInDays": resource.properties.get("softDeleteRetentionInDays", 90),
+                "enableRbacAuthorization": resource.properties.get("enableRbacAuthorization", True),
+                "vaultUri": ctx.world.vault_url(resource.name).rstrip("/") + "/",
+                "provisioningState": "Succeeded",
+                "publicNetworkAccess": "Enabled",
+            },
+        }
+    )

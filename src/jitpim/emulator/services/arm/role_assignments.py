@@ -25,8 +25,13 @@ from .api import role_guid_from_id as role_guid
 from .authz import assignment_attributes, authorize
 from .filters import FilterSpec
 
-__all__ = ["delete_role_assignment", "get_role_assignment", "list_role_assignments", "put_role_assignment",
-           "role_assignment_to_arm"]
+__all__ = [
+    "delete_role_assignment",
+    "get_role_assignment",
+    "list_role_assignments",
+    "put_role_assignment",
+    "role_assignment_to_arm",
+]
 
 _READ = "Microsoft.Authorization/roleAssignments/read"
 _WRITE = "Microsoft.Authorization/roleAssignments/write"
@@ -64,8 +69,11 @@ def role_assignment_to_arm(world: World, assignment: RoleAssignment) -> dict[str
 def _name(ctx: Ctx) -> str:
     name = ctx.names[0]
     if not is_guid(name):
-        raise ArmError(400, "InvalidRoleAssignmentId",
-                       f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.")
+        raise ArmError(
+            400,
+            "InvalidRoleAssignmentId",
+            f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.",
+        )
     return name.lower()
 
 
@@ -77,8 +85,9 @@ def _existing(ctx: Ctx, name: str) -> RoleAssignment | None:
 
 
 def _attributes(assignment: RoleAssignment) -> dict[str, list[str]]:
-    return assignment_attributes(assignment.role_definition_id.lower(), assignment.principal_id,
-                                 assignment.principal_type)
+    return assignment_attributes(
+        assignment.role_definition_id.lower(), assignment.principal_id, assignment.principal_type
+    )
 
 
 def get_role_assignment(ctx: Ctx) -> Response:
@@ -118,8 +127,9 @@ def list_role_assignments(ctx: Ctx) -> Response:
 
 
 def _bad_content(message: str) -> ArmError:
-    return ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be processed: "
-                    f"{message}")
+    return ArmError(
+        400, "InvalidRequestContent", f"The request content was invalid and could not be processed: {message}"
+    )
 
 
 def put_role_assignment(ctx: Ctx) -> Response:
@@ -141,16 +151,26 @@ def put_role_assignment(ctx: Ctx) -> Response:
         raise _bad_content(f"the principalType '{principal_type}' is not one of {', '.join(_PRINCIPAL_TYPES)}.")
     body_scope = props.get("scope")
     if body_scope and parse_scope(world, str(body_scope)).path.lower() != ctx.scope.path.lower():
-        raise ArmError(400, "InvalidCreateRoleAssignmentRequest",
-                       f"The request to create role assignment '{ctx.names[0]}' is not valid. Role assignment scope "
-                       f"'{body_scope}' must match the scope specified on the URI '{ctx.scope.path}'.")
-    authorize(world, ctx.caller, ctx.scope.path, _WRITE, ctx.now,
-              request=assignment_attributes(role, principal, principal_type))
+        raise ArmError(
+            400,
+            "InvalidCreateRoleAssignmentRequest",
+            f"The request to create role assignment '{ctx.names[0]}' is not valid. Role assignment scope "
+            f"'{body_scope}' must match the scope specified on the URI '{ctx.scope.path}'.",
+        )
+    authorize(
+        world,
+        ctx.caller,
+        ctx.scope.path,
+        _WRITE,
+        ctx.now,
+        request=assignment_attributes(role, principal, principal_type),
+    )
     require_scope(world, ctx.scope)
     definition = world.rbac.definitions.get(role)
     if definition is None or not any(is_same_or_parent_scope(s, ctx.scope.path) for s in definition.assignable_scopes):
-        raise ArmError(400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{role}' does not "
-                       "exist.")
+        raise ArmError(
+            400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{role}' does not exist."
+        )
     actual_type = world.directory.principal_kind(principal)
     if actual_type is None and principal_type is None:
         raise ArmError(
@@ -163,34 +183,62 @@ def put_role_assignment(ctx: Ctx) -> Response:
             "https://aka.ms/docs-principaltype",
         )
     if actual_type is not None and principal_type is not None and actual_type != principal_type:
-        raise ArmError(400, "UnmatchedPrincipalType",
-                       f"The PrincipalId '{principal.replace('-', '')}' has type '{actual_type}', which is different "
-                       f"from specified PrincipalType '{principal_type}'.")
+        raise ArmError(
+            400,
+            "UnmatchedPrincipalType",
+            f"The PrincipalId '{principal.replace('-', '')}' has type '{actual_type}', which is different "
+            f"from specified PrincipalType '{principal_type}'.",
+        )
     condition = props.get("condition") or None
     condition_version = (props.get("conditionVersion") or "2.0") if condition else None
     description = props.get("description")
     current = world.rbac.assignments.get(name)
     if current is not None:
-        same = (current.scope.lower() == ctx.scope.path.lower() and current.principal_id == principal
-                and current.role_definition_id.lower() == role)
+        same = (
+            current.scope.lower() == ctx.scope.path.lower()
+            and current.principal_id == principal
+            and current.role_definition_id.lower() == role
+        )
         if not same:
-            raise ArmError(400, "RoleAssignmentUpdateNotPermitted",
-                           "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
+            raise ArmError(
+                400,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
         if (current.condition, current.description) != (condition, description):
             current.condition, current.condition_version = condition, condition_version
             current.description = description
             current.updated_on = ctx.now
         return json_response(role_assignment_to_arm(world, current), 200)
-    duplicate = next((a for a in world.rbac.assignments.values()
-                      if a.principal_id == principal and a.role_definition_id.lower() == role
-                      and a.scope.lower() == ctx.scope.path.lower()), None)
+    duplicate = next(
+        (
+            a
+            for a in world.rbac.assignments.values()
+            if a.principal_id == principal
+            and a.role_definition_id.lower() == role
+            and a.scope.lower() == ctx.scope.path.lower()
+        ),
+        None,
+    )
     if duplicate is not None:
-        raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists. The ID of the existing role "
-                       f"assignment is {duplicate.name.replace('-', '').lower()}.")
+        raise ArmError(
+            409,
+            "RoleAssignmentExists",
+            "The role assignment already exists. The ID of the existing role "
+            f"assignment is {duplicate.name.replace('-', '').lower()}.",
+        )
     assignment = RoleAssignment(
-        name=name, scope=ctx.scope.path, role_definition_id=role, principal_id=principal,
-        principal_type=actual_type or str(principal_type), created_on=ctx.now, created_by=ctx.caller.object_id,
-        description=description, condition=condition, condition_version=condition_version, updated_on=ctx.now,
+        name=name,
+        scope=ctx.scope.path,
+        role_definition_id=role,
+        principal_id=principal,
+        principal_type=actual_type or str(principal_type),
+        created_on=ctx.now,
+        created_by=ctx.caller.object_id,
+        description=description,
+        condition=condition,
+        condition_version=condition_version,
+        updated_on=ctx.now,
     )
     world.rbac.assignments[name] = assignment
     return json_response(role_assignment_to_arm(world, assignment), 201)

@@ -18,9 +18,11 @@ from .filters import FilterSpec
 
 __all__ = ["get_role_definition", "list_permissions", "list_role_definitions"]
 
-_FILTER = FilterSpec(frozenset({"rolename", "type"}),
-                     "Supported filters are either roleName eq '{value}' or type eq 'BuiltInRole|CustomRole'.",
-                     combinations=())
+_FILTER = FilterSpec(
+    frozenset({"rolename", "type"}),
+    "Supported filters are either roleName eq '{value}' or type eq 'BuiltInRole|CustomRole'.",
+    combinations=(),
+)
 
 
 def _usable_at(definition: RoleDefinition, scope: str) -> bool:
@@ -49,8 +51,9 @@ def get_role_definition(ctx: Ctx) -> Response:
     guid = guid_of(ctx.names[0])
     definition = ctx.world.rbac.definitions.get(guid) if guid else None
     if definition is None or not _usable_at(definition, ctx.scope.path):
-        raise ArmError(404, "RoleDefinitionDoesNotExist",
-                       f"The specified role definition with ID '{ctx.names[0]}' does not exist.")
+        raise ArmError(
+            404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{ctx.names[0]}' does not exist."
+        )
     return json_response(definition.to_arm(ctx.scope.path))
 
 

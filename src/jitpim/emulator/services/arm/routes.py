@@ -45,15 +45,20 @@ _TABLE: dict[str, dict[str, Handler]] = {
     "roledefinitions/*": {"GET": definitions.get_role_definition},
     "permissions": {"GET": definitions.list_permissions},
     "roleassignments": {"GET": role_assignments.list_role_assignments},
-    "roleassignments/*": {"GET": role_assignments.get_role_assignment, "PUT": role_assignments.put_role_assignment,
-                          "DELETE": role_assignments.delete_role_assignment},
+    "roleassignments/*": {
+        "GET": role_assignments.get_role_assignment,
+        "PUT": role_assignments.put_role_assignment,
+        "DELETE": role_assignments.delete_role_assignment,
+    },
     "roleassignmentschedulerequests": {"GET": pim_requests.list_requests},
     "roleassignmentschedulerequests/*": {"GET": pim_requests.get_request, "PUT": pim_requests.put_request},
     "roleassignmentschedulerequests/*/cancel": {"POST": pim_requests.cancel_request},
     "roleassignmentschedulerequests/*/validate": {"POST": pim_requests.validate_request},
     "roleeligibilityschedulerequests": {"GET": pim_eligibility.list_eligibility_requests},
-    "roleeligibilityschedulerequests/*": {"GET": pim_eligibility.get_eligibility_request,
-                                          "PUT": pim_eligibility.put_eligibility_request},
+    "roleeligibilityschedulerequests/*": {
+        "GET": pim_eligibility.get_eligibility_request,
+        "PUT": pim_eligibility.put_eligibility_request,
+    },
     "roleeligibilityschedulerequests/*/cancel": {"POST": pim_eligibility.cancel_eligibility_request},
     "roleeligibilityschedulerequests/*/validate": {"POST": pim_eligibility.validate_eligibility_request},
     "roleassignmentschedules": {"GET": pim_reads.list_assignment_schedules},
@@ -71,8 +76,11 @@ _TABLE: dict[str, dict[str, Handler]] = {
     "roleassignmentapprovals": {"GET": approvals.list_approvals},
     "roleassignmentapprovals/*": {"GET": approvals.get_approval},
     "roleassignmentapprovals/*/stages": {"GET": approvals.list_stages},
-    "roleassignmentapprovals/*/stages/*": {"GET": approvals.get_stage, "PUT": approvals.review_stage,
-                                           "PATCH": approvals.review_stage},
+    "roleassignmentapprovals/*/stages/*": {
+        "GET": approvals.get_stage,
+        "PUT": approvals.review_stage,
+        "PATCH": approvals.review_stage,
+    },
 }
 _KEYWORDS = {"cancel", "validate", "stages"}
 # Spellings the service also answers to: the legacy approval `steps` segment, and the singular segment the
@@ -87,8 +95,12 @@ def _not_supported(method: str) -> ArmError:
 
 
 def _resource_type_not_found(type_name: str, version: str | None) -> ArmError:
-    return ArmError(404, "InvalidResourceType", f"The resource type '{type_name}' could not be found in the "
-                    f"namespace 'Microsoft.Authorization' for api version '{version}'.")
+    return ArmError(
+        404,
+        "InvalidResourceType",
+        f"The resource type '{type_name}' could not be found in the "
+        f"namespace 'Microsoft.Authorization' for api version '{version}'.",
+    )
 
 
 def _split(path: str) -> tuple[str, list[str]] | None:
@@ -98,7 +110,7 @@ def _split(path: str) -> tuple[str, list[str]] | None:
         if path.lower().endswith(_AUTHZ.rstrip("/")):
             return path[: len(path) - len(_AUTHZ) + 1] or "/", []
         return None
-    return path[:idx] or "/", [p for p in path[idx + len(_AUTHZ):].split("/") if p]
+    return path[:idx] or "/", [p for p in path[idx + len(_AUTHZ) :].split("/") if p]
 
 
 def _resource_handler(path: str, method: str) -> tuple[Handler, tuple[str, ...], str]:
@@ -116,8 +128,9 @@ def _resource_handler(path: str, method: str) -> tuple[Handler, tuple[str, ...],
         handler, scope = resources.list_resource_groups, "/" + "/".join(raw[:2])
     elif len(parts) == 4 and parts[2] == "resourcegroups":
         handler = resources.get_resource_group
-    elif len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault",
-                                                                             "vaults"]:
+    elif (
+        len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]
+    ):
         handler, versions = resources.get_vault, KEYVAULT_VERSIONS
     if handler is None:
         raise ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
@@ -145,8 +158,13 @@ async def dispatch(request: Request) -> Response:
             raise _resource_type_not_found(segments[0] if segments else "", query.get("api-version"))
         api_version = check_api_version(query, segments[0], API_VERSIONS[type_name])
         names = segments[1:]
-        key = "/".join([type_name] + [_ALIASES.get(n.lower(), n.lower()) if _ALIASES.get(n.lower(), n.lower())
-                                      in _KEYWORDS else "*" for n in names])
+        key = "/".join(
+            [type_name]
+            + [
+                _ALIASES.get(n.lower(), n.lower()) if _ALIASES.get(n.lower(), n.lower()) in _KEYWORDS else "*"
+                for n in names
+            ]
+        )
         methods = _TABLE.get(key)
         if methods is None:
             raise _resource_type_not_found(segments[0], api_version)
@@ -154,13 +172,22 @@ async def dispatch(request: Request) -> Response:
         if found is None:
             raise _not_supported(method)
         handler = found
-    body = await json_body(request, ArmError, code="InvalidRequestContent") if method in ("PUT", "PATCH", "POST") \
-        else {}
+    body = (
+        await json_body(request, ArmError, code="InvalidRequestContent") if method in ("PUT", "PATCH", "POST") else {}
+    )
     with w.lock:
         scope = parse_scope(w, scope_path)
         require_subscription(w, scope)
-        ctx = Ctx(world=w, caller=caller, method=method, scope=scope, names=names, query=query, body=body,
-                  api_version=api_version)
+        ctx = Ctx(
+            world=w,
+            caller=caller,
+            method=method,
+            scope=scope,
+            names=names,
+            query=query,
+            body=body,
+            api_version=api_version,
+        )
         response = handler(ctx)
     rid = str(request.scope.setdefault("jitpim.request_id", str(uuid.uuid4())))
     response.headers["x-ms-request-id"] = rid

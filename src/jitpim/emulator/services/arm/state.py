@@ -28,8 +28,9 @@ def initiator_of(world: World, caller: Caller) -> Initiator:
     if caller.is_app:
         return Initiator("app", caller.object_id, world.directory.display_name(caller.object_id), app_id=caller.app_id)
     user = world.directory.users.get(caller.object_id)
-    return Initiator("user", caller.object_id, user.display_name if user else None,
-                     user.user_principal_name if user else None)
+    return Initiator(
+        "user", caller.object_id, user.display_name if user else None, user.user_principal_name if user else None
+    )
 
 
 class ArmState:
@@ -63,23 +64,40 @@ class ArmState:
             end = parse_time(str(entry["end"])) if entry.get("end") else None
             if entry.get("duration"):
                 end = now + parse_duration(str(entry["duration"]))
-            name = str(entry.get("id") or stable_guid(self.world.tenant_id, "eligibility", str(i), principal,
-                                                       definition.id, scope.path.lower()))
+            name = str(
+                entry.get("id")
+                or stable_guid(
+                    self.world.tenant_id, "eligibility", str(i), principal, definition.id, scope.path.lower()
+                )
+            )
             self.eligibilities[name] = EligibilitySchedule(
-                name=name, scope=scope, role=definition.id, principal_id=principal,
-                principal_type=self.world.directory.principal_kind(principal) or "User", start=start, end=end,
-                request_name=stable_guid(name, "seed-request"), created_on=long_ago, updated_on=long_ago,
+                name=name,
+                scope=scope,
+                role=definition.id,
+                principal_id=principal,
+                principal_type=self.world.directory.principal_kind(principal) or "User",
+                start=start,
+                end=end,
+                request_name=stable_guid(name, "seed-request"),
+                created_on=long_ago,
+                updated_on=long_ago,
             )
 
     # active assignments -------------------------------------------------------------------------
     def materialise(self, schedule: AssignmentSchedule, now: datetime, requestor: str | None) -> RoleAssignment:
         """Create the core role assignment a started schedule stands for."""
         assignment = RoleAssignment(
-            name=new_guid(), scope=schedule.scope.path, role_definition_id=schedule.role,
-            principal_id=schedule.principal_id, principal_type=schedule.principal_type,
+            name=new_guid(),
+            scope=schedule.scope.path,
+            role_definition_id=schedule.role,
+            principal_id=schedule.principal_id,
+            principal_type=schedule.principal_type,
             created_on=now,
-            created_by=requestor, end=schedule.end, schedule_id=schedule.name,
-            condition=schedule.condition, condition_version=schedule.condition_version,
+            created_by=requestor,
+            end=schedule.end,
+            schedule_id=schedule.name,
+            condition=schedule.condition,
+            condition_version=schedule.condition_version,
         )
         self.world.rbac.assignments[assignment.name.lower()] = assignment
         schedule.role_assignment_name = assignment.name
@@ -91,15 +109,20 @@ class ArmState:
             self.world.rbac.assignments.pop(schedule.role_assignment_name.lower(), None)
         schedule.ended = reason
         schedule.updated_on = now
-        activity = ("Remove member from role (PIM activation expired)" if reason == "Expired" and
-                    schedule.assignment_type == "Activated" else
-                    "Remove member from role (PIM assignment expired)" if reason == "Expired" else
-                    "Remove member from role completed (PIM deactivate)" if schedule.assignment_type == "Activated"
-                    else "Remove member from role completed (timebound)")
+        activity = (
+            "Remove member from role (PIM activation expired)"
+            if reason == "Expired" and schedule.assignment_type == "Activated"
+            else "Remove member from role (PIM assignment expired)"
+            if reason == "Expired"
+            else "Remove member from role completed (PIM deactivate)"
+            if schedule.assignment_type == "Activated"
+            else "Remove member from role completed (timebound)"
+        )
         self.audit(activity, schedule.scope, schedule.role, schedule.principal_id, initiator, now)
 
-    def grant(self, request: ScheduleRequest, now: datetime, initiator: Initiator,
-              linked_eligibility_id: str | None = None) -> AssignmentSchedule:
+    def grant(
+        self, request: ScheduleRequest, now: datetime, initiator: Initiator, linked_eligibility_id: str | None = None
+    ) -> AssignmentSchedule:
         """Carry out an approved/accepted AdminAssign, AdminRenew or SelfActivate: create its schedule, and the
         role assignment when the window has started. Activation windows start when the request is carried out."""
         start = request.start if request.start is not None and request.start > now else now
@@ -111,11 +134,20 @@ class ArmState:
             request.start = start
         name = new_guid()
         schedule = AssignmentSchedule(
-            name=name, scope=request.scope, role=request.role, principal_id=request.principal_id,
-            principal_type=request.principal_type, request_name=request.name,
+            name=name,
+            scope=request.scope,
+            role=request.role,
+            principal_id=request.principal_id,
+            principal_type=request.principal_type,
+            request_name=request.name,
             assignment_type="Activated" if request.request_type == "SelfActivate" else "Assigned",
-            start=start, end=end, created_on=now, updated_on=now, linked_eligibility_id=linked_eligibility_id,
-            condition=request.condition, condition_version=request.condition_version,
+            start=start,
+            end=end,
+            created_on=now,
+            updated_on=now,
+            linked_eligibility_id=linked_eligibility_id,
+            condition=request.condition,
+            condition_version=request.condition_version,
         )
         self.schedules[name] = schedule
         request.target_schedule_id = name
@@ -126,33 +158,75 @@ class ArmState:
             request.status = "Provisioned"
         else:
             request.status = "Granted"
-        activity = ("Add member to role completed (PIM activation)" if request.request_type == "SelfActivate"
-                    else "Add member to role in PIM completed (timebound)" if end is not None
-                    else "Add member to role in PIM completed (permanent)")
-        self.audit(activity, request.scope, request.role, request.principal_id, initiator, now,
-                   justification=request.justification)
+        activity = (
+            "Add member to role completed (PIM activation)"
+            if request.request_type == "SelfActivate"
+            else "Add member to role in PIM completed (timebound)"
+            if end is not None
+            else "Add member to role in PIM completed (permanent)"
+        )
+        self.audit(
+            activity,
+            request.scope,
+            request.role,
+            request.principal_id,
+            initiator,
+            now,
+            justification=request.justification,
+        )
         return schedule
 
-    def audit(self, activity: str, scope: Scope, role: str, principal_id: str, initiator: Initiator,
-              now: datetime, *, result: str = "success", justification: str | None = None) -> None:
+    def audit(
+        self,
+        activity: str,
+        scope: Scope,
+        role: str,
+        principal_id: str,
+        initiator: Initiator,
+        now: datetime,
+        *,
+        result: str = "success",
+        justification: str | None = None,
+    ) -> None:
         definition = self.world.rbac.definitions.get(role)
         directory = self.world.directory
         details = {"RoleDefinitionOriginId": role, "ResourceId": scope.path}
         if justification:
             details["Justification"] = justification
         self.world.audit.record(
-            when=now, activity=activity, category="ResourceManagement", operation_type="Assign"
-            if activity.startswith("Add") else "Unassign", initiated_by=initiator,
+            when=now,
+            activity=activity,
+            category="ResourceManagement",
+            operation_type="Assign" if activity.startswith("Add") else "Unassign",
+            initiated_by=initiator,
             targets=[
-                {"id": role, "displayName": definition.role_name if definition else None, "type": "Role",
-                 "userPrincipalName": None, "modifiedProperties": [], "groupType": None},
-                {"id": principal_id, "displayName": directory.display_name(principal_id),
-                 "type": directory.principal_kind(principal_id) or "User", "userPrincipalName": None,
-                 "modifiedProperties": [], "groupType": None},
-                {"id": scope.path, "displayName": scope.path.rsplit("/", 1)[-1] or "/", "type": "Other",
-                 "userPrincipalName": None, "modifiedProperties": [], "groupType": None},
+                {
+                    "id": role,
+                    "displayName": definition.role_name if definition else None,
+                    "type": "Role",
+                    "userPrincipalName": None,
+                    "modifiedProperties": [],
+                    "groupType": None,
+                },
+                {
+                    "id": principal_id,
+                    "displayName": directory.display_name(principal_id),
+                    "type": directory.principal_kind(principal_id) or "User",
+                    "userPrincipalName": None,
+                    "modifiedProperties": [],
+                    "groupType": None,
+                },
+                {
+                    "id": scope.path,
+                    "displayName": scope.path.rsplit("/", 1)[-1] or "/",
+                    "type": "Other",
+                    "userPrincipalName": None,
+                    "modifiedProperties": [],
+                    "groupType": None,
+                },
             ],
-            result=result, details=details,
+            result=result,
+            details=details,
         )
 
     # the clock ----------------------------------------------------------------------------------
@@ -168,9 +242,11 @@ class ArmState:
                 self.materialise(schedule, now, None)
                 if schedule.request_name in self.requests:
                     self.requests[schedule.request_name].status = "Provisioned"
-            elif (schedule.role_assignment_name is not None
-                  and schedule.role_assignment_name.lower() not in self.world.rbac.assignments
-                  and schedule.live(now)):
+            elif (
+                schedule.role_assignment_name is not None
+                and schedule.role_assignment_name.lower() not in self.world.rbac.assignments
+                and schedule.live(now)
+            ):
                 # The role assignment was deleted directly (roleAssignments DELETE): PIM drops the schedule.
                 schedule.ended = "Revoked"
                 schedule.updated_on = now
@@ -197,36 +273,74 @@ class ArmState:
 
         return {
             "eligibility_schedules": [
-                {"name": e.name, "scope": e.scope.path, "role": role(e.role), "role_definition_id": e.role,
-                 "principal_id": e.principal_id, "status": e.status(now), "start": format_time(e.start),
-                 "end": format_time(e.end), "active": e.active(now)}
+                {
+                    "name": e.name,
+                    "scope": e.scope.path,
+                    "role": role(e.role),
+                    "role_definition_id": e.role,
+                    "principal_id": e.principal_id,
+                    "status": e.status(now),
+                    "start": format_time(e.start),
+                    "end": format_time(e.end),
+                    "active": e.active(now),
+                }
                 for e in self.eligibilities.values()
             ],
             "assignment_schedules": [
-                {"name": s.name, "scope": s.scope.path, "role": role(s.role), "role_definition_id": s.role,
-                 "principal_id": s.principal_id, "assignment_type": s.assignment_type, "status": s.status(now),
-                 "start": format_time(s.start), "end": format_time(s.end), "role_assignment": s.role_assignment_name,
-                 "linked_eligibility_id": s.linked_eligibility_id}
+                {
+                    "name": s.name,
+                    "scope": s.scope.path,
+                    "role": role(s.role),
+                    "role_definition_id": s.role,
+                    "principal_id": s.principal_id,
+                    "assignment_type": s.assignment_type,
+                    "status": s.status(now),
+                    "start": format_time(s.start),
+                    "end": format_time(s.end),
+                    "role_assignment": s.role_assignment_name,
+                    "linked_eligibility_id": s.linked_eligibility_id,
+                }
                 for s in self.schedules.values()
             ],
             "requests": [
-                {"kind": r.kind, "name": r.name, "request_type": r.request_type, "status": r.status,
-                 "scope": r.scope.path, "role": role(r.role), "principal_id": r.principal_id,
-                 "requestor_id": r.requestor_id, "created_on": format_time(r.created_on),
-                 "justification": r.justification, "approval": r.approval_name,
-                 "target_schedule": r.target_schedule_id}
+                {
+                    "kind": r.kind,
+                    "name": r.name,
+                    "request_type": r.request_type,
+                    "status": r.status,
+                    "scope": r.scope.path,
+                    "role": role(r.role),
+                    "principal_id": r.principal_id,
+                    "requestor_id": r.requestor_id,
+                    "created_on": format_time(r.created_on),
+                    "justification": r.justification,
+                    "approval": r.approval_name,
+                    "target_schedule": r.target_schedule_id,
+                }
                 for r in [*self.requests.values(), *self.eligibility_requests.values()]
             ],
             "approvals": [
-                {"name": a.name, "request": a.request_name, "status": a.stage_status, "review_result": a.review_result,
-                 "reviewed_by": a.reviewed_by, "reviewed_on": format_time(a.reviewed_on),
-                 "expires_on": format_time(a.expires_on)}
+                {
+                    "name": a.name,
+                    "request": a.request_name,
+                    "status": a.stage_status,
+                    "review_result": a.review_result,
+                    "reviewed_by": a.reviewed_by,
+                    "reviewed_on": format_time(a.reviewed_on),
+                    "expires_on": format_time(a.expires_on),
+                }
                 for a in self.approvals.values()
             ],
             "modified_policies": [
-                {"name": p.name, "scope": p.scope.path, "role": role(p.role), "last_modified_by": p.last_modified_by,
-                 "last_modified": format_time(p.last_modified)}
-                for p in self.policies.policies.values() if p.last_modified is not None
+                {
+                    "name": p.name,
+                    "scope": p.scope.path,
+                    "role": role(p.role),
+                    "last_modified_by": p.last_modified_by,
+                    "last_modified": format_time(p.last_modified),
+                }
+                for p in self.policies.policies.values()
+                if p.last_modified is not None
             ],
         }
 

@@ -64,7 +64,8 @@ def _state(request: Request) -> dict[str, Any]:
                 "principal_id": a.principal_id,
                 "role_definition_id": a.role_definition_id,
                 "role": directory.role_definitions[a.role_definition_id].display_name
-                if a.role_definition_id in directory.role_definitions else None,
+                if a.role_definition_id in directory.role_definitions
+                else None,
                 "directory_scope_id": a.directory_scope_id,
                 "source": a.source,
                 "start": format_time(a.start),
@@ -74,8 +75,16 @@ def _state(request: Request) -> dict[str, Any]:
             for a in directory.role_assignments
         ],
         "group_memberships": [
-            {"group_id": g.object_id, "group": g.display_name, "principal_id": pid, "access": access,
-             "source": m.source, "start": format_time(m.start), "end": format_time(m.end), "active": m.active(now)}
+            {
+                "group_id": g.object_id,
+                "group": g.display_name,
+                "principal_id": pid,
+                "access": access,
+                "source": m.source,
+                "start": format_time(m.start),
+                "end": format_time(m.end),
+                "active": m.active(now),
+            }
             for g in directory.groups.values()
             for access, table in (("member", g.members), ("owner", g.owners))
             for pid, m in table.items()
@@ -87,7 +96,8 @@ def _state(request: Request) -> dict[str, Any]:
                 "scope": a.scope,
                 "role_definition_id": a.role_definition_id,
                 "role": w.rbac.definitions[a.role_definition_id].role_name
-                if a.role_definition_id in w.rbac.definitions else None,
+                if a.role_definition_id in w.rbac.definitions
+                else None,
                 "principal_id": a.principal_id,
                 "created_on": format_time(a.created_on),
                 "end": format_time(a.end),

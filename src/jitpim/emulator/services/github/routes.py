@@ -61,7 +61,9 @@ async def id_token(request: Request) -> Response:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), w.github_request_token):
         return _message(401, "Unauthorized: the ACTIONS_ID_TOKEN_REQUEST_TOKEN is missing or wrong.")
-    audience = request.query_params.get("audience") or f"https://github.com/{w.github_claims.get('repository_owner', '')}"
+    audience = (
+        request.query_params.get("audience") or f"https://github.com/{w.github_claims.get('repository_owner', '')}"
+    )
     return json_response({"count": 1, "value": mint_id_token(w, audience)})
 
 
@@ -73,9 +75,27 @@ async def discovery(request: Request) -> Response:
             "jwks_uri": f"{w.base_url}{PREFIX}/.well-known/jwks",
             "subject_types_supported": ["public", "pairwise"],
             "response_types_supported": ["id_token"],
-            "claims_supported": ["sub", "aud", "exp", "iat", "iss", "jti", "nbf", "ref", "repository", "sha",
-                                 "workflow", "job_workflow_ref", "run_id", "run_attempt", "actor", "environment",
-                                 "event_name", "repository_owner", "runner_environment"],
+            "claims_supported": [
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "iss",
+                "jti",
+                "nbf",
+                "ref",
+                "repository",
+                "sha",
+                "workflow",
+                "job_workflow_ref",
+                "run_id",
+                "run_attempt",
+                "actor",
+                "environment",
+                "event_name",
+                "repository_owner",
+                "runner_environment",
+            ],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid"],
         }

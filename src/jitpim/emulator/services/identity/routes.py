@@ -31,8 +31,13 @@ def _tenant(request: Request) -> World:
     w = world(request)
     tenant = request.path_params["tenant"]
     if tenant.lower() not in (w.tenant_id, w.directory.domain.lower(), "organizations", "common"):
-        raise AadError(400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Check to make sure you have "
-                       "the correct tenant ID and are signing into the correct cloud.")
+        raise AadError(
+            400,
+            "invalid_request",
+            90002,
+            f"Tenant '{tenant}' not found. Check to make sure you have "
+            "the correct tenant ID and are signing into the correct cloud.",
+        )
     return w
 
 
@@ -75,17 +80,32 @@ def _resolve_scope(w: World, scope_param: str, *, app_only: bool) -> tuple[str, 
         raise AadError(400, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter.")
     resources = {s.rpartition("/")[0] or s for s in scopes}
     if len(resources) > 1:
-        raise AadError(400, "invalid_scope", 28000, "Provided value for the input parameter scope is not valid "
-                       "because it contains more than one resource. Scope " + " ".join(scopes) + " is not valid.")
+        raise AadError(
+            400,
+            "invalid_scope",
+            28000,
+            "Provided value for the input parameter scope is not valid "
+            "because it contains more than one resource. Scope " + " ".join(scopes) + " is not valid.",
+        )
     if app_only and not all(s.endswith("/.default") for s in scopes):
-        raise AadError(400, "invalid_scope", 1002012, f"The provided value for scope {scopes[0]} is not valid. "
-                       "Client credential flows must have a scope value with /.default suffixed to the resource "
-                       "identifier (application ID URI).")
+        raise AadError(
+            400,
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {scopes[0]} is not valid. "
+            "Client credential flows must have a scope value with /.default suffixed to the resource "
+            "identifier (application ID URI).",
+        )
     found = audience_for_scope(scopes[0])
     if found is None:
-        raise AadError(400, "invalid_resource", 500011, f"The resource principal named "
-                       f"{scopes[0].rpartition('/')[0]} was not found in the tenant named {w.tenant_display_name}. "
-                       "This can happen if the application has not been installed by the administrator of the tenant.")
+        raise AadError(
+            400,
+            "invalid_resource",
+            500011,
+            f"The resource principal named "
+            f"{scopes[0].rpartition('/')[0]} was not found in the tenant named {w.tenant_display_name}. "
+            "This can happen if the application has not been installed by the administrator of the tenant.",
+        )
     key, audience = found
     names = [s.rpartition("/")[2] for s in scopes]
     return key, audience, names
@@ -126,9 +146,14 @@ def issue_user_token(w: World, user: User, client_id: str, scope_param: str, *, 
         granted = sorted(user.scopes) if ".default" in names else sorted(set(names) & user.scopes)
         missing = sorted(set(names) - user.scopes - {".default"})
         if missing:
-            raise AadError(400, "invalid_grant", 65001, f"The user or administrator has not consented to use the "
-                           f"application with ID '{client_id}'. Send an interactive authorization request for this "
-                           f"user and resource. Missing: {' '.join(missing)}")
+            raise AadError(
+                400,
+                "invalid_grant",
+                65001,
+                f"The user or administrator has not consented to use the "
+                f"application with ID '{client_id}'. Send an interactive authorization request for this "
+                f"user and resource. Missing: {' '.join(missing)}",
+            )
     else:
         granted = ["user_impersonation"]
     now = w.clock.now()
@@ -152,30 +177,57 @@ def issue_user_token(w: World, user: User, client_id: str, scope_param: str, *, 
     )
     iat = int(time.time())
     id_claims = {
-        "aud": client_id, "iss": f"{w.base_url}/{w.tenant_id}/v2.0", "iat": iat, "nbf": iat,
-        "exp": iat + 3600, "oid": user.object_id, "sub": user.object_id, "tid": w.tenant_id,
-        "name": user.display_name, "preferred_username": user.user_principal_name, "ver": "2.0",
+        "aud": client_id,
+        "iss": f"{w.base_url}/{w.tenant_id}/v2.0",
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + 3600,
+        "oid": user.object_id,
+        "sub": user.object_id,
+        "tid": w.tenant_id,
+        "name": user.display_name,
+        "preferred_username": user.user_principal_name,
+        "ver": "2.0",
     }
-    refresh = w.entra_key.sign({"typ": "refresh", "oid": user.object_id, "client_id": client_id, "iat": iat,
-                                "exp": iat + 86400, "mfa": with_mfa, "aud": "refresh", "iss": w.authority_issuer})
-    client_info = base64.urlsafe_b64encode(
-        json.dumps({"uid": user.object_id, "utid": w.tenant_id}).encode()
-    ).decode().rstrip("=")
+    refresh = w.entra_key.sign(
+        {
+            "typ": "refresh",
+            "oid": user.object_id,
+            "client_id": client_id,
+            "iat": iat,
+            "exp": iat + 86400,
+            "mfa": with_mfa,
+            "aud": "refresh",
+            "iss": w.authority_issuer,
+        }
+    )
+    client_info = (
+        base64.urlsafe_b64encode(json.dumps({"uid": user.object_id, "utid": w.tenant_id}).encode()).decode().rstrip("=")
+    )
     return _token_response(
         w,
         claims,
-        {"scope": " ".join(f"{audience.rstrip('/')}/{s}" for s in granted), "id_token": w.entra_key.sign(id_claims),
-         "refresh_token": refresh, "client_info": client_info},
+        {
+            "scope": " ".join(f"{audience.rstrip('/')}/{s}" for s in granted),
+            "id_token": w.entra_key.sign(id_claims),
+            "refresh_token": refresh,
+            "client_info": client_info,
+        },
     )
 
 
 def _client(w: World, client_id: str) -> Application:
     app = w.directory.application_by_client_id(client_id)
     if app is None:
-        raise AadError(400, "unauthorized_client", 700016, f"Application with identifier '{client_id}' was not "
-                       f"found in the directory '{w.tenant_display_name}'. This can happen if the application has "
-                       "not been installed by the administrator of the tenant or consented to by any user in the "
-                       "tenant. You may have sent your authentication request to the wrong tenant.")
+        raise AadError(
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not "
+            f"found in the directory '{w.tenant_display_name}'. This can happen if the application has "
+            "not been installed by the administrator of the tenant or consented to by any user in the "
+            "tenant. You may have sent your authentication request to the wrong tenant.",
+        )
     return app
 
 
@@ -190,31 +242,52 @@ def _check_assertion(w: World, app: Application, assertion: str) -> None:
     audiences = audience if isinstance(audience, list) else [audience]
     by_issuer = [f for f in app.federated_credentials if f.issuer == issuer]
     if not by_issuer:
-        raise AadError(400, "invalid_client", 700211, f"No matching federated identity record found for presented "
-                       f"assertion issuer '{issuer}'. Please note that the matching is done using a case-sensitive "
-                       "comparison. Check your federated identity credential Subject, Audience and Issuer against "
-                       "the presented assertion.")
+        raise AadError(
+            400,
+            "invalid_client",
+            700211,
+            f"No matching federated identity record found for presented "
+            f"assertion issuer '{issuer}'. Please note that the matching is done using a case-sensitive "
+            "comparison. Check your federated identity credential Subject, Audience and Issuer against "
+            "the presented assertion.",
+        )
     by_subject = [f for f in by_issuer if f.subject == subject]
     if not by_subject:
         case_only = [f for f in by_issuer if f.subject.lower() == subject.lower()]
         code = 7002138 if case_only else 700213
-        raise AadError(400, "invalid_client", code, f"No matching federated identity record found for presented "
-                       f"assertion subject '{subject}'. Please note that the matching is done using a case-sensitive "
-                       "comparison. Check your federated identity credential Subject, Audience and Issuer against "
-                       "the presented assertion.")
+        raise AadError(
+            400,
+            "invalid_client",
+            code,
+            f"No matching federated identity record found for presented "
+            f"assertion subject '{subject}'. Please note that the matching is done using a case-sensitive "
+            "comparison. Check your federated identity credential Subject, Audience and Issuer against "
+            "the presented assertion.",
+        )
     if not any(a in f.audiences for f in by_subject for a in audiences):
-        raise AadError(400, "invalid_client", 700212, f"No matching federated identity record found for presented "
-                       f"assertion audience '{','.join(map(str, audiences))}'. Please see "
-                       "https://aka.ms/ficaudience.")
+        raise AadError(
+            400,
+            "invalid_client",
+            700212,
+            f"No matching federated identity record found for presented "
+            f"assertion audience '{','.join(map(str, audiences))}'. Please see "
+            "https://aka.ms/ficaudience.",
+        )
     if issuer != w.github_key.issuer:
-        raise AadError(400, "invalid_client", 700211, f"The issuer '{issuer}' of the presented assertion is not a "
-                       "trusted issuer: its signing keys could not be retrieved.")
+        raise AadError(
+            400,
+            "invalid_client",
+            700211,
+            f"The issuer '{issuer}' of the presented assertion is not a "
+            "trusted issuer: its signing keys could not be retrieved.",
+        )
     try:
         w.github_key.verify(assertion, audience=None)
     except TokenInvalid as exc:
         if exc.reason == "expired":
-            raise AadError(400, "invalid_client", 700024, "Client assertion is not within its valid time "
-                           "range.") from None
+            raise AadError(
+                400, "invalid_client", 700024, "Client assertion is not within its valid time range."
+            ) from None
         raise AadError(400, "invalid_client", 700027, "Client assertion failed signature validation.") from None
 
 
@@ -227,8 +300,12 @@ async def token(request: Request) -> Response:
         if grant == "client_credentials":
             client_id = form.get("client_id", "")
             if not client_id:
-                raise AadError(400, "invalid_request", 900144, "The request body must contain the following "
-                               "parameter: 'client_id'.")
+                raise AadError(
+                    400,
+                    "invalid_request",
+                    900144,
+                    "The request body must contain the following parameter: 'client_id'.",
+                )
             app = _client(w, client_id)
             if form.get("client_assertion"):
                 if form.get("client_assertion_type") != ASSERTION_TYPE:
@@ -237,16 +314,29 @@ async def token(request: Request) -> Response:
                 return _app_token(w, app, form.get("scope", ""), "2")
             secret = form.get("client_secret")
             if not secret:
-                raise AadError(401, "invalid_client", 7000218, "The request body must contain the following "
-                               "parameter: 'client_assertion' or 'client_secret'.")
+                raise AadError(
+                    401,
+                    "invalid_client",
+                    7000218,
+                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                )
             now = w.clock.now()
             if not any(p.matches(secret, now) for p in app.passwords):
                 if any(p.matches(secret, p.start) for p in app.passwords):
-                    raise AadError(401, "invalid_client", 7000222, f"The provided client secret keys for app "
-                                   f"'{app.app_id}' are expired.")
-                raise AadError(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret "
-                               "being sent in the request is the client secret value, not the client secret ID, "
-                               f"for a secret added to app '{app.app_id}'.")
+                    raise AadError(
+                        401,
+                        "invalid_client",
+                        7000222,
+                        f"The provided client secret keys for app '{app.app_id}' are expired.",
+                    )
+                raise AadError(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided. Ensure the secret "
+                    "being sent in the request is the client secret value, not the client secret ID, "
+                    f"for a secret added to app '{app.app_id}'.",
+                )
             return _app_token(w, app, form.get("scope", ""), "1")
         if grant == "password":
             client_id = form.get("client_id", "")
@@ -254,32 +344,36 @@ async def token(request: Request) -> Response:
                 _client(w, client_id)
             user = w.directory.user_by_upn(form.get("username", ""))
             if user is None or not user.password_matches(form.get("password", "")):
-                raise AadError(400, "invalid_grant", 50126, "Error validating credentials due to invalid username "
-                               "or password.")
+                raise AadError(
+                    400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password."
+                )
             return issue_user_token(w, user, client_id, form.get("scope", ""))
         if grant == "refresh_token":
             try:
                 data = w.entra_key.verify(form.get("refresh_token", ""), audience="refresh")
             except TokenInvalid:
-                raise AadError(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or "
-                               "invalid.") from None
+                raise AadError(
+                    400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
+                ) from None
             user = w.directory.users.get(str(data.get("oid")))
             if user is None:
                 raise AadError(400, "invalid_grant", 50057, "The user account is disabled.")
-            return issue_user_token(w, user, str(data.get("client_id")), form.get("scope", ""),
-                                    mfa=bool(data.get("mfa")))
-    raise AadError(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type "
-                   f"'{grant}'.")
+            return issue_user_token(
+                w, user, str(data.get("client_id")), form.get("scope", ""), mfa=bool(data.get("mfa"))
+            )
+    raise AadError(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'.")
 
 
 async def instance_discovery(request: Request) -> Response:
     w = world(request)
     host = w.base_url.removeprefix("https://")
-    return json_response({
-        "tenant_discovery_endpoint": f"{w.base_url}/{w.tenant_id}/v2.0/.well-known/openid-configuration",
-        "api-version": "1.1",
-        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
-    })
+    return json_response(
+        {
+            "tenant_discovery_endpoint": f"{w.base_url}/{w.tenant_id}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        }
+    )
 
 
 ROUTES = [
