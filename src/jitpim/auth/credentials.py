@@ -15,7 +15,9 @@ on real clouds; the client id defaults to the Azure CLI's public client), else o
 application cannot `selfActivate`, and picking one would only fail later and less clearly.
 
 Every credential gets `authority=cloud.authority_host` and, when the cloud has one, `connection_verify=`
-its CA bundle. Failures surface as `AuthError` with the AADSTS code and message, never a token or secret.
+its CA bundle. Failures surface as `AuthError` with the AADSTS code and message, never a token or secret;
+the azure-identity exception is not chained (`from None`), because it references the token request, whose
+form carries the client secret or assertion.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class GuardedCredential:
         except JitError:
             raise
         except (ClientAuthenticationError, ValueError) as exc:
-            raise self._failed(exc, scopes) from exc
+            raise self._failed(exc, scopes) from None
         return token
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
@@ -97,7 +99,7 @@ class GuardedCredential:
         except JitError:
             raise
         except (ClientAuthenticationError, ValueError) as exc:
-            raise self._failed(exc, scopes) from exc
+            raise self._failed(exc, scopes) from None
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)

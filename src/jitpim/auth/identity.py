@@ -108,7 +108,7 @@ def token_claims(credential: TokenCredential, scope: str) -> dict[str, Any]:
     except JitError:
         raise
     except ClientAuthenticationError as exc:
-        raise auth_error_from(exc, what=f"obtaining a token for {scope}") from exc
+        raise auth_error_from(exc, what=f"obtaining a token for {scope}") from None
     return unverified_claims(token.token)
 
 

@@ -220,7 +220,7 @@ class ApiClient:
         except JitError:
             raise
         except ClientAuthenticationError as exc:
-            raise auth_error_from(exc, what=f"obtaining a token for {', '.join(self.scopes)}") from exc
+            raise auth_error_from(exc, what=f"obtaining a token for {', '.join(self.scopes)}") from None
         except ServiceResponseError as exc:
             raise ProviderError(
                 f"{method} {where} got no response ({type(exc).__name__})",
@@ -239,6 +239,9 @@ class ApiClient:
 
         status = response.status_code
         response_headers = {k.lower(): v for k, v in response.headers.items()}
+        # An error raised below keeps this frame alive in its traceback; the response (and through it
+        # urllib3's connection pool, which now closes only when collected) must not stay reachable.
+        del response, request
         if status in expected:
             return ApiResponse(status=status, json=_parse_json(body), headers=response_headers, url=url)
         if 200 <= status < 300:

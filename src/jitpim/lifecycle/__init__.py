@@ -3,9 +3,10 @@ guaranteed on every exit path (see docs/explanation/lifecycle.md)."""
 
 from __future__ import annotations
 
-from .elevation import Elevation, HeldLease, ReleaseReport
+from .elevation import Elevation, HeldLease
 from .execution import ExecResult, child_environment, execute
 from .planning import ContextFactory, LifecycleOptions, Plan, PlannedTarget, make_plan
+from .release import Releaser, ReleaseReport
 from .reporting import Reporter, Step, Timeline
 from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, run_child
 from .signals import Interrupted, SignalGuard
@@ -25,6 +26,7 @@ __all__ = [
     "PlannedTarget",
     "Poller",
     "ReleaseReport",
+    "Releaser",
     "Reporter",
     "SignalGuard",
     "Step",

@@ -14,7 +14,6 @@ held lease in reverse order, verifies each release, and raises `ReleaseFailedErr
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,19 +31,24 @@ from ..errors import (
     ReleaseFailedError,
 )
 from ..model import RunContext, format_duration, lease_id, new_local_run_key
-from ..providers import Grant, GrantStatus, ReleaseOutcome
+from ..providers import Grant, GrantStatus, Provider, ProviderContext, ResolvedTarget
 from .planning import LifecycleOptions, Plan, PlannedTarget
+from .release import Releaser, ReleaseReport
 from .reporting import Reporter, Step
 from .signals import SignalGuard
 from .waiting import Clock, Poller
 
-__all__ = ["Elevation", "HeldLease", "ReleaseReport"]
+__all__ = ["Elevation", "HeldLease"]
 
 
 @dataclass
 class HeldLease:
+    """A lease that may hold access: what is needed to release it (also rebuilt from the ledger)."""
+
     lease_id: str
-    item: PlannedTarget
+    provider: Provider
+    resolved: ResolvedTarget
+    ctx: ProviderContext
     grant: Grant
     state: str = "granted"
     granted_at: datetime | None = None
@@ -53,27 +57,11 @@ class HeldLease:
     def to_json(self) -> dict[str, Any]:
         return {
             "lease_id": self.lease_id,
-            "target": self.item.resolved.to_json(),
+            "target": self.resolved.to_json(),
             "state": self.state,
             "grant": self.grant.to_json(),
             "granted_at": self.granted_at.isoformat() if self.granted_at else None,
             "effective_at": self.effective_at.isoformat() if self.effective_at else None,
-        }
-
-
-@dataclass
-class ReleaseReport:
-    lease_id: str
-    outcome: str  # released | already_gone | left_to_expire | reused_not_released | failed
-    detail: str = ""
-    released_at: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "lease_id": self.lease_id,
-            "outcome": self.outcome,
-            "detail": self.detail,
-            "released_at": self.released_at.isoformat() if self.released_at else None,
         }
 
 
@@ -184,7 +172,7 @@ class Elevation:
 
     def _held(self, lid: str, item: PlannedTarget, grant: Grant, event: str, message: str) -> None:
         state = "pending_approval" if grant.status is GrantStatus.PENDING_APPROVAL else "granted"
-        held = HeldLease(lid, item, grant, state, granted_at=self.clock.now())
+        held = HeldLease(lid, item.provider, item.resolved, item.ctx, grant, state, granted_at=self.clock.now())
         # Registered before any waiting: from here on, leaving the elevation releases it.
         self.held.append(held)
         request_ids = {
@@ -213,21 +201,20 @@ class Elevation:
         )
 
     def _wait_granted(self, held: HeldLease) -> None:
-        item = held.item
         if held.grant.status in (GrantStatus.ACTIVE, GrantStatus.SCHEDULED):
             return
         pending = held.grant.status is GrantStatus.PENDING_APPROVAL
         timeout = self.options.approval_timeout if pending else self.options.provisioning_timeout
 
         def check() -> tuple[bool, Grant]:
-            grant = item.provider.refresh(held.grant, item.resolved, item.ctx)
+            grant = held.provider.refresh(held.grant, held.resolved, held.ctx)
             return grant.status not in (GrantStatus.PENDING_APPROVAL, GrantStatus.PROVISIONING), grant
 
         def waiting(seconds: float, grant: Grant) -> None:
             what = "approval" if grant.status is GrantStatus.PENDING_APPROVAL else "provisioning"
             self._say(
                 "waiting",
-                f"waiting for {what} of {item.resolved.describe()} ({grant.api_status})",
+                f"waiting for {what} of {held.resolved.describe()} ({grant.api_status})",
                 held.lease_id,
                 next_check_s=round(seconds, 1),
             )
@@ -240,20 +227,20 @@ class Elevation:
                 if pending
                 else ProviderError(f"the grant was still provisioning after {format_duration(timeout)}")
             )
-            error.target = item.resolved.describe()
+            error.target = held.resolved.describe()
             raise error
         if grant.status is GrantStatus.DENIED:
             self.ledger.transition(
                 held.lease_id, "failed", "lease.denied", {"grant": grant.to_json()}, outcome="denied"
             )
             held.state = "failed"
-            raise ApprovalDeniedError("the approver denied the request", target=item.resolved.describe())
+            raise ApprovalDeniedError("the approver denied the request", target=held.resolved.describe())
         if grant.status.is_final_failure:
             self.ledger.transition(
                 held.lease_id, "failed", "lease.grant_failed", {"grant": grant.to_json()}, outcome=str(grant.status)
             )
             held.state = "failed"
-            raise ProviderError(f"the request ended {grant.api_status}", target=item.resolved.describe())
+            raise ProviderError(f"the request ended {grant.api_status}", target=held.resolved.describe())
         if pending:
             self.ledger.transition(
                 held.lease_id,
@@ -264,21 +251,20 @@ class Elevation:
                 end_at=grant.end_at,
             )
             held.state = "granted"
-            self._say("approved", f"approved: {item.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
+            self._say("approved", f"approved: {held.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
 
     def _wait_effective(self, held: HeldLease) -> None:
-        item = held.item
         if held.grant.status is GrantStatus.SCHEDULED:
-            self._say("scheduled", f"{item.resolved.describe()} starts at {_time(held.grant.start_at)}", held.lease_id)
+            self._say("scheduled", f"{held.resolved.describe()} starts at {_time(held.grant.start_at)}", held.lease_id)
             return
 
         def check() -> tuple[bool, None]:
-            return item.provider.probe(held.grant, item.resolved, item.ctx), None
+            return held.provider.probe(held.grant, held.resolved, held.ctx), None
 
         def waiting(seconds: float, _: None) -> None:
             self._say(
                 "waiting",
-                f"waiting until {item.resolved.describe()} takes effect",
+                f"waiting until {held.resolved.describe()} takes effect",
                 held.lease_id,
                 next_check_s=round(seconds, 1),
             )
@@ -288,107 +274,35 @@ class Elevation:
         if not done:
             raise NotEffectiveError(
                 f"granted, but the access did not work within {format_duration(self.options.effective_timeout)}",
-                target=item.resolved.describe(),
+                target=held.resolved.describe(),
             )
         held.effective_at = self.clock.now()
         held.state = "effective"
         waited = (held.effective_at - started).total_seconds()
         self.ledger.transition(held.lease_id, "effective", "lease.effective", {"waited_s": round(waited, 3)})
-        self._say("effective", f"{item.resolved.describe()} works (after {waited:.1f}s)", held.lease_id)
+        self._say("effective", f"{held.resolved.describe()} works (after {waited:.1f}s)", held.lease_id)
 
     # releasing -------------------------------------------------------------------------------------
     def _release_all(self) -> None:
+        releaser = Releaser(self.ledger, self.clock, self.options, self.reporter)
         failures: list[str] = []
         with self.guard.deferred():
             while self.held:
                 held = self.held.pop()
                 if held.state == "failed":
                     continue
-                report = self._release_one(held)
+                report = releaser.release(held)
                 self.releases.append(report)
                 if report.outcome == "failed":
-                    failures.append(f"{held.item.resolved.describe()}: {report.detail}")
+                    failures.append(f"{held.resolved.describe()}: {report.detail}")
         if failures:
             raise ReleaseFailedError("release failed for " + "; ".join(failures))
 
-    def _release_one(self, held: HeldLease) -> ReleaseReport:
-        item = held.item
-        described = item.resolved.describe()
-        if held.grant.reused:
-            self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
-            self.ledger.transition(
-                held.lease_id, "released", "lease.released", {"outcome": "reused_not_released"}, outcome="reused"
-            )
-            self._say("released", f"left the pre-existing grant of {described} in place (not ours)", held.lease_id)
-            return ReleaseReport(held.lease_id, "reused_not_released", released_at=self.clock.now())
-        self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
-        try:
-            result = item.provider.release(held.grant, item.resolved, item.ctx)
-            if result.outcome is ReleaseOutcome.TOO_EARLY:
-                if self.options.early_release == "expire":
-                    note = f"PIM refuses removal in the first 5 minutes; left to expire at {_time(held.grant.end_at)}"
-                    self.ledger.transition(
-                        held.lease_id,
-                        "releasing",
-                        "lease.left_to_expire",
-                        {"end_at": _time(held.grant.end_at)},
-                        outcome="left_to_expire",
-                    )
-                    self._say("released", f"{described}: {note}", held.lease_id)
-                    return ReleaseReport(held.lease_id, "left_to_expire", note)
-                result = self._release_when_allowed(held, result.retry_at)
-            self._verify_released(held)
-        except JitError as exc:
-            return self._release_failed(held, exc.message)
-        except Exception as exc:
-            return self._release_failed(held, type(exc).__name__)
-        outcome = str(result.outcome)
-        self.ledger.transition(held.lease_id, "released", "lease.released", {"outcome": outcome}, outcome=outcome)
-        self._say("released", f"released {described} ({outcome.replace('_', ' ')})", held.lease_id)
-        return ReleaseReport(held.lease_id, outcome, result.detail, self.clock.now())
-
-    def _release_when_allowed(self, held: HeldLease, retry_at: datetime | None) -> Any:
-        item = held.item
-        deadline = self.options.early_release_max_wait
-        self._say(
-            "waiting", f"PIM refuses removal in the first 5 minutes; retrying at {_time(retry_at)}", held.lease_id
-        )
-
-        def check() -> tuple[bool, Any]:
-            result = item.provider.release(held.grant, item.resolved, item.ctx)
-            return result.outcome is not ReleaseOutcome.TOO_EARLY, result
-
-        def retry_after(result: Any) -> float | None:
-            when = getattr(result, "retry_at", None) or retry_at
-            return max(1.0, (when - self.clock.now()).total_seconds()) if when else None
-
-        done, result = self._poller.until(check, timeout=deadline, retry_after=retry_after)
-        if not done:
-            raise ReleaseFailedError(f"PIM still refused the removal after {format_duration(deadline)}")
-        self.ledger.transition(
-            held.lease_id, "releasing", "lease.release_retried", {"strategy": "waited_for_minimum_window"}
-        )
-        return result
-
-    def _verify_released(self, held: HeldLease) -> None:
-        item = held.item
-
-        def check() -> tuple[bool, None]:
-            existing = item.provider.find_existing(item.resolved, item.ctx)
-            return existing is None or existing.reused, None
-
-        done, _ = self._poller.until(check, timeout=timedelta(minutes=2))
-        if not done:
-            raise ReleaseFailedError("the grant is still listed after its removal")
-
-    def _release_failed(self, held: HeldLease, detail: str) -> ReleaseReport:
-        # If even this cannot be written, the reaper finds the lease in its last recorded state.
-        with contextlib.suppress(JitError):
-            self.ledger.transition(
-                held.lease_id, "release_failed", "lease.release_failed", {"detail": detail}, outcome="release_failed"
-            )
-        self._say("release_failed", f"could not release {held.item.resolved.describe()}: {detail}", held.lease_id)
-        return ReleaseReport(held.lease_id, "failed", detail)
+    def detach(self) -> list[HeldLease]:
+        """Stop holding the leases without releasing them (`jitpim elevate`: released later by
+        `jitpim release`, or by the reaper, or at their end at the source)."""
+        held, self.held = self.held, []
+        return held
 
 
 def _time(value: datetime | None) -> str:

@@ -13,8 +13,9 @@ from typing import Any
 
 from ..audit.ledger import Ledger
 from ..model import RunContext
-from .elevation import Elevation, HeldLease, ReleaseReport
+from .elevation import Elevation, HeldLease
 from .planning import LifecycleOptions, Plan
+from .release import ReleaseReport
 from .reporting import Reporter, Step
 from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, run_child
 from .signals import Interrupted, SignalGuard

@@ -22,6 +22,7 @@ from ...core.world import World
 
 __all__ = [
     "API_VERSIONS",
+    "KEYVAULT_VERSIONS",
     "RESOURCE_MANAGER_VERSIONS",
     "Ctx",
     "Scope",
@@ -32,8 +33,10 @@ __all__ = [
     "parse_scope",
     "principal_display",
     "require_scope",
+    "require_subscription",
     "role_definition_id",
     "role_guid_from_id",
+    "scope_display_name",
 ]
 
 # Versions this emulator serves per Microsoft.Authorization resource type (lower-cased type name). Shapes are

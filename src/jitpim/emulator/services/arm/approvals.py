@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from ...core.errors import ArmError
 from ...core.http import json_response
+from ...core.rbac import is_same_or_parent_scope
 from .api import Ctx, list_response, require_subscription
 from .authz import authorization_failed, permitted
 from .filters import FilterSpec
@@ -67,7 +68,7 @@ def list_approvals(ctx: Ctx) -> Response:
         request = state.requests.get(approval.request_name)
         if request is None:
             continue
-        if ctx.scope.path != "/" and not approval.scope.path.lower().startswith(ctx.scope.path.lower()):
+        if not is_same_or_parent_scope(ctx.scope.path, approval.scope.path):
             continue
         mine = is_approver(ctx, approval)
         if "asapprover()" in names and not mine:

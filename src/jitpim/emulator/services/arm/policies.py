@@ -366,8 +366,14 @@ class PolicyStore:
                         raise ScenarioError(f"scenario: policy approver {name!r} is not a declared principal")
                     ids.append(oid)
                 value = ids
-            elif key.startswith(("max_",)):
-                parse_duration(str(value))
+            elif key.startswith("max_"):
+                try:
+                    parse_duration(str(value))
+                except ValueError:
+                    raise ScenarioError(
+                        f"scenario: azure-role policy {key} {value!r} is not an ISO-8601 duration"
+                    ) from None
+                value = str(value)
             values[key] = value
         return values
 

@@ -364,7 +364,6 @@ def _update(
         current.start = start
     set_end(state, current, end, now)
     current.expiration_type, current.duration = exp_type, duration
-    current.request_id = current.request_id or req.id
     record_pim(
         state.world,
         when=now,
