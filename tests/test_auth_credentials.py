@@ -50,6 +50,12 @@ def test_github_oidc_yields_ci_app_token_when_running_in_actions(
         assert choice.kind == "github-oidc"
         assert "GitHub Actions OIDC" in choice.source and info["tenant_id"] in choice.source
         identity = whoami(choice.credential, cloud)
+        # A second audience needs a second Entra token, and so a second, fresh GitHub ID token.
+        assert choice.github is not None and choice.github.calls == 1
+        assert whoami(choice.credential, cloud, scope=cloud.graph_scope).object_id == identity.object_id
+        assert choice.github.calls == 2
+        whoami(choice.credential, cloud)  # cached by azure-identity: no new assertion needed
+        assert choice.github.calls == 2
     ci = info["principals"]["ci-app"]
     assert identity.object_id == ci["object_id"]
     assert (identity.app_id, identity.tenant_id, identity.is_app, identity.has_mfa) == (

@@ -70,6 +70,23 @@ def test_arm_error_parses_when_path_is_unknown(
     assert "api-version" not in error.message  # the query string stays out of messages
 
 
+def test_arm_reads_retry_and_deny_when_resource_manager_answers(
+    cloud: CloudProfile, ci: ClientSecretCredential, info: dict[str, Any], control: Any
+) -> None:
+    """A real ARM read survives throttling; a read the caller has no role for is AuthorizationFailed."""
+    sub = f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization"
+    control("faults", {"kind": "throttle", "path": "/roleDefinitions$", "count": 2, "retry_after": 1})
+    sleeps: list[float] = []
+    with arm_client(cloud, ci, sleep=sleeps.append) as arm:
+        definitions = list(arm.paged(f"{sub}/roleDefinitions", {"api-version": "2022-04-01"}))
+        assert sleeps == [1.0, 1.0]
+        assert any(d["properties"]["roleName"] == "Key Vault Secrets Officer" for d in definitions)
+        with pytest.raises(ProviderApiError) as failure:
+            arm.get(f"{sub}/roleAssignments", params={"api-version": "2022-04-01"})
+    assert (failure.value.status, failure.value.code) == (403, "AuthorizationFailed")
+    assert failure.value.request_id and "roleAssignments/read" in failure.value.message
+
+
 def test_graph_errors_name_the_cause_when_token_is_missing_or_insufficient(
     cloud: CloudProfile, ci: ClientSecretCredential
 ) -> None:

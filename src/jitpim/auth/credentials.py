@@ -16,8 +16,8 @@ application cannot `selfActivate`, and picking one would only fail later and les
 
 Every credential gets `authority=cloud.authority_host` and, when the cloud has one, `connection_verify=`
 its CA bundle. Failures surface as `AuthError` with the AADSTS code and message, never a token or secret;
-the azure-identity exception is not chained (`from None`), because it references the token request, whose
-form carries the client secret or assertion.
+the azure-identity exception is not chained to it, because it references the token request, whose form
+carries the client secret or assertion.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..cloud import CloudProfile
 from ..errors import AuthError, ConfigError, JitError
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 
 __all__ = ["AZURE_CLI_CLIENT_ID", "CredentialChoice", "GuardedCredential", "credential_for"]
+
+_T = TypeVar("_T")
 
 # The Azure CLI's public client id: a first-party public client that every tenant accepts for sign-in.
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
@@ -60,10 +62,20 @@ class GuardedCredential:
     def __repr__(self) -> str:
         return f"<GuardedCredential {type(self.inner).__name__}: {self.source}>"
 
-    def _failed(self, exc: Exception, scopes: tuple[str, ...]) -> AuthError:
-        error = auth_error_from(exc, what=f"{type(self.inner).__name__} getting a token for {' '.join(scopes)}")
-        error.hint = AuthError.default_hint
-        return error
+    def _guarded(self, scopes: tuple[str, ...], call: Callable[[], _T]) -> _T:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        failure: AuthError
+        try:
+            return call()
+        except JitError:
+            raise
+        except (ClientAuthenticationError, ValueError) as exc:
+            failure = auth_error_from(exc, what=f"{type(self.inner).__name__} getting a token for {' '.join(scopes)}")
+            failure.hint = AuthError.default_hint
+        # Raised outside the handler so that nothing chains to the azure-identity error, which references
+        # the token request (its form holds the client secret or assertion) and an open connection pool.
+        raise failure
 
     def get_token(
         self,
@@ -73,33 +85,25 @@ class GuardedCredential:
         enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:
-        from azure.core.exceptions import ClientAuthenticationError
-
-        try:
+        def call() -> AccessToken:
             token: AccessToken = self.inner.get_token(
                 *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
             )
-        except JitError:
-            raise
-        except (ClientAuthenticationError, ValueError) as exc:
-            raise self._failed(exc, scopes) from None
-        return token
+            return token
+
+        return self._guarded(scopes, call)
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         from azure.core.credentials import AccessTokenInfo
-        from azure.core.exceptions import ClientAuthenticationError
 
-        try:
+        def call() -> AccessTokenInfo:
             if hasattr(self.inner, "get_token_info"):
                 info: AccessTokenInfo = self.inner.get_token_info(*scopes, options=options)
                 return info
-            opts: dict[str, Any] = dict(options or {})
-            token = self.inner.get_token(*scopes, **opts)
+            token = self.inner.get_token(*scopes, **dict(options or {}))
             return AccessTokenInfo(token.token, token.expires_on)
-        except JitError:
-            raise
-        except (ClientAuthenticationError, ValueError) as exc:
-            raise self._failed(exc, scopes) from None
+
+        return self._guarded(scopes, call)
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
@@ -123,6 +127,8 @@ class CredentialChoice:
     client_id: str | None = None
     tenant_id: str | None = None
     skipped: tuple[str, ...] = ()  # why earlier rules did not apply
+    # The GitHub ID token source behind a github-oidc credential (its claims carry the job's provenance).
+    github: GitHubOidcTokenSource | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.credential.close()
@@ -214,6 +220,7 @@ def _app_credential(
                 client_id=client_id,
                 tenant_id=tenant_id,
                 skipped=tuple(skipped),
+                github=source,
             )
     else:
         skipped.append("not in a GitHub Actions job with `id-token: write` (no ACTIONS_ID_TOKEN_REQUEST_*)")

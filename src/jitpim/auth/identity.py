@@ -103,13 +103,16 @@ def token_claims(credential: TokenCredential, scope: str) -> dict[str, Any]:
     """The claims of an access token for `scope` (never the token). Wraps credential failures in AuthError."""
     from azure.core.exceptions import ClientAuthenticationError
 
+    failure: AuthError
     try:
         token = credential.get_token(scope)
     except JitError:
         raise
     except ClientAuthenticationError as exc:
-        raise auth_error_from(exc, what=f"obtaining a token for {scope}") from None
-    return unverified_claims(token.token)
+        failure = auth_error_from(exc, what=f"obtaining a token for {scope}")
+    else:
+        return unverified_claims(token.token)
+    raise failure  # outside the handler: the azure-identity error (and its request) is not chained
 
 
 def whoami(credential: TokenCredential, cloud: CloudProfile, *, scope: str | None = None) -> Identity:

@@ -211,6 +211,7 @@ class ApiClient:
         else:
             request = HttpRequest(method, url, json=json, headers=dict(headers or {}))
         options = {RETRY_UNSAFE_OPTION: retry_unsafe}
+        auth_failure: JitError | None = None
         try:
             response = self._pipeline().send_request(request, stream=False, **options)
             try:
@@ -220,7 +221,7 @@ class ApiClient:
         except JitError:
             raise
         except ClientAuthenticationError as exc:
-            raise auth_error_from(exc, what=f"obtaining a token for {', '.join(self.scopes)}") from None
+            auth_failure = auth_error_from(exc, what=f"obtaining a token for {', '.join(self.scopes)}")
         except ServiceResponseError as exc:
             raise ProviderError(
                 f"{method} {where} got no response ({type(exc).__name__})",
@@ -236,6 +237,9 @@ class ApiClient:
                     "certificate (for the emulator, its ca_cert). Verification is never turned off."
                 )
             raise ProviderError(f"cannot reach {where} ({type(exc).__name__})", hint=hint) from exc
+        if auth_failure is not None:
+            # Raised outside the handler: the credential's error references its token request (secrets).
+            raise auth_failure
 
         status = response.status_code
         response_headers = {k.lower(): v for k, v in response.headers.items()}

@@ -3,17 +3,22 @@ guaranteed on every exit path (see docs/explanation/lifecycle.md)."""
 
 from __future__ import annotations
 
+from .access_file import AccessFile, Profile, find_access_file, load_access_file
 from .elevation import Elevation, HeldLease
 from .execution import ExecResult, child_environment, execute
 from .planning import ContextFactory, LifecycleOptions, Plan, PlannedTarget, make_plan
+from .reaper import Orphan, find_orphans, reap
+from .recorded import held_from_record
 from .release import Releaser, ReleaseReport
 from .reporting import Reporter, Step, Timeline
 from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, run_child
+from .session import Session
 from .signals import Interrupted, SignalGuard
 from .waiting import Clock, Poller, SystemClock
 
 __all__ = [
     "NESTING_VARIABLE",
+    "AccessFile",
     "ChildSpec",
     "Clock",
     "ContextFactory",
@@ -22,12 +27,15 @@ __all__ = [
     "HeldLease",
     "Interrupted",
     "LifecycleOptions",
+    "Orphan",
     "Plan",
     "PlannedTarget",
     "Poller",
+    "Profile",
     "ReleaseReport",
     "Releaser",
     "Reporter",
+    "Session",
     "SignalGuard",
     "Step",
     "SystemClock",
@@ -35,6 +43,11 @@ __all__ = [
     "check_not_nested",
     "child_environment",
     "execute",
+    "find_access_file",
+    "find_orphans",
+    "held_from_record",
+    "load_access_file",
     "make_plan",
+    "reap",
     "run_child",
 ]

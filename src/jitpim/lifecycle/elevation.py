@@ -82,6 +82,9 @@ class Elevation:
     reporter: Reporter
     guard: SignalGuard = field(default_factory=SignalGuard)
     run_key: str | None = None
+    # "exec": the lease lives as long as this process (the reaper releases it when the process is gone);
+    # "elevate": it outlives the process and ends by `jitpim release`, at its end, or by the reaper after it.
+    held_by: str = "exec"
     held: list[HeldLease] = field(default_factory=list)
     releases: list[ReleaseReport] = field(default_factory=list)
 
@@ -131,7 +134,7 @@ class Elevation:
             "ticket": str(target.ticket) if target.ticket else None,
             "run": self.run.to_json(),
             "release_strategy": self.options.early_release,
-            "data": {"resolved": item.resolved.to_json()},
+            "data": {"resolved": item.resolved.to_json(), "held_by": self.held_by},
         }
 
     def _acquire(self, item: PlannedTarget) -> None:
@@ -189,7 +192,7 @@ class Elevation:
             request_ids={k: v for k, v in request_ids.items() if v},
             start_at=grant.start_at,
             end_at=grant.end_at,
-            data={"resolved": item.resolved.to_json(), "grant": grant.to_json()},
+            data={"resolved": item.resolved.to_json(), "grant": grant.to_json(), "held_by": self.held_by},
         )
         self._say(
             "granted" if state == "granted" else "approval",

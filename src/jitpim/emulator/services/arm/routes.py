@@ -1,23 +1,27 @@
 """Routes of the emulated Azure Resource Manager, rooted at `/subscriptions/...` and `/providers/...`.
 
 ARM paths are case-insensitive and Microsoft.Authorization types are extension resources of any scope
-(`/{scope}/providers/Microsoft.Authorization/{type}/...`, the scope possibly empty), so one route takes every
-such request and splits it here: the scope is everything before the last
-`/providers/Microsoft.Authorization/`, the rest names the type, the item and its action. Each request is
-authenticated, its api-version checked for that type, its body read, and then the handler runs under the
-world lock.
+(`/{scope}/providers/Microsoft.Authorization/{type}/...`, the scope possibly empty), so a request path is
+classified here once (`classify`): the scope is everything before the last `/providers/Microsoft.Authorization/`,
+the rest names the type, the item and its action. Each operation is a Starlette `Route` whose matching uses
+that classification (so the routing table documents every operation), and a last catch-all answers ARM's
+errors for anything else under `/subscriptions` and `/providers`.
+
+Every request is authenticated, its api-version checked for its type, its body read, and then the handler
+runs under the world lock.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 from ...core.auth import authenticate
@@ -35,155 +39,224 @@ from .api import (
     require_subscription,
 )
 
-__all__ = ["ROUTES", "ArmRoute"]
+__all__ = ["ROUTES", "ArmFallback", "ArmOperation", "Target", "classify"]
 
 Handler = Callable[[Ctx], Response]
-
-# "{type}[/*[/{keyword}[/*]]]" -> method -> handler. `*` stands for an item name.
-_TABLE: dict[str, dict[str, Handler]] = {
-    "roledefinitions": {"GET": definitions.list_role_definitions},
-    "roledefinitions/*": {"GET": definitions.get_role_definition},
-    "permissions": {"GET": definitions.list_permissions},
-    "roleassignments": {"GET": role_assignments.list_role_assignments},
-    "roleassignments/*": {
-        "GET": role_assignments.get_role_assignment,
-        "PUT": role_assignments.put_role_assignment,
-        "DELETE": role_assignments.delete_role_assignment,
-    },
-    "roleassignmentschedulerequests": {"GET": pim_requests.list_requests},
-    "roleassignmentschedulerequests/*": {"GET": pim_requests.get_request, "PUT": pim_requests.put_request},
-    "roleassignmentschedulerequests/*/cancel": {"POST": pim_requests.cancel_request},
-    "roleassignmentschedulerequests/*/validate": {"POST": pim_requests.validate_request},
-    "roleeligibilityschedulerequests": {"GET": pim_eligibility.list_eligibility_requests},
-    "roleeligibilityschedulerequests/*": {
-        "GET": pim_eligibility.get_eligibility_request,
-        "PUT": pim_eligibility.put_eligibility_request,
-    },
-    "roleeligibilityschedulerequests/*/cancel": {"POST": pim_eligibility.cancel_eligibility_request},
-    "roleeligibilityschedulerequests/*/validate": {"POST": pim_eligibility.validate_eligibility_request},
-    "roleassignmentschedules": {"GET": pim_reads.list_assignment_schedules},
-    "roleassignmentschedules/*": {"GET": pim_reads.get_assignment_schedule},
-    "roleassignmentscheduleinstances": {"GET": pim_reads.list_assignment_instances},
-    "roleassignmentscheduleinstances/*": {"GET": pim_reads.get_assignment_instance},
-    "roleeligibilityschedules": {"GET": pim_reads.list_eligibility_schedules},
-    "roleeligibilityschedules/*": {"GET": pim_reads.get_eligibility_schedule},
-    "roleeligibilityscheduleinstances": {"GET": pim_reads.list_eligibility_instances},
-    "roleeligibilityscheduleinstances/*": {"GET": pim_reads.get_eligibility_instance},
-    "rolemanagementpolicies": {"GET": policy_routes.list_policies},
-    "rolemanagementpolicies/*": {"GET": policy_routes.get_policy, "PATCH": policy_routes.patch_policy},
-    "rolemanagementpolicyassignments": {"GET": policy_routes.list_policy_assignments},
-    "rolemanagementpolicyassignments/*": {"GET": policy_routes.get_policy_assignment},
-    "roleassignmentapprovals": {"GET": approvals.list_approvals},
-    "roleassignmentapprovals/*": {"GET": approvals.get_approval},
-    "roleassignmentapprovals/*/stages": {"GET": approvals.list_stages},
-    "roleassignmentapprovals/*/stages/*": {
-        "GET": approvals.get_stage,
-        "PUT": approvals.review_stage,
-        "PATCH": approvals.review_stage,
-    },
-}
+_AUTHZ = "/providers/microsoft.authorization/"
 _KEYWORDS = {"cancel", "validate", "stages"}
 # Spellings the service also answers to: the legacy approval `steps` segment, and the singular segment the
 # policy assignment ids carry.
 _ALIASES = {"steps": "stages", "rolemanagementpolicyassignment": "rolemanagementpolicyassignments"}
-_AUTHZ = "/providers/microsoft.authorization/"
-_METHODS = ("GET", "PUT", "PATCH", "POST", "DELETE", "HEAD", "OPTIONS")
+_P = "/{scope}/providers/Microsoft.Authorization"
+_SUB = "/subscriptions/{subscriptionId}"
+
+# (classification key, documented path, handlers by method). `*` in a key stands for an item name.
+_OPERATIONS: list[tuple[str, str, dict[str, Handler]]] = [
+    ("roledefinitions", f"{_P}/roleDefinitions", {"GET": definitions.list_role_definitions}),
+    ("roledefinitions/*", f"{_P}/roleDefinitions/{{roleDefinitionId}}", {"GET": definitions.get_role_definition}),
+    ("permissions", f"{_P}/permissions", {"GET": definitions.list_permissions}),
+    ("roleassignments", f"{_P}/roleAssignments", {"GET": role_assignments.list_role_assignments}),
+    (
+        "roleassignments/*",
+        f"{_P}/roleAssignments/{{roleAssignmentName}}",
+        {
+            "GET": role_assignments.get_role_assignment,
+            "PUT": role_assignments.put_role_assignment,
+            "DELETE": role_assignments.delete_role_assignment,
+        },
+    ),
+    ("roleassignmentschedulerequests", f"{_P}/roleAssignmentScheduleRequests", {"GET": pim_requests.list_requests}),
+    (
+        "roleassignmentschedulerequests/*",
+        f"{_P}/roleAssignmentScheduleRequests/{{name}}",
+        {"GET": pim_requests.get_request, "PUT": pim_requests.put_request},
+    ),
+    (
+        "roleassignmentschedulerequests/*/cancel",
+        f"{_P}/roleAssignmentScheduleRequests/{{name}}/cancel",
+        {"POST": pim_requests.cancel_request},
+    ),
+    (
+        "roleassignmentschedulerequests/*/validate",
+        f"{_P}/roleAssignmentScheduleRequests/{{name}}/validate",
+        {"POST": pim_requests.validate_request},
+    ),
+    (
+        "roleeligibilityschedulerequests",
+        f"{_P}/roleEligibilityScheduleRequests",
+        {"GET": pim_eligibility.list_eligibility_requests},
+    ),
+    (
+        "roleeligibilityschedulerequests/*",
+        f"{_P}/roleEligibilityScheduleRequests/{{name}}",
+        {"GET": pim_eligibility.get_eligibility_request, "PUT": pim_eligibility.put_eligibility_request},
+    ),
+    (
+        "roleeligibilityschedulerequests/*/cancel",
+        f"{_P}/roleEligibilityScheduleRequests/{{name}}/cancel",
+        {"POST": pim_eligibility.cancel_eligibility_request},
+    ),
+    (
+        "roleeligibilityschedulerequests/*/validate",
+        f"{_P}/roleEligibilityScheduleRequests/{{name}}/validate",
+        {"POST": pim_eligibility.validate_eligibility_request},
+    ),
+    ("roleassignmentschedules", f"{_P}/roleAssignmentSchedules", {"GET": pim_reads.list_assignment_schedules}),
+    ("roleassignmentschedules/*", f"{_P}/roleAssignmentSchedules/{{name}}", {"GET": pim_reads.get_assignment_schedule}),
+    (
+        "roleassignmentscheduleinstances",
+        f"{_P}/roleAssignmentScheduleInstances",
+        {"GET": pim_reads.list_assignment_instances},
+    ),
+    (
+        "roleassignmentscheduleinstances/*",
+        f"{_P}/roleAssignmentScheduleInstances/{{name}}",
+        {"GET": pim_reads.get_assignment_instance},
+    ),
+    ("roleeligibilityschedules", f"{_P}/roleEligibilitySchedules", {"GET": pim_reads.list_eligibility_schedules}),
+    (
+        "roleeligibilityschedules/*",
+        f"{_P}/roleEligibilitySchedules/{{name}}",
+        {"GET": pim_reads.get_eligibility_schedule},
+    ),
+    (
+        "roleeligibilityscheduleinstances",
+        f"{_P}/roleEligibilityScheduleInstances",
+        {"GET": pim_reads.list_eligibility_instances},
+    ),
+    (
+        "roleeligibilityscheduleinstances/*",
+        f"{_P}/roleEligibilityScheduleInstances/{{name}}",
+        {"GET": pim_reads.get_eligibility_instance},
+    ),
+    ("rolemanagementpolicies", f"{_P}/roleManagementPolicies", {"GET": policy_routes.list_policies}),
+    (
+        "rolemanagementpolicies/*",
+        f"{_P}/roleManagementPolicies/{{policyName}}",
+        {"GET": policy_routes.get_policy, "PATCH": policy_routes.patch_policy},
+    ),
+    (
+        "rolemanagementpolicyassignments",
+        f"{_P}/roleManagementPolicyAssignments",
+        {"GET": policy_routes.list_policy_assignments},
+    ),
+    (
+        "rolemanagementpolicyassignments/*",
+        f"{_P}/roleManagementPolicyAssignments/{{policyName}}_{{roleDefinitionId}}",
+        {"GET": policy_routes.get_policy_assignment},
+    ),
+    ("roleassignmentapprovals", f"{_P}/roleAssignmentApprovals", {"GET": approvals.list_approvals}),
+    ("roleassignmentapprovals/*", f"{_P}/roleAssignmentApprovals/{{approvalId}}", {"GET": approvals.get_approval}),
+    (
+        "roleassignmentapprovals/*/stages",
+        f"{_P}/roleAssignmentApprovals/{{approvalId}}/stages",
+        {"GET": approvals.list_stages},
+    ),
+    (
+        "roleassignmentapprovals/*/stages/*",
+        f"{_P}/roleAssignmentApprovals/{{approvalId}}/stages/{{stageId}}",
+        {"GET": approvals.get_stage, "PUT": approvals.review_stage, "PATCH": approvals.review_stage},
+    ),
+    ("resource:subscriptions", "/subscriptions", {"GET": resources.list_subscriptions}),
+    ("resource:subscription", _SUB, {"GET": resources.get_subscription}),
+    ("resource:resourcegroups", f"{_SUB}/resourcegroups", {"GET": resources.list_resource_groups}),
+    ("resource:resourcegroup", f"{_SUB}/resourcegroups/{{resourceGroupName}}", {"GET": resources.get_resource_group}),
+    (
+        "resource:vault",
+        f"{_SUB}/resourceGroups/{{resourceGroupName}}/providers/Microsoft.KeyVault/vaults/{{vaultName}}",
+        {"GET": resources.get_vault},
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an ARM request path addresses."""
+
+    key: str
+    scope: str
+    names: list[str]
+    type_segment: str | None  # the Microsoft.Authorization type as sent; None for resource reads
+    versions: tuple[str, ...]
+
+
+def _classify_resource(path: str) -> Target | ArmError:
+    raw = [p for p in path.split("/") if p]
+    parts = [p.lower() for p in raw]
+    if parts == ["subscriptions"]:
+        return Target("resource:subscriptions", "/", [], None, RESOURCE_MANAGER_VERSIONS)
+    if len(parts) == 2:
+        return Target("resource:subscription", path, [], None, RESOURCE_MANAGER_VERSIONS)
+    if len(parts) == 3 and parts[2] == "resourcegroups":
+        return Target("resource:resourcegroups", "/" + "/".join(raw[:2]), [], None, RESOURCE_MANAGER_VERSIONS)
+    if len(parts) == 4 and parts[2] == "resourcegroups":
+        return Target("resource:resourcegroup", path, [], None, RESOURCE_MANAGER_VERSIONS)
+    if len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]:
+        return Target("resource:vault", path, [], None, KEYVAULT_VERSIONS)
+    return ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
+
+
+def classify(path: str) -> Target | ArmError | None:
+    """The target of an ARM path; an ArmError for an ARM path that names nothing served here; None for a path
+    outside ARM."""
+    path = re.sub("/{2,}", "/", path)
+    lowered = path.lower()
+    if not (lowered.rstrip("/") == "/subscriptions" or lowered.startswith(("/subscriptions/", "/providers/"))):
+        return None
+    idx = lowered.rfind(_AUTHZ)
+    if idx < 0:
+        if lowered.rstrip("/").endswith(_AUTHZ.rstrip("/")):
+            return ArmError(
+                404,
+                "InvalidResourceType",
+                "The resource type '' could not be found in the namespace 'Microsoft.Authorization'.",
+            )
+        return _classify_resource(path.rstrip("/") or "/")
+    segments = [p for p in path[idx + len(_AUTHZ) :].split("/") if p]
+    type_name = _ALIASES.get(segments[0].lower(), segments[0].lower())
+    if type_name not in API_VERSIONS:
+        return ArmError(
+            404,
+            "InvalidResourceType",
+            f"The resource type '{segments[0]}' could not be found in the namespace 'Microsoft.Authorization'.",
+        )
+    names = segments[1:]
+    parts = [type_name] + [
+        _ALIASES.get(n.lower(), n.lower()) if _ALIASES.get(n.lower(), n.lower()) in _KEYWORDS else "*" for n in names
+    ]
+    return Target("/".join(parts), path[:idx] or "/", names, segments[0], API_VERSIONS[type_name])
+
+
+def _target(scope: Scope) -> Target | ArmError | None:
+    """The request's classification, computed once per request (every route's `matches` asks for it)."""
+    if "jitpim.arm_target" not in scope:
+        scope["jitpim.arm_target"] = classify(scope.get("path", ""))
+    target: Target | ArmError | None = scope["jitpim.arm_target"]
+    return target
 
 
 def _not_supported(method: str) -> ArmError:
     return ArmError(405, "NoRegisteredProviderFound", f"The HTTP method '{method}' is not supported.")
 
 
-def _resource_type_not_found(type_name: str, version: str | None) -> ArmError:
-    return ArmError(
-        404,
-        "InvalidResourceType",
-        f"The resource type '{type_name}' could not be found in the "
-        f"namespace 'Microsoft.Authorization' for api version '{version}'.",
-    )
-
-
-def _split(path: str) -> tuple[str, list[str]] | None:
-    """(scope, [type, name, ...]) for a Microsoft.Authorization path, None for other paths."""
-    idx = path.lower().rfind(_AUTHZ)
-    if idx < 0:
-        if path.lower().endswith(_AUTHZ.rstrip("/")):
-            return path[: len(path) - len(_AUTHZ) + 1] or "/", []
-        return None
-    return path[:idx] or "/", [p for p in path[idx + len(_AUTHZ) :].split("/") if p]
-
-
-def _resource_handler(path: str, method: str) -> tuple[Handler, tuple[str, ...], str]:
-    """(handler, api versions, scope) for the Microsoft.Resources / Microsoft.KeyVault reads."""
-    raw = [p for p in path.split("/") if p]
-    parts = [p.lower() for p in raw]
-    handler: Handler | None = None
-    versions = RESOURCE_MANAGER_VERSIONS
-    scope = path
-    if parts == ["subscriptions"]:
-        handler, scope = resources.list_subscriptions, "/"
-    elif len(parts) == 2:
-        handler = resources.get_subscription
-    elif len(parts) == 3 and parts[2] == "resourcegroups":
-        handler, scope = resources.list_resource_groups, "/" + "/".join(raw[:2])
-    elif len(parts) == 4 and parts[2] == "resourcegroups":
-        handler = resources.get_resource_group
-    elif (
-        len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]
-    ):
-        handler, versions = resources.get_vault, KEYVAULT_VERSIONS
-    if handler is None:
-        raise ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
-    if method != "GET":
-        raise _not_supported(method)
-    return handler, versions, scope
-
-
-async def dispatch(request: Request) -> Response:
+async def _run(request: Request, target: Target, handler: Handler) -> Response:
     w = world(request)
     caller = authenticate(request, w, "arm")
-    path = re.sub("/{2,}", "/", request.url.path)
-    method = request.method.upper()
     query = {k.lower(): v for k, v in request.query_params.items()}
-    split = _split(path)
-    if split is None:
-        handler, versions, scope_path = _resource_handler(path, method)
-        api_version = check_api_version(query, None, versions)
-        names: list[str] = []
-    else:
-        scope_path, segments = split
-        type_name = segments[0].lower() if segments else ""
-        type_name = _ALIASES.get(type_name, type_name)
-        if type_name not in API_VERSIONS:
-            raise _resource_type_not_found(segments[0] if segments else "", query.get("api-version"))
-        api_version = check_api_version(query, segments[0], API_VERSIONS[type_name])
-        names = segments[1:]
-        key = "/".join(
-            [type_name]
-            + [
-                _ALIASES.get(n.lower(), n.lower()) if _ALIASES.get(n.lower(), n.lower()) in _KEYWORDS else "*"
-                for n in names
-            ]
-        )
-        methods = _TABLE.get(key)
-        if methods is None:
-            raise _resource_type_not_found(segments[0], api_version)
-        found = methods.get(method)
-        if found is None:
-            raise _not_supported(method)
-        handler = found
+    api_version = check_api_version(query, target.type_segment, target.versions)
+    method = request.method.upper()
     body = (
         await json_body(request, ArmError, code="InvalidRequestContent") if method in ("PUT", "PATCH", "POST") else {}
     )
     with w.lock:
-        scope = parse_scope(w, scope_path)
+        scope = parse_scope(w, target.scope)
         require_subscription(w, scope)
         ctx = Ctx(
             world=w,
             caller=caller,
             method=method,
             scope=scope,
-            names=names,
+            names=target.names,
             query=query,
             body=body,
             api_version=api_version,
@@ -197,25 +270,55 @@ async def dispatch(request: Request) -> Response:
     return response
 
 
-class ArmRoute(BaseRoute):
-    """Matches every path under `/subscriptions` and `/providers` (case-insensitively) for every method."""
+def _endpoint(handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        target = _target(request.scope)
+        assert isinstance(target, Target)
+        method = "GET" if request.method.upper() == "HEAD" else request.method.upper()
+        return await _run(request, target, handlers[method])
+
+    return endpoint
+
+
+class ArmOperation(Route):
+    """One ARM operation: matched by classification (case-insensitive, any scope), not by the path template,
+    which documents it."""
+
+    def __init__(self, key: str, path: str, handlers: dict[str, Handler]) -> None:
+        super().__init__(path, _endpoint(handlers), methods=list(handlers))
+        self.key = key
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
-        path = re.sub("/{2,}", "/", scope.get("path", "")).lower()
-        if path == "/subscriptions" or path.startswith(("/subscriptions/", "/providers/")):
-            return Match.FULL, {"endpoint": dispatch}
+        target = _target(scope)
+        if not isinstance(target, Target) or target.key != self.key:
+            return Match.NONE, {}
+        child = {"endpoint": self.endpoint, "path_params": dict(scope.get("path_params", {}))}
+        if self.methods and scope["method"] not in self.methods:
+            return Match.PARTIAL, child
+        return Match.FULL, child
+
+
+class ArmFallback(BaseRoute):
+    """Everything else under `/subscriptions` and `/providers`: ARM's 401, 404 or 405 in ARM's envelope."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and _target(scope) is not None:
+            return Match.FULL, {}
         return Match.NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: object) -> URLPath:
         raise NoMatchFound(name, {})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in _METHODS:
-            raise _not_supported(scope["method"])
-        response = await dispatch(Request(scope, receive))
-        await response(scope, receive, send)
+        request = Request(scope, receive)
+        authenticate(request, world(request), "arm")
+        target = _target(scope)
+        if isinstance(target, ArmError):
+            raise target
+        raise _not_supported(scope["method"])
 
 
-ROUTES: list[BaseRoute] = [ArmRoute()]
+ROUTES: list[BaseRoute] = [ArmOperation(key, path, handlers) for key, path, handlers in _OPERATIONS]
+ROUTES.append(ArmFallback())

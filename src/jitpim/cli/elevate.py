@@ -1,0 +1,66 @@
+"""`jitpim elevate`: grant and wait until effective, then leave the access in place for later steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..model import Mode
+from ._common import (
+    common_options,
+    echo_json,
+    lifecycle_options,
+    lifecycle_settings,
+    open_runtime,
+    target_options,
+    targets_from,
+    with_common,
+)
+from ._output import handle_errors
+from ._report import github_report, summary_text
+
+__all__ = ["elevate"]
+
+
+@click.command()
+@target_options
+@common_options
+@lifecycle_options
+@handle_errors
+@with_common
+def elevate(common: Any, **kwargs: Any) -> None:
+    """The first half of `exec`, for jobs whose privileged work spans several steps: grant the targets,
+    wait until the access works, print the lease ids, and exit leaving the access in place.
+
+    End it with `jitpim release` (by lease id, `--run`, or `--all`); it also ends at its end time at the
+    source (PIM kinds), and `jitpim reap` releases it once that time has passed (plain RBAC has no expiry
+    at the source). In GitHub Actions the lease ids are the step output `lease-ids`.
+
+    \b
+    Example (two steps of one job):
+      jitpim elevate --profile deploy --duration 30m
+      ./deploy.sh && jitpim release --run "gh-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"
+    """
+    from ..lifecycle import Elevation, SignalGuard, make_plan
+
+    targets, profile_mode = targets_from(kwargs)
+    mode = Mode(profile_mode) if profile_mode else common.mode
+    options = lifecycle_settings(mode, kwargs)
+    with open_runtime(common, mode) as rt:
+        plan = make_plan(targets, contexts=rt.session.context, options=options, clock=rt.clock)
+        guard = SignalGuard()
+        with guard:
+            elevation = Elevation(
+                plan, rt.ledger, rt.run, rt.clock, options, rt.timeline, guard=guard, held_by="elevate"
+            )
+            elevation.__enter__()  # on failure it has released what it granted, and raises
+            held = elevation.detach()
+        leases = [h.to_json() for h in held]
+        github_report(rt.github, "jitpim elevate", leases, [], None)
+        if common.output == "json":
+            echo_json({"leases": leases, "timeline": [s.to_json() for s in rt.timeline.steps]})
+        else:
+            click.echo(summary_text(leases, [], None))
+            for h in held:
+                click.echo(h.lease_id)
