@@ -18,6 +18,14 @@ __all__ = ["cli", "main"]
 
 # command name -> (module, attribute, one-line help). Kept here so `jitpim --help` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "plan": ("jitpim.cli.plan", "plan", "Show what would be granted and why (clamps, refusals); change nothing."),
+    "exec": ("jitpim.cli.exec_", "exec_", "Hold just-in-time access exactly as long as a command runs."),
+    "elevate": ("jitpim.cli.elevate", "elevate", "Grant and wait until effective; leave it for later steps."),
+    "release": ("jitpim.cli.release", "release", "Release leases by id, CI run, or all of this principal."),
+    "extend": ("jitpim.cli.extend", "extend", "Lengthen a running lease within the policy maximum."),
+    "status": ("jitpim.cli.status", "status", "What is active now (ledger, and live with --live)."),
+    "eligible": ("jitpim.cli.eligible", "eligible", "What this principal may request."),
+    "reap": ("jitpim.cli.reap", "reap", "Release leases whose job is gone or whose end has passed."),
     "emulator": ("jitpim.cli.emulator", "emulator", "Run the embedded Azure emulator, or print its environment."),
 }
 

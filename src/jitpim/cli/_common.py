@@ -44,49 +44,92 @@ def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 
 target_options = _compose(
-    click.option("--kind", type=click.Choice(["entra-role", "pim-group", "azure-role", "rbac"]),
-                 help="Target kind (one target from flags). See docs/reference/target-kinds.md."),
+    click.option(
+        "--kind",
+        type=click.Choice(["entra-role", "pim-group", "azure-role", "rbac"]),
+        help="Target kind (one target from flags). See docs/reference/target-kinds.md.",
+    ),
     click.option("--role", help="Role display name or id (entra-role, azure-role, rbac)."),
-    click.option("--scope", help="ARM id (azure-role, rbac), directory scope such as / (entra-role), "
-                 "or group name or id (pim-group)."),
+    click.option(
+        "--scope",
+        help="ARM id (azure-role, rbac), directory scope such as / (entra-role), or group name or id (pim-group).",
+    ),
     click.option("--access", type=click.Choice(["member", "owner"]), help="pim-group only: membership or ownership."),
     click.option("--tenant", help="Tenant id for this target (partner or multi-tenant operations)."),
-    click.option("--duration", help="How long, e.g. 15m, 1h30m, PT1H. Raised to PIM's 5-minute minimum and "
-                 "clamped to the policy maximum, each with a notice."),
+    click.option(
+        "--duration",
+        help="How long, e.g. 15m, 1h30m, PT1H. Raised to PIM's 5-minute minimum and "
+        "clamped to the policy maximum, each with a notice.",
+    ),
     click.option("--justification", "-j", help="Why: recorded in Entra/ARM and in jitpim's audit record."),
     click.option("--ticket", help="Change ticket as SYSTEM:NUMBER, e.g. ServiceNow:CHG0042."),
     click.option("--start", help="Start later (ISO-8601 with zone), for maintenance windows."),
     click.option("--profile", "-p", help="Use the targets of this profile in the access file."),
-    click.option("--access-file", type=click.Path(dir_okay=False),
-                 help="Access file (YAML). [default: $JITPIM_ACCESS_FILE, ./jitpim.yaml]"),
+    click.option(
+        "--access-file",
+        type=click.Path(dir_okay=False),
+        help="Access file (YAML). [default: $JITPIM_ACCESS_FILE, ./jitpim.yaml]",
+    ),
 )
 
 common_options = _compose(
-    click.option("--mode", type=click.Choice(["direct", "self"]), envvar="JITPIM_MODE", default="direct",
-                 show_default=True,
-                 help="direct: the caller's identity grants itself a time-bound assignment (CI). "
-                 "self: a person activates their own eligibility."),
-    click.option("--cloud", envvar="JITPIM_CLOUD",
-                 help="public, usgovernment, china or emulator. [default: emulator when JITPIM_EMULATOR_URL is "
-                 "set, else public]"),
+    click.option(
+        "--mode",
+        type=click.Choice(["direct", "self"]),
+        envvar="JITPIM_MODE",
+        default="direct",
+        show_default=True,
+        help="direct: the caller's identity grants itself a time-bound assignment (CI). "
+        "self: a person activates their own eligibility.",
+    ),
+    click.option(
+        "--cloud",
+        envvar="JITPIM_CLOUD",
+        help="public, usgovernment, china or emulator. [default: emulator when JITPIM_EMULATOR_URL is "
+        "set, else public]",
+    ),
     click.option("--emulator-url", envvar="JITPIM_EMULATOR_URL", help="Base URL of a running jitpim emulator."),
-    click.option("--ca-bundle", envvar="JITPIM_CA_BUNDLE", type=click.Path(exists=True, dir_okay=False),
-                 help="CA bundle to trust (the emulator's CA, or a TLS-inspecting proxy's)."),
-    click.option("--ledger", envvar="JITPIM_LEDGER", type=click.Path(dir_okay=False),
-                 help="Ledger file. [default: $XDG_STATE_HOME/jitpim/ledger.sqlite3]"),
-    click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", envvar="JITPIM_OUTPUT",
-                 show_default=True, help="Human-readable text, or one JSON document on stdout."),
+    click.option(
+        "--ca-bundle",
+        envvar="JITPIM_CA_BUNDLE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CA bundle to trust (the emulator's CA, or a TLS-inspecting proxy's).",
+    ),
+    click.option(
+        "--ledger",
+        envvar="JITPIM_LEDGER",
+        type=click.Path(dir_okay=False),
+        help="Ledger file. [default: $XDG_STATE_HOME/jitpim/ledger.sqlite3]",
+    ),
+    click.option(
+        "--output",
+        "-o",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        envvar="JITPIM_OUTPUT",
+        show_default=True,
+        help="Human-readable text, or one JSON document on stdout.",
+    ),
     click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr."),
 )
 
 lifecycle_options = _compose(
     click.option("--strict", is_flag=True, help="Refuse a duration over the policy maximum instead of clamping it."),
     click.option("--approval-timeout", default="30m", show_default=True, help="How long to wait for an approver."),
-    click.option("--effective-timeout", default="10m", show_default=True,
-                 help="How long to wait until the access really works (RBAC can take ~10 minutes)."),
-    click.option("--early-release", type=click.Choice(["wait", "expire"]), default="wait", show_default=True,
-                 help="PIM refuses removal in the first 5 minutes: wait for the window, or leave the grant to "
-                 "expire at the source (the record says which)."),
+    click.option(
+        "--effective-timeout",
+        default="10m",
+        show_default=True,
+        help="How long to wait until the access really works (RBAC can take ~10 minutes).",
+    ),
+    click.option(
+        "--early-release",
+        type=click.Choice(["wait", "expire"]),
+        default="wait",
+        show_default=True,
+        help="PIM refuses removal in the first 5 minutes: wait for the window, or leave the grant to "
+        "expire at the source (the record says which).",
+    ),
     click.option("--no-reuse", is_flag=True, help="Always grant anew, even when an equivalent grant exists."),
 )
 
@@ -117,7 +160,7 @@ class CommonOptions:
 def duration_option(value: str, name: str) -> timedelta:
     try:
         return parse_duration(value)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a usage error naming the flag
+    except Exception as exc:
         raise UsageError(f"{name}: {exc}") from None
 
 
@@ -125,8 +168,10 @@ def targets_from(kwargs: dict[str, Any]) -> tuple[list[Target], str | None]:
     """The targets the flags or the profile name, and the profile's mode if it sets one."""
     from ..lifecycle import find_access_file, load_access_file
 
-    flags = {k: kwargs.pop(k) for k in ("kind", "role", "scope", "access", "tenant", "duration", "justification",
-                                         "ticket", "start")}
+    flags = {
+        k: kwargs.pop(k)
+        for k in ("kind", "role", "scope", "access", "tenant", "duration", "justification", "ticket", "start")
+    }
     profile = kwargs.pop("profile")
     access_file = kwargs.pop("access_file")
     if profile:
@@ -134,16 +179,20 @@ def targets_from(kwargs: dict[str, Any]) -> tuple[list[Target], str | None]:
             raise UsageError("give either --profile or --kind/--role/--scope, not both")
         path = find_access_file(access_file, os.environ)
         if path is None:
-            raise UsageError(f"--profile {profile} needs an access file",
-                             hint="Pass --access-file PATH, set JITPIM_ACCESS_FILE, or create ./jitpim.yaml.")
+            raise UsageError(
+                f"--profile {profile} needs an access file",
+                hint="Pass --access-file PATH, set JITPIM_ACCESS_FILE, or create ./jitpim.yaml.",
+            )
         chosen = load_access_file(path).profile(profile)
-        overrides = {k: v for k, v in flags.items() if v is not None and k in ("duration", "justification",
-                                                                                 "ticket", "start")}
+        overrides = {
+            k: v for k, v in flags.items() if v is not None and k in ("duration", "justification", "ticket", "start")
+        }
         targets = [_override(t, overrides) for t in chosen.targets]
         return targets, chosen.mode
     if not flags["kind"]:
-        raise UsageError("no target given",
-                         hint="Pass --kind KIND --role ROLE --scope SCOPE, or --profile NAME from an access file.")
+        raise UsageError(
+            "no target given", hint="Pass --kind KIND --role ROLE --scope SCOPE, or --profile NAME from an access file."
+        )
     return [Target.from_flags(**flags)], None
 
 
@@ -153,9 +202,15 @@ def _override(target: Target, overrides: dict[str, Any]) -> Target:
     data = target.to_json()
     data.update({k: v for k, v in overrides.items()})
     return Target.from_flags(
-        kind=data["kind"], role=data.get("role"), scope=data.get("scope"), access=data.get("access"),
-        tenant=data.get("tenant"), duration=data.get("duration"), justification=data.get("justification"),
-        ticket=data.get("ticket"), start=data.get("start"),
+        kind=data["kind"],
+        role=data.get("role"),
+        scope=data.get("scope"),
+        access=data.get("access"),
+        tenant=data.get("tenant"),
+        duration=data.get("duration"),
+        justification=data.get("justification"),
+        ticket=data.get("ticket"),
+        start=data.get("start"),
     )
 
 

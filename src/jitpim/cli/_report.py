@@ -22,8 +22,9 @@ def summary_text(leases: Sequence[dict[str, Any]], releases: Sequence[Any], exit
     return "\n".join(lines)
 
 
-def github_report(github: Any, title: str, leases: Sequence[dict[str, Any]], releases: Sequence[Any],
-                  exit_code: int | None) -> None:
+def github_report(
+    github: Any, title: str, leases: Sequence[dict[str, Any]], releases: Sequence[Any], exit_code: int | None
+) -> None:
     """Outputs `lease-ids`, `lease-end`, `exit-code` and a step-summary table (no-ops outside Actions)."""
     if not github.active:
         return

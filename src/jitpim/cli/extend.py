@@ -36,15 +36,27 @@ def extend(common: Any, lease_id: str, duration: str) -> None:
         held = held_from_record(record, rt.session.context)
         policy = held.provider.read_policy(held.resolved, held.ctx)
         target = dataclasses.replace(held.resolved.target, duration=length, start=None)
-        decision = evaluate(target, policy, mode=common.mode, now=rt.clock.now(), default_duration=length,
-                            has_mfa=held.ctx.identity.has_mfa, strict=True)
+        decision = evaluate(
+            target,
+            policy,
+            mode=common.mode,
+            now=rt.clock.now(),
+            default_duration=length,
+            has_mfa=held.ctx.identity.has_mfa,
+            strict=True,
+        )
         decision.raise_for_refusal()
         grant = held.provider.extend(held.grant, held.resolved, decision, held.ctx)
         data = dict(record.get("data") or {})
         data["grant"] = grant.to_json()
-        rt.ledger.transition(lease_id, record["state"], "lease.extended",
-                             {"end_at": grant.end_at.isoformat() if grant.end_at else None,
-                              "grant": grant.to_json()}, end_at=grant.end_at, data=data)
+        rt.ledger.transition(
+            lease_id,
+            record["state"],
+            "lease.extended",
+            {"end_at": grant.end_at.isoformat() if grant.end_at else None, "grant": grant.to_json()},
+            end_at=grant.end_at,
+            data=data,
+        )
         if common.output == "json":
             echo_json({"lease_id": lease_id, "grant": grant.to_json()})
         else:

@@ -58,6 +58,6 @@ def plan(common: Any, **kwargs: Any) -> None:
             if common.output == "json":
                 try:
                     result.raise_for_refusal()
-                except Exception as exc:  # noqa: BLE001 - only its exit code matters: the plan was printed
+                except Exception as exc:
                     raise SystemExit(getattr(exc, "exit_code", 1)) from None
             result.raise_for_refusal()

@@ -17,8 +17,13 @@ __all__ = ["release"]
 @click.argument("lease_ids", nargs=-1)
 @click.option("--run", "run_key", help="Release every open lease of this CI run (lease ids start with it).")
 @click.option("--all", "all_", is_flag=True, help="Release every open lease of the calling principal.")
-@click.option("--early-release", type=click.Choice(["wait", "expire"]), default="wait", show_default=True,
-              help="When PIM refuses removal in the first 5 minutes: wait for the window, or leave it to expire.")
+@click.option(
+    "--early-release",
+    type=click.Choice(["wait", "expire"]),
+    default="wait",
+    show_default=True,
+    help="When PIM refuses removal in the first 5 minutes: wait for the window, or leave it to expire.",
+)
 @common_options
 @handle_errors
 @with_common
@@ -60,8 +65,10 @@ def release(common: Any, lease_ids: tuple[str, ...], run_key: str | None, all_: 
             if not reports:
                 click.echo("no open leases matched")
             for report in reports:
-                click.echo(f"{report['lease_id']}: {report['outcome']}" + (f" ({report['detail']})"
-                                                                           if report.get("detail") else ""))
+                click.echo(
+                    f"{report['lease_id']}: {report['outcome']}"
+                    + (f" ({report['detail']})" if report.get("detail") else "")
+                )
         failed = [r["lease_id"] for r in reports if r["outcome"] == "failed"]
         if failed:
             raise ReleaseFailedError("release failed for " + ", ".join(failed))
