@@ -25,6 +25,7 @@ from jitpim.audit import (
     owner_is_alive,
     resolve_ledger_path,
 )
+from jitpim.audit.schema import MIGRATIONS
 from jitpim.errors import LeaseNotFoundError, LedgerError
 
 
@@ -269,7 +270,8 @@ def test_the_file_is_a_wal_database_at_the_latest_schema(tmp_path: Path) -> None
     raw = sqlite3.connect(path)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
+        applied = raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert applied == [(migration.version,) for migration in MIGRATIONS]
         columns = [row[1] for row in raw.execute("PRAGMA table_info(events)")]
         assert columns == [
             "seq",

@@ -194,6 +194,16 @@ class Ledger:
                     raise self._error("read", error) from error
                 raise
 
+    def write_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One IMMEDIATE write transaction on the ledger's connection (`?` placeholders), for the audit
+        modules that keep their own tables in the ledger (the sink outbox)."""
+        return self._write()
+
+    def read_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One consistent read snapshot on the ledger's connection (`?` placeholders), for verification and
+        exports that stream raw rows."""
+        return self._read()
+
     def _now(self) -> str:
         try:
             return format_time(self._clock())
@@ -354,19 +364,32 @@ class Ledger:
     # -- events -----------------------------------------------------------------------------------------
 
     def append_event(
-        self, lease_id: str | None, event_type: str, body: Mapping[str, object] | None = None
+        self,
+        lease_id: str | None,
+        event_type: str,
+        body: Mapping[str, object] | None = None,
+        *,
+        signature: str | None = None,
     ) -> EventRecord:
-        """Append one event to the chain (`lease_id` may be None for events about no lease)."""
+        """Append one event to the chain (`lease_id` may be None for events about no lease).
+
+        `signature` is stored with the event in the same insert (the audit summary signs its body before
+        appending it, so a signed record is never visible unsigned)."""
         _check_event_type(event_type)
         event_body = dict(body or {})
         assert_no_secrets(event_body)
         with self._write() as conn:
             if lease_id is not None:
                 self._get(conn, lease_id)
-            return self._append(conn, lease_id, event_type, event_body)
+            return self._append(conn, lease_id, event_type, event_body, signature)
 
     def _append(
-        self, conn: sqlite3.Connection, lease_id: str | None, event_type: str, body: Mapping[str, object]
+        self,
+        conn: sqlite3.Connection,
+        lease_id: str | None,
+        event_type: str,
+        body: Mapping[str, object],
+        signature: str | None = None,
     ) -> EventRecord:
         # Called inside an IMMEDIATE transaction: nobody else can move the head between this read and write.
         head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
@@ -390,8 +413,8 @@ class Ledger:
         digest = chain_hash(prev_hash, material)
         conn.execute(
             "INSERT INTO events (seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            (seq, lease_id, event_type, at, EVENT_SCHEMA_VERSION, body_text, prev_hash, digest),
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, lease_id, event_type, at, EVENT_SCHEMA_VERSION, body_text, prev_hash, digest, signature),
         )
         conn.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         row = conn.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone()

@@ -117,7 +117,31 @@ _V1_STATEMENTS: Final = (
     """,
 )
 
-MIGRATIONS: Final = (Migration(1, "leases, hash-chained events, chain head", _V1_STATEMENTS),)
+# The sink outbox: every audit record bound for a sink is written here before delivery is tried, so a sink
+# that fails (or a process that dies mid-delivery) never loses it; `jitpim audit flush` retries what is pending.
+_V2_STATEMENTS: Final = (
+    """
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        sink            TEXT NOT NULL,
+        record_id       TEXT NOT NULL,
+        lease_id        TEXT,
+        record          TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TEXT,
+        last_error      TEXT,
+        delivered_at    TEXT,
+        UNIQUE (sink, record_id)
+    )
+    """,
+    "CREATE INDEX outbox_pending ON outbox (sink, delivered_at, id)",
+)
+
+MIGRATIONS: Final = (
+    Migration(1, "leases, hash-chained events, chain head", _V1_STATEMENTS),
+    Migration(2, "sink outbox", _V2_STATEMENTS),
+)
 LATEST_VERSION: Final = MIGRATIONS[-1].version
 
 
