@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
+from ...core.durations import format_duration
 from ...core.errors import ArmError
 from ...core.http import json_response
 from ...core.rbac import RoleAssignment
@@ -142,12 +143,23 @@ def _self_activate(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleR
         if parsed.window is not None and parsed.window < MINIMUM_WINDOW:
             raise too_short()
     policy = state.policies.get(ctx.scope, parsed.role)
+    if parsed.expiration_type is None:
+        # No expiration asked for: the activation gets the policy's maximum.
+        _, maximum = policy.expiration("Expiration_EndUser_Assignment")
+        if maximum is not None:
+            parsed.window = request.window = maximum
+            parsed.expiration_type = request.expiration_type = "AfterDuration"
+            parsed.duration = request.duration = format_duration(maximum)
     failures += end_user_rule_failures(parsed, policy, ctx.caller.has_mfa)
     if failures:
         raise policy_failed(failures)
     assert eligibility is not None
     linked = eligibility.id
     request.linked_eligibility_id = linked
+    begin = request.start or ctx.now
+    if eligibility.end is not None and request.window is not None and begin + request.window > eligibility.end:
+        # An activation never outlives the eligibility it uses.
+        request.window = eligibility.end - begin
     required, approvers, timeout_days = policy.approval()
     if not required:
         return _carry_out(ctx, state, request, linked)

@@ -66,8 +66,9 @@ class PolicySettings:
     allow_permanent_active_assignment: bool = True
     max_eligibility: str = "P365D"
     allow_permanent_eligibility: bool = True
-    require_justification_on_active_assignment: bool = True
-    require_mfa_on_active_assignment: bool = False
+    require_justification_on_assignment: bool = True
+    require_mfa_on_assignment: bool = False
+    approval_timeout_days: int = 1
 
 
 def _target(caller: str, level: str) -> dict[str, Any]:
@@ -132,8 +133,8 @@ def _rules(settings: PolicySettings, world: World) -> list[dict[str, Any]]:
     admin_assignment = [
         name
         for name, on in (
-            ("MultiFactorAuthentication", settings.require_mfa_on_active_assignment),
-            ("Justification", settings.require_justification_on_active_assignment),
+            ("MultiFactorAuthentication", settings.require_mfa_on_assignment),
+            ("Justification", settings.require_justification_on_assignment),
         )
         if on
     ]
@@ -164,7 +165,7 @@ def _rules(settings: PolicySettings, world: World) -> list[dict[str, Any]]:
                 "approvalMode": "SingleStage",
                 "approvalStages": [
                     {
-                        "approvalStageTimeOutInDays": 1,
+                        "approvalStageTimeOutInDays": settings.approval_timeout_days,
                         "isApproverJustificationRequired": True,
                         "escalationTimeInMinutes": 0,
                         "primaryApprovers": approvers,
