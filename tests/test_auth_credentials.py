@@ -159,6 +159,9 @@ def test_password_sign_in_is_used_when_mode_is_self(cloud: CloudProfile, info: d
     with credential_for(cloud, mode="self", environ=env) as choice:
         assert (choice.kind, choice.client_id) == ("username-password", AZURE_CLI_CLIENT_ID)
         identity = whoami(choice.credential, cloud, scope=cloud.graph_scope)
+        first = choice.credential.get_token(cloud.arm_scope).token
+        assert choice.credential.get_token(cloud.arm_scope).token == first  # cached per scope
+        assert alice["password"] not in repr(choice) + repr(choice.credential)
     assert identity.object_id == alice["object_id"] and not identity.is_app
     assert identity.user_principal_name == alice["user_principal_name"]
     assert identity.has_mfa  # alice signs in with MFA in the default scenario

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from azure.identity import ClientSecretCredential
 
-from jitpim.cloud import CloudProfile, emulator_profile
-from jitpim.errors import ProviderApiError, ThrottledError
+from jitpim.cloud import PUBLIC, CloudProfile, emulator_profile
+from jitpim.errors import ProviderApiError, ProviderError, ThrottledError
 from jitpim.http import ApiClient, RetrySettings, graph_client, parse_retry_after, set_testing
 
 USERS = "/graph/v1.0/users"
@@ -95,6 +95,24 @@ def test_post_is_not_resent_when_response_is_lost(
     assert sleeps == [] and graph.retries == []
     # It was applied: the caller must recover by looking it up, which is why it was not resent.
     assert _password_count(graph, app_id) == before + 1
+
+
+def test_get_is_resent_when_response_is_lost(graph: ApiClient, sleeps: list[float], control: Any) -> None:
+    """A read whose answer was lost is simply asked again."""
+    control("faults", {"kind": "lost_response", "path": USERS, "method": "GET", "count": 1})
+    assert graph.get("/v1.0/users").status == 200
+    assert [e.status for e in graph.retries] == [504] and len(sleeps) == 1
+
+
+def test_connection_failures_are_retried_then_reported_when_nothing_listens() -> None:
+    """Nothing was sent, so even a POST is retried; after the retries, a ProviderError names the host."""
+    sleeps: list[float] = []
+    client = ApiClient("https://127.0.0.1:1", None, None, cloud=PUBLIC, sleep=sleeps.append)
+    with client, pytest.raises(ProviderError, match=r"cannot reach https://127\.0\.0\.1:1/x") as failure:
+        client.post("/x", {"a": 1})
+    assert len(sleeps) == RetrySettings().max_retries
+    assert {e.reason for e in client.retries} == {"connection failed"}
+    assert "TLS" not in failure.value.hint
 
 
 def test_post_is_not_retried_when_server_error_may_have_applied_it(

@@ -313,3 +313,23 @@ def test_group_eligibility_lets_members_activate(emu: Emulator) -> None:
         a.principal_id == _oid(info, "alice") and a.role_definition_id == KV_READER
         for a in world.rbac.assignments.values()
     )
+
+
+def test_activation_defaults_to_the_policy_maximum_and_never_outlives_the_eligibility(emu: Emulator) -> None:
+    info = emu.info
+    admin = _client(info, "admin-app")
+    bob = _client(info, "bob")
+    admin.role_eligibility_schedule_requests.create(
+        _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, duration="PT3H")
+    )
+    unbounded = RoleAssignmentScheduleRequest(
+        principal_id=_oid(info, "bob"),
+        role_definition_id=_role_id(info, READER),
+        request_type="SelfActivate",
+        justification="no expiration given",
+    )
+    first = bob.role_assignment_schedule_requests.create(_rg(info), str(uuid.uuid4()), unbounded)
+    assert first.schedule_info.expiration.duration == "PT8H"  # Expiration_EndUser_Assignment.maximumDuration
+    [made] = [a for a in emu.runtime.world.rbac.assignments.values() if a.principal_id == _oid(info, "bob")]
+    assert made.end is not None
+    assert (made.end - made.created_on) <= timedelta(hours=3)  # capped at the eligibility's end

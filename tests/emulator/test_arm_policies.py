@@ -3,6 +3,7 @@ changed with azure-mgmt-authorization, and the effect of a change on the next ac
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -24,6 +25,7 @@ from azure.mgmt.authorization.v2020_10_01.models import (
 )
 
 from jitpim.emulator import Emulator
+from jitpim.emulator.core.scenario import ScenarioError, default_scenario
 
 ARM_SCOPE = "https://management.azure.com/.default"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
@@ -296,3 +298,34 @@ def test_invalid_patch_is_refused(emu: Emulator) -> None:
         timeout=10,
     )
     assert missing.status_code == 404
+
+
+def test_scenario_policy_entries_can_be_scoped() -> None:
+    scenario = copy.deepcopy(default_scenario())
+    scenario["policies"].append(
+        {
+            "kind": "azure-role",
+            "role": "Key Vault Secrets Officer",
+            "scope": "/subscriptions/{subscription_id}/resourceGroups/rg-payments",
+            "max_activation": "PT1H",
+            "require_ticket": True,
+            "approval_timeout_days": 2,
+        }
+    )
+    with Emulator.start(scenario=scenario) as emu:
+        info = emu.info
+        admin = _client(info, "admin-app")
+        at_vault = _policy_for(admin, _vault(info), SECRETS_OFFICER)
+        assert _rule(at_vault, "Expiration_EndUser_Assignment").maximum_duration == "PT1H"
+        assert _rule(at_vault, "Enablement_EndUser_Assignment").enabled_rules == ["Justification", "Ticketing"]
+        stage = _rule(at_vault, "Approval_EndUser_Assignment").setting.approval_stages[0]
+        assert stage.approval_stage_time_out_in_days == 2
+        at_subscription = _policy_for(admin, f"/subscriptions/{info['subscription_id']}", SECRETS_OFFICER)
+        assert _rule(at_subscription, "Expiration_EndUser_Assignment").maximum_duration == "PT8H"
+
+
+def test_scenario_policy_typos_fail_the_load() -> None:
+    scenario = copy.deepcopy(default_scenario())
+    scenario["policies"].append({"kind": "azure-role", "role": "*", "max_activaton": "PT1H"})
+    with pytest.raises(ScenarioError, match="max_activaton"):
+        Emulator.start(scenario=scenario)

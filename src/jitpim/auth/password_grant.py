@@ -112,3 +112,9 @@ class PasswordGrantCredential:
     def close(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def __enter__(self) -> PasswordGrantCredential:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
     BearerTokenCredentialPolicy,
@@ -83,19 +83,20 @@ class JitRetryPolicy(HTTPPolicy[Any, Any]):
         while True:
             status: int | None = None
             response: PipelineResponse[Any, Any] | None = None
+            failure: AzureError | None = None
             try:
                 response = self.next.send(request)
-            except ServiceResponseError:
+            except ServiceResponseError as exc:
                 # Sent, but no response: the change may have been applied.
                 if not idempotent or retry >= self.settings.max_retries:
                     raise
-                reason = "no response"
+                failure, reason = exc, "no response"
             except ServiceRequestError as exc:
                 # Nothing was sent (connection refused, DNS, TLS handshake): safe to resend, except a
                 # certificate the client does not trust, which no retry will fix.
                 if retry >= self.settings.max_retries or is_tls_verification_failure(exc):
                     raise
-                reason = "connection failed"
+                failure, reason = exc, "connection failed"
             else:
                 status = response.http_response.status_code
                 if status not in self.settings.statuses or retry >= self.settings.max_retries:
@@ -114,7 +115,8 @@ class JitRetryPolicy(HTTPPolicy[Any, Any]):
             if waited + delay > self.settings.max_total_wait:
                 if response is not None:
                     return response
-                raise ServiceRequestError(f"gave up after {retry} retries ({waited:g} s waited)")
+                assert failure is not None
+                raise failure
             retry += 1
             waited += delay
             event = RetryEvent(

@@ -8,7 +8,7 @@ when. Ids and types use the PascalCase segments the service returns (`RoleAssign
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -255,7 +255,6 @@ class ScheduleRequest:
     approval_name: str | None = None
     provision_at: datetime | None = None
     completed_on: datetime | None = None
-    validation_only: bool = False
 
     @property
     def type_segment(self) -> str:
@@ -323,7 +322,6 @@ class Approval:
     reviewed_by: str | None = None
     reviewed_on: datetime | None = None
     justification: str | None = None
-    extra_approvers: list[str] = field(default_factory=list)  # default approvers when the policy names none
 
     @property
     def stage_name(self) -> str:

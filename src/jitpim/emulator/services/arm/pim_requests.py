@@ -160,6 +160,8 @@ def _self_activate(ctx: Ctx, state: ArmState, parsed: Parsed, request: ScheduleR
     if eligibility.end is not None and request.window is not None and begin + request.window > eligibility.end:
         # An activation never outlives the eligibility it uses.
         request.window = eligibility.end - begin
+        if request.end_requested is not None:
+            request.end_requested = eligibility.end
     required, approvers, timeout_days = policy.approval()
     if not required:
         return _carry_out(ctx, state, request, linked)
@@ -377,7 +379,6 @@ def put_request(ctx: Ctx) -> Response:
 
 def validate_request(ctx: Ctx) -> Response:
     request, _ = _evaluate(ctx, validate_only=True)
-    request.validation_only = True
     return json_response(request.to_arm(ctx.world), 200)
 
 

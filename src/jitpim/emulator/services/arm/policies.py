@@ -69,6 +69,7 @@ class PolicySettings:
     require_justification_on_assignment: bool = True
     require_mfa_on_assignment: bool = False
     approval_timeout_days: int = 1
+    authentication_context: str | None = None  # stored and served; not enforced on ARM
 
 
 def _target(caller: str, level: str) -> dict[str, Any]:
@@ -179,8 +180,8 @@ def _rules(settings: PolicySettings, world: World) -> list[dict[str, Any]]:
             "target": _target("EndUser", "Assignment"),
         },
         {
-            "isEnabled": False,
-            "claimValue": "",
+            "isEnabled": bool(settings.authentication_context),
+            "claimValue": settings.authentication_context or "",
             "id": "AuthenticationContext_EndUser_Assignment",
             "ruleType": _AUTH_CONTEXT,
             "target": _target("EndUser", "Assignment"),
