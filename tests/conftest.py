@@ -33,6 +33,16 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_retry_waits() -> Iterator[None]:
+    """jitpim's HTTP retries do not sleep in tests (tests that check the waits inject their own sleep)."""
+    from jitpim.http import set_testing
+
+    set_testing(True)
+    yield
+    set_testing(False)
+
+
 @pytest.fixture(name="emu", scope="module")
 def _emu() -> Iterator[Emulator]:
     """One emulator per test module (start-up ~0.1 s); tests that change state use `fresh_emu`."""

@@ -114,9 +114,7 @@ def write_evidence_file(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with temporary.open("w", encoding="utf-8", newline="\n") as handle:
-            write_evidence(
-                records, handle, content=content, signer=signer, filters=filters, ledger_head=ledger_head
-            )
+            write_evidence(records, handle, content=content, signer=signer, filters=filters, ledger_head=ledger_head)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)

@@ -14,7 +14,14 @@ import json
 from importlib import resources
 from typing import Any, Final, Literal
 
-__all__ = ["EVENT_SCHEMA_ID", "SCHEMA_NAMES", "SUMMARY_SCHEMA_ID", "SUMMARY_SCHEMA_VERSION", "load_schema", "schema_text"]
+__all__ = [
+    "EVENT_SCHEMA_ID",
+    "SCHEMA_NAMES",
+    "SUMMARY_SCHEMA_ID",
+    "SUMMARY_SCHEMA_VERSION",
+    "load_schema",
+    "schema_text",
+]
 
 SUMMARY_SCHEMA_VERSION: Final = 1
 EVENT_SCHEMA_ID: Final = "urn:jitpim:audit:event:1"

@@ -190,7 +190,9 @@ def _b64_key(text: str, source: str) -> bytes:
     except (binascii.Error, ValueError):
         raise ConfigError(f"{source} is neither PEM nor base64", hint=_HINT) from None
     if len(raw) != _RAW_KEY_BYTES:
-        raise ConfigError(f"{source} decodes to {len(raw)} bytes, not the {_RAW_KEY_BYTES} of an Ed25519 key", hint=_HINT)
+        raise ConfigError(
+            f"{source} decodes to {len(raw)} bytes, not the {_RAW_KEY_BYTES} of an Ed25519 key", hint=_HINT
+        )
     return raw
 
 

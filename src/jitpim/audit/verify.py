@@ -33,6 +33,7 @@ __all__ = [
     "VerifyReport",
     "check_summary_signature",
     "event_hash_from_text",
+    "trusted_keys",
     "verify_ledger_file",
     "verify_path",
     "verify_rows_fast",
@@ -148,7 +149,10 @@ def _classify_prev(rows: Sequence[Sequence[Any]], index: int, expected_prev: str
     seq = row[0]
     for later in range(index + 1, len(rows)):
         if rows[later][6] == expected_prev:
-            return "reordered", f"event seq {seq} is out of place: the event chained after seq {seq - 1} is at seq {rows[later][0]}"
+            return (
+                "reordered",
+                f"event seq {seq} is out of place: the event chained after seq {seq - 1} is at seq {rows[later][0]}",
+            )
     earlier = {rows[i][7]: rows[i][0] for i in range(index - 1)}
     if row[6] in earlier:
         gone = earlier[row[6]]
@@ -206,7 +210,10 @@ def verify_rows_fast(
             return report
         if event_hash_from_text(prev, seq, lease_id, row[2], row[3], row[4], row[5]) != row[7]:
             report.problem = Problem(
-                "changed", where, f"the content of event seq {seq} was edited (its hash does not match)", seq=seq,
+                "changed",
+                where,
+                f"the content of event seq {seq} was edited (its hash does not match)",
+                seq=seq,
                 lease_id=lease_id,
             )
             return report
@@ -232,16 +239,22 @@ def verify_rows_fast(
         report.problem = Problem("deleted", "chain head", "the chain head record is missing")
     elif head[0] > last:
         report.problem = Problem(
-            "deleted", f"event seq {last + 1}", f"events after seq {last} are missing (the chain head records seq {head[0]})",
+            "deleted",
+            f"event seq {last + 1}",
+            f"events after seq {last} are missing (the chain head records seq {head[0]})",
             seq=last + 1,
         )
     elif head[0] < last:
         report.problem = Problem(
-            "changed", f"event seq {head[0] + 1}", f"events after seq {head[0]} were added outside the ledger",
+            "changed",
+            f"event seq {head[0] + 1}",
+            f"events after seq {head[0]} were added outside the ledger",
             seq=head[0] + 1,
         )
     elif head[1] != prev:
-        report.problem = Problem("changed", f"event seq {last}", f"the chain head does not match the hash of seq {last}")
+        report.problem = Problem(
+            "changed", f"event seq {last}", f"the chain head does not match the hash of seq {last}"
+        )
     return report
 
 
@@ -252,9 +265,7 @@ def _read_rows(conn: Any) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None
     return rows, head
 
 
-def verify_store(
-    store: AuditStore, *, keys: Mapping[str, PublicKey] | None, source: str | None = None
-) -> VerifyReport:
+def verify_store(store: AuditStore, *, keys: Mapping[str, PublicKey] | None, source: str | None = None) -> VerifyReport:
     """Verify an open ledger (SQLite or PostgreSQL) from one consistent snapshot."""
     report = VerifyReport(source or repr(store), "ledger")
     with store.read_transaction() as conn:

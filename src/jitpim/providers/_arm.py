@@ -145,7 +145,7 @@ class ArmScope:
     @property
     def vault_id(self) -> str | None:
         """The vault's resource id when the scope is a Key Vault or something inside one."""
-        if (self.namespace or "").lower() != "microsoft.keyvault" or not self.types or self.types[0].lower() != "vaults":
+        if (self.namespace or "").lower() != "microsoft.keyvault" or (self.types[:1] or ("",))[0].lower() != "vaults":
             return None
         assert self.subscription is not None and self.resource_group is not None
         return (
@@ -243,10 +243,7 @@ def lookup_role(ctx: ProviderContext, scope: ArmScope, role: str) -> RoleDefinit
         return cached
     guid = _role_guid(role)
     try:
-        if guid is not None:
-            found = _role_by_id(ctx, scope, guid)
-        else:
-            found = _role_by_name(ctx, scope, role)
+        found = _role_by_id(ctx, scope, guid) if guid is not None else _role_by_name(ctx, scope, role)
     except ProviderApiError as exc:
         raise _scope_error(exc, scope) from exc
     ctx.cache[key] = found

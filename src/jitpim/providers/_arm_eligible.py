@@ -21,8 +21,7 @@ _ASSIGN = "Microsoft.Authorization/roleAssignments/write"
 _GUIDS = r"\{([^}]*)\}"
 # The constrained-delegation forms: which roles, and to whom, a conditioned right to assign allows.
 _ROLE_CONDITION = re.compile(
-    r"@Request\[Microsoft\.Authorization/roleAssignments:RoleDefinitionId\]\s+ForAnyOfAnyValues:GuidEquals\s*"
-    + _GUIDS,
+    r"@Request\[Microsoft\.Authorization/roleAssignments:RoleDefinitionId\]\s+ForAnyOfAnyValues:GuidEquals\s*" + _GUIDS,
     re.IGNORECASE,
 )
 _PRINCIPAL_CONDITION = re.compile(

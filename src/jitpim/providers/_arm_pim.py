@@ -275,9 +275,7 @@ def schedule_window(
     """(start, end) of a live assignment schedule, or None once it has ended (PIM no longer lists it)."""
     path = authz_path(resolved.scope, "roleAssignmentSchedules", schedule_id)
     try:
-        props = (ctx.arm.get(path, params={"api-version": PIM_API}, expected=(200,)).json or {}).get(
-            "properties"
-        ) or {}
+        props = (ctx.arm.get(path, params={"api-version": PIM_API}, expected=(200,)).json or {}).get("properties") or {}
     except ProviderApiError as exc:
         if exc.status == 404:
             return None

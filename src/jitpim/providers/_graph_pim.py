@@ -406,7 +406,8 @@ class GraphPimProvider:
         activation at all (it answers `RoleAssignmentDoesNotExist`), which is reported as such.
         """
         described = resolved.describe()
-        new_end = decision.end
+        # Whole seconds (what is sent), rounded up so the grant never ends before the decision's end.
+        new_end = decision.end.replace(microsecond=0) + timedelta(seconds=1 if decision.end.microsecond else 0)
         if grant.end_at is not None and new_end <= grant.end_at:
             return grant
         action = self._action(ctx, "extend")

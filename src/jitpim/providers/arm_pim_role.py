@@ -19,7 +19,6 @@ from ..errors import JitError, ProviderApiError, ProviderError
 from ..model import MINIMUM_DURATION, Decision, Mode, PolicyView, Reason, ReasonCode, Target, TargetKind
 from ._arm import (
     PIM_API,
-    ArmScope,
     authz_path,
     caller_permissions,
     parse_arm_time,
@@ -141,11 +140,10 @@ class ArmPimRoleProvider:
     def _reasons(self, exc: ProviderApiError, resolved: ResolvedTarget, ctx: ProviderContext) -> list[Reason]:
         code = exc.code or ""
         if code == "RoleAssignmentRequestPolicyValidationFailed":
-            rules = policy_rules(exc.message) or [""]
-            return [
-                Reason(ReasonCode.POLICY_REFUSED, f"Azure PIM's validation refused the request: {exc.message}", r or None)
-                for r in rules
-            ]
+            text = f"Azure PIM's validation refused the request: {exc.message}"
+            if "EligibilityRule" in policy_rules(exc.message):
+                return [Reason(ReasonCode.NOT_ELIGIBLE, text, "EligibilityRule")]
+            return [Reason(ReasonCode.POLICY_REFUSED, text, r or None) for r in policy_rules(exc.message) or [""]]
         if exc.status == 403:
             return [
                 Reason(
@@ -205,9 +203,7 @@ class ArmPimRoleProvider:
                 return grant_from_instance(item)
         return None
 
-    def grant(
-        self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str
-    ) -> Grant:
+    def grant(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str) -> Grant:
         linked = self._linked(resolved, ctx) if ctx.mode is Mode.SELF else None
         body = self._body(resolved, decision, ctx, linked)
         try:
@@ -337,6 +333,10 @@ class ArmPimRoleProvider:
         extended = grant_from_request(response.json or {}, ctx.now())
         extension = {"method": request_type, "request_name": name, "api_status": extended.api_status}
         if extended.status is GrantStatus.ACTIVE:
+            # The end as the source now holds it (PIM counts whole seconds).
+            schedule = grant.data.get("schedule_id")
+            window = schedule_window(ctx, resolved, str(schedule)) if schedule else None
+            end = (window[1] if window else None) or end
             return dataclasses.replace(grant, end_at=end, data={**grant.data, "extension": extension})
         # SelfExtend waits for an administrator: the current window stands until then.
         return dataclasses.replace(grant, data={**grant.data, "extension": extension})

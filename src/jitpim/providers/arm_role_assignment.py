@@ -24,7 +24,6 @@ from ._arm import (
     ArmScope,
     authz_path,
     caller_permissions,
-    lookup_role,
     parse_arm_time,
     permits,
     principal_type,
@@ -126,9 +125,7 @@ class ArmRoleAssignmentProvider:
                 return self._grant_from(item, resolved, reused=True, end_at=None)
         return None
 
-    def grant(
-        self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str
-    ) -> Grant:
+    def grant(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str) -> Grant:
         scope = ArmScope.parse(resolved.scope)
         body = {
             "properties": {
@@ -216,7 +213,6 @@ class ArmRoleAssignmentProvider:
 
     def extend(self, grant: Grant, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> Grant:
         # Nothing to change at the source (no expiry there): the lease's new end is what jitpim enforces.
-        lookup_role(ctx, ArmScope.parse(resolved.scope), resolved.role_id)  # the role must still exist
         refreshed = self.refresh(grant, resolved, ctx)
         if refreshed.status is not GrantStatus.ACTIVE:
             raise ProviderApiError(

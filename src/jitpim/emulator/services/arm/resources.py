@@ -18,7 +18,14 @@ from .api import Ctx, list_response, require_scope
 from .authz import authorize, permitted
 from .pim_common import caller_ids
 
-__all__ = ["get_resource_group", "get_subscription", "get_vault", "list_resource_groups", "list_subscriptions"]
+__all__ = [
+    "get_resource_group",
+    "get_subscription",
+    "get_vault",
+    "list_resource_groups",
+    "list_subscriptions",
+    "list_vaults",
+]
 
 _RG_READ = "Microsoft.Resources/subscriptions/resourceGroups/read"
 _VAULT_READ = "Microsoft.KeyVault/vaults/read"
@@ -99,31 +106,45 @@ def get_resource_group(ctx: Ctx) -> Response:
     return json_response(_group(resource))
 
 
+def _vault(ctx: Ctx, resource: ArmResource) -> dict[str, Any]:
+    return {
+        "id": resource.id,
+        "name": resource.name,
+        "type": resource.type,
+        "location": resource.location,
+        "tags": {},
+        "properties": {
+            "sku": {"family": "A", "name": "standard"},
+            "tenantId": ctx.world.tenant_id,
+            "accessPolicies": [],
+            "enabledForDeployment": False,
+            "enabledForDiskEncryption": False,
+            "enabledForTemplateDeployment": False,
+            "enableSoftDelete": resource.properties.get("enableSoftDelete", True),
+            "softDeleteRetentionInDays": resource.properties.get("softDeleteRetentionInDays", 90),
+            "enableRbacAuthorization": resource.properties.get("enableRbacAuthorization", True),
+            "vaultUri": ctx.world.vault_url(resource.name).rstrip("/") + "/",
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": "Enabled",
+        },
+    }
+
+
 def get_vault(ctx: Ctx) -> Response:
     authorize(ctx.world, ctx.caller, ctx.scope.path, _VAULT_READ, ctx.now)
     require_scope(ctx.world, ctx.scope)
     resource = ctx.world.resource(ctx.scope.path)
     assert resource is not None
-    return json_response(
-        {
-            "id": resource.id,
-            "name": resource.name,
-            "type": resource.type,
-            "location": resource.location,
-            "tags": {},
-            "properties": {
-                "sku": {"family": "A", "name": "standard"},
-                "tenantId": ctx.world.tenant_id,
-                "accessPolicies": [],
-                "enabledForDeployment": False,
-                "enabledForDiskEncryption": False,
-                "enabledForTemplateDeployment": False,
-                "enableSoftDelete": resource.properties.get("enableSoftDelete", True),
-                "softDeleteRetentionInDays": resource.properties.get("softDeleteRetentionInDays", 90),
-                "enableRbacAuthorization": resource.properties.get("enableRbacAuthorization", True),
-                "vaultUri": ctx.world.vault_url(resource.name).rstrip("/") + "/",
-                "provisioningState": "Succeeded",
-                "publicNetworkAccess": "Enabled",
-            },
-        }
-    )
+    return json_response(_vault(ctx, resource))
+
+
+def list_vaults(ctx: Ctx) -> Response:
+    """Vaults - List By Subscription: the vaults the caller may read (ARM filters a collection by RBAC)."""
+    require_scope(ctx.world, ctx.scope)
+    vaults = [
+        r
+        for r in ctx.world.resources.values()
+        if r.type == "Microsoft.KeyVault/vaults"
+        and permitted(ctx.world, ctx.caller.object_id, r.id, _VAULT_READ, ctx.now)
+    ]
+    return list_response([_vault(ctx, r) for r in vaults])

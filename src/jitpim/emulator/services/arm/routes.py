@@ -161,6 +161,7 @@ _OPERATIONS: list[tuple[str, str, dict[str, Handler]]] = [
     ("resource:subscription", _SUB, {"GET": resources.get_subscription}),
     ("resource:resourcegroups", f"{_SUB}/resourcegroups", {"GET": resources.list_resource_groups}),
     ("resource:resourcegroup", f"{_SUB}/resourcegroups/{{resourceGroupName}}", {"GET": resources.get_resource_group}),
+    ("resource:vaults", f"{_SUB}/providers/Microsoft.KeyVault/vaults", {"GET": resources.list_vaults}),
     (
         "resource:vault",
         f"{_SUB}/resourceGroups/{{resourceGroupName}}/providers/Microsoft.KeyVault/vaults/{{vaultName}}",
@@ -191,6 +192,8 @@ def _classify_resource(path: str) -> Target | ArmError:
         return Target("resource:resourcegroups", "/" + "/".join(raw[:2]), [], None, RESOURCE_MANAGER_VERSIONS)
     if len(parts) == 4 and parts[2] == "resourcegroups":
         return Target("resource:resourcegroup", path, [], None, RESOURCE_MANAGER_VERSIONS)
+    if len(parts) == 5 and parts[2:5] == ["providers", "microsoft.keyvault", "vaults"]:
+        return Target("resource:vaults", "/" + "/".join(raw[:2]), [], None, KEYVAULT_VERSIONS)
     if len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]:
         return Target("resource:vault", path, [], None, KEYVAULT_VERSIONS)
     return ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")

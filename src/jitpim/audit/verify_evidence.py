@@ -1,0 +1,278 @@
+"""Offline verification of an evidence file (the run file, `jitpim audit export` JSON lines).
+
+Checks, naming the first broken line: the header; every line is canonical JSON (an edited byte, even
+whitespace, is caught); the line chain (`n`, `prev_hash`, `hash`: deleted, inserted or reordered lines); the
+end line (count, last hash, signature: a cut-off tail); every summary record's own Ed25519 signature; and
+for exported ledger events, each event's ledger hash and the links between consecutive events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jitpim.audit.canonical import canonical_json
+from jitpim.audit.evidence_file import END_TYPE, FORMAT_VERSION, HEADER_TYPE, end_material, header_hash, line_hash
+from jitpim.audit.signing import PublicKey, Signature
+from jitpim.audit.summary import SUMMARY_EVENT, signed_body
+from jitpim.audit.verify import Problem, VerifyReport, check_summary_signature, event_hash_from_text
+from jitpim.errors import AuditError, ConfigError
+
+__all__ = ["verify_evidence_file", "verify_evidence_lines"]
+
+
+def _embedded_keys(header: Mapping[str, Any]) -> dict[str, PublicKey]:
+    keys: dict[str, PublicKey] = {}
+    embedded = header.get("public_keys")
+    if isinstance(embedded, Mapping):
+        for key_text in embedded.values():
+            if isinstance(key_text, str):
+                try:
+                    key = PublicKey.from_text(key_text, source="the file's embedded key")
+                except ConfigError:
+                    continue
+                keys[key.key_id] = key
+    return keys
+
+
+def _record_problem(
+    record: Any,
+    line: int,
+    content: str,
+    keys: Mapping[str, PublicKey],
+    report: VerifyReport,
+    previous_event: Mapping[str, Any] | None,
+) -> Problem | None:
+    where = f"line {line + 1}"
+    if not isinstance(record, Mapping):
+        return Problem("changed", where, "the record is not an object", line=line + 1)
+    lease_id = record.get("lease_id")
+    if content == "summaries":
+        try:
+            signature = Signature.from_json(record.get("signature"))
+        except AuditError as exc:
+            return Problem(
+                "signature", where, f"the record of lease {lease_id} {exc.message}", line=line + 1, lease_id=lease_id
+            )
+        key = keys.get(signature.key_id)
+        if key is None:
+            return Problem(
+                "signature",
+                where,
+                f"the record of lease {lease_id} is signed by key {signature.key_id}, which is not a trusted key",
+                line=line + 1,
+                lease_id=lease_id,
+            )
+        if not key.verify(signature, canonical_json(signed_body(record)).encode("utf-8")):
+            return Problem(
+                "signature",
+                where,
+                f"the signature of the record of lease {lease_id} does not verify",
+                line=line + 1,
+                lease_id=lease_id,
+            )
+        report.signatures += 1
+        return None
+    # content == "events": the ledger's own hash of each event, and links between consecutive events.
+    body = record.get("body")
+    try:
+        body_text = canonical_json(body)
+        computed = event_hash_from_text(
+            str(record.get("prev_hash")),
+            record.get("seq"),
+            lease_id,
+            record.get("type"),
+            record.get("at"),
+            record.get("schema_version"),
+            body_text,
+        )
+    except (TypeError, ValueError):
+        return Problem("changed", where, "the event cannot be re-hashed", line=line + 1, lease_id=lease_id)
+    if computed != record.get("hash"):
+        return Problem(
+            "changed",
+            where,
+            f"event seq {record.get('seq')} does not match its ledger hash",
+            line=line + 1,
+            lease_id=lease_id,
+        )
+    if (
+        previous_event is not None
+        and record.get("seq") == (previous_event.get("seq") or 0) + 1
+        and record.get("prev_hash") != previous_event.get("hash")
+    ):
+        return Problem(
+            "changed",
+            where,
+            f"event seq {record.get('seq')} does not link to seq {previous_event.get('seq')}",
+            line=line + 1,
+            lease_id=lease_id,
+        )
+    if record.get("type") == SUMMARY_EVENT:
+        ok, reason, _ = check_summary_signature(record.get("signature"), body_text, keys)
+        if not ok:
+            return Problem(
+                "signature", where, f"the summary of lease {lease_id} {reason}", line=line + 1, lease_id=lease_id
+            )
+        report.signatures += 1
+    return None
+
+
+def _out_of_place(n: Any, position: int, lines: list[Any]) -> Problem:
+    where = f"line {position + 1}"
+    expected = position  # record numbers start at 1 on the second line
+    later = [i for i, parsed in enumerate(lines) if isinstance(parsed, Mapping) and parsed.get("n") == expected]
+    if isinstance(n, int) and n < expected:
+        return Problem(
+            "reordered",
+            where,
+            f"record {n} appears again where record {expected} belongs (reordered or duplicated)",
+            line=position + 1,
+        )
+    if later and later[0] > position:
+        return Problem("reordered", where, f"record {expected} was moved to line {later[0] + 1}", line=position + 1)
+    return Problem("deleted", where, f"record {expected} is missing (deleted)", line=position + 1)
+
+
+def verify_evidence_lines(lines: list[str], *, source: str, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
+    report = VerifyReport(source, "evidence")
+    parsed: list[Any] = []
+    for index, text in enumerate(lines):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            report.problem = Problem(
+                "changed", f"line {index + 1}", "the line is not valid JSON (it was edited)", line=index + 1
+            )
+            return report
+        if canonical_json(value) != text:
+            report.problem = Problem(
+                "changed", f"line {index + 1}", "the line is not canonical JSON (it was edited)", line=index + 1
+            )
+            return report
+        parsed.append(value)
+    if not parsed or not isinstance(parsed[0], Mapping) or parsed[0].get("type") != HEADER_TYPE:
+        report.problem = Problem("changed", "line 1", "not a jitpim evidence file (no header line)", line=1)
+        return report
+    header = parsed[0]
+    if header.get("format") != FORMAT_VERSION or header.get("content") not in ("summaries", "events"):
+        report.problem = Problem("changed", "line 1", "unknown evidence format or content", line=1)
+        return report
+    content = str(header["content"])
+    if keys is None or not keys:
+        keys = _embedded_keys(header)
+        report.trusted = False
+        report.notes.append(
+            "signatures were checked against the key embedded in the file; pass --public-key to check who signed it"
+        )
+    report.key_ids = sorted(keys)
+    prev = header_hash(lines[0])
+    previous_event: Mapping[str, Any] | None = None
+    position = 1
+    while position < len(parsed):
+        line = parsed[position]
+        if isinstance(line, Mapping) and line.get("type") == END_TYPE:
+            break
+        where = f"line {position + 1}"
+        if not isinstance(line, Mapping) or "record" not in line:
+            report.problem = Problem("changed", where, "not a record line", line=position + 1)
+            return report
+        if line.get("n") != position:
+            report.problem = _out_of_place(line.get("n"), position, parsed)
+            return report
+        if line.get("prev_hash") != prev:
+            report.problem = Problem(
+                "changed", where, f"record {position} does not link to the line before it", line=position + 1
+            )
+            return report
+        if line_hash(prev, position, line["record"]) != line.get("hash"):
+            report.problem = Problem(
+                "changed",
+                where,
+                f"record {position} was edited (its hash does not match)",
+                line=position + 1,
+                lease_id=_lease(line["record"]),
+            )
+            return report
+        problem = _record_problem(line["record"], position, content, keys, report, previous_event)
+        if problem is not None:
+            report.problem = problem
+            return report
+        if content == "events":
+            previous_event = line["record"]
+        prev = str(line["hash"])
+        report.checked += 1
+        position += 1
+    return _check_end(parsed, position, prev, keys, report)
+
+
+def _lease(record: Any) -> str | None:
+    value = record.get("lease_id") if isinstance(record, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _check_end(
+    parsed: list[Any], position: int, prev: str, keys: Mapping[str, PublicKey], report: VerifyReport
+) -> VerifyReport:
+    where = f"line {position + 1}"
+    if position >= len(parsed):
+        report.problem = Problem("deleted", where, "the end line is missing (the file was cut off)", line=position + 1)
+        return report
+    end = parsed[position]
+    count = position - 1
+    if end.get("count") != count:
+        problem = (
+            Problem(
+                "deleted",
+                where,
+                f"record {count + 1} is missing: the end line counts {end.get('count')}",
+                line=position + 1,
+            )
+            if isinstance(end.get("count"), int) and end["count"] > count
+            else Problem(
+                "changed",
+                where,
+                f"the end line counts {end.get('count')} records, the file has {count}",
+                line=position + 1,
+            )
+        )
+        report.problem = problem
+        return report
+    if end.get("last_hash") != prev:
+        report.problem = Problem(
+            "changed", where, "the end line does not close the chain of records", line=position + 1
+        )
+        return report
+    if position + 1 < len(parsed):
+        report.problem = Problem(
+            "changed", f"line {position + 2}", "lines were added after the end line", line=position + 2
+        )
+        return report
+    if end.get("signature") is None:
+        report.notes.append("the end line is unsigned (written without a signing key)")
+        return report
+    try:
+        signature = Signature.from_json(end.get("signature"))
+    except AuditError as exc:
+        report.problem = Problem("signature", where, f"the end line {exc.message}", line=position + 1)
+        return report
+    key = keys.get(signature.key_id)
+    if key is None or not key.verify(signature, canonical_json(end_material(count, prev)).encode("utf-8")):
+        report.problem = Problem("signature", where, "the end line's signature does not verify", line=position + 1)
+        return report
+    report.signatures += 1
+    return report
+
+
+def verify_evidence_file(path: Path, *, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise AuditError(f"cannot read the evidence file: {reason}", target=str(path)) from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return verify_evidence_lines(lines, source=str(path), keys=keys)
