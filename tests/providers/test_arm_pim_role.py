@@ -185,7 +185,9 @@ def _release_eventually(
 def test_resolve_by_name_and_by_id(provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]) -> None:
     ctx = contexts("ci-app")
     by_name = provider.resolve(_target(_group(info), "Contributor"), ctx)
-    full_id = f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"
+    full_id = (
+        f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}"
+    )
     by_id = provider.resolve(_target(_group(info), full_id), ctx)
     assert (by_name.role_id, by_name.role_name) == (by_id.role_id, by_id.role_name) == (CONTRIBUTOR, "Contributor")
     assert by_name.scope_name == "resource group rg-payments"

@@ -142,7 +142,9 @@ def _assignments(emu: Emulator, principal: str, role: str = SECRETS_OFFICER) -> 
         ]
 
 
-def _release_all(provider: ArmRoleAssignmentProvider, resolved: ResolvedTarget, ctx: ProviderContext, *grants: Grant):
+def _release_all(
+    provider: ArmRoleAssignmentProvider, resolved: ResolvedTarget, ctx: ProviderContext, *grants: Grant
+) -> None:
     for grant in grants:
         if not grant.reused:
             provider.release(grant, resolved, ctx)

@@ -95,7 +95,7 @@ class Outbox:
         names = list(sinks)
         if not names or not records:
             return 0
-        rows = []
+        rows: list[tuple[str, str, str | None, str]] = []
         for record in records:
             assert_no_secrets(dict(record), "record")
             text = canonical_json(record)

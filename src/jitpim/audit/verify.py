@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 _SUMMARY: Final = "lease.summary"
-_EVENT_COLUMNS: Final = "seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature"
+_COLUMN_NAMES: Final = ("seq", "lease_id", "type", "at", "schema_version", "body", "prev_hash", "hash", "signature")
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
 
@@ -259,9 +259,11 @@ def verify_rows_fast(
 
 
 def _read_rows(conn: Any) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
-    rows = [tuple(r) for r in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq")]  # noqa: S608
-    found = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
-    head = (int(found[0]), str(found[1])) if found is not None else None
+    # Rows are read by column name: sqlite3.Row and psycopg's dict rows both support it.
+    query = f"SELECT {', '.join(_COLUMN_NAMES)} FROM events ORDER BY seq"  # noqa: S608 - fixed column names
+    rows = [tuple(row[name] for name in _COLUMN_NAMES) for row in conn.execute(query, ()).fetchall()]
+    found = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1", ()).fetchone()
+    head = (int(found["seq"]), str(found["hash"])) if found is not None else None
     return rows, head
 
 
@@ -278,6 +280,7 @@ def verify_ledger_file(path: Path, *, keys: Mapping[str, PublicKey] | None) -> V
     report = VerifyReport(str(path), "ledger")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
     except sqlite3.Error as error:
         raise AuditError(f"cannot open the ledger: {error}", target=str(path)) from None
     try:

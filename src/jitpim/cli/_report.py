@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["github_report", "summary_text"]
+__all__ = ["cloud_environment", "github_report", "summary_text"]
 
 
 def summary_text(leases: Sequence[dict[str, Any]], releases: Sequence[Any], exit_code: int | None) -> str:
@@ -44,3 +44,17 @@ def github_report(
             f"{lease['grant'].get('end_at') or '-'} | {outcomes.get(lease['lease_id'], lease.get('state'))} |"
         )
     github.add_summary(f"### {title}\n\n" + "\n".join(rows) + "\n")
+
+
+def cloud_environment(rt: Any) -> dict[str, str]:
+    """What the child needs to reach the same cloud as jitpim: the authority, the tenant, and for the
+    emulator the CA bundle (trusted explicitly by Azure SDKs through REQUESTS_CA_BUNDLE/SSL_CERT_FILE only
+    when the caller set them; jitpim never replaces the user's trust store on its own)."""
+    cloud = rt.session.cloud
+    identity = rt.session.identity()
+    env = {"AZURE_AUTHORITY_HOST": cloud.authority_host, "AZURE_TENANT_ID": identity.tenant_id}
+    if cloud.name == "emulator":
+        env["JITPIM_EMULATOR_URL"] = cloud.authority_host
+        if cloud.ca_bundle:
+            env["JITPIM_CA_BUNDLE"] = cloud.ca_bundle
+    return env

@@ -20,7 +20,7 @@ from ._common import (
     with_common,
 )
 from ._output import handle_errors
-from ._report import github_report, summary_text
+from ._report import cloud_environment, github_report, summary_text
 
 __all__ = ["exec_"]
 
@@ -65,6 +65,7 @@ def exec_(common: Any, command: tuple[str, ...], **kwargs: Any) -> None:
             options=options,
             reporter=rt.timeline,
             environ=os.environ,
+            extra_env=cloud_environment(rt),
         )
         github_report(rt.github, "jitpim exec", result.leases, result.releases, result.exit_code)
         if common.output == "json":

@@ -65,6 +65,10 @@ class HeldLease:
         }
 
 
+# A grant with no usable answer is looked up, then asked again at most this many times in all.
+_GRANT_ATTEMPTS = 4
+
+
 def _transport_failure(exc: ProviderApiError) -> bool:
     """The request may have been applied even though we got no answer (timeout, gateway error)."""
     return exc.status is None or exc.status in (500, 502, 503, 504)
@@ -155,16 +159,7 @@ class Elevation:
             return
         since = self.clock.now() - timedelta(seconds=5)
         try:
-            try:
-                grant = item.provider.grant(item.resolved, item.decision, item.ctx, request_name=request_name)
-            except ProviderApiError as exc:
-                if not _transport_failure(exc):
-                    raise
-                self._say("recover", f"no answer to the grant of {described} ({exc.message}); looking it up", lid)
-                recovered = item.provider.recover(item.resolved, item.ctx, request_name=request_name, since=since)
-                if recovered is None:
-                    raise
-                grant = recovered
+            grant = self._grant_once(item, lid, request_name, since)
         except BaseException as exc:
             reason = exc.to_json() if isinstance(exc, JitError) else {"error": type(exc).__name__}
             self.ledger.transition(lid, "failed", "lease.grant_failed", {"error": reason}, outcome="grant_failed")
@@ -172,6 +167,33 @@ class Elevation:
         self._held(lid, item, grant, "lease.granted", f"granted {described} until {_time(grant.end_at)}")
         self._wait_granted(self.held[-1])
         self._wait_effective(self.held[-1])
+
+    def _grant_once(self, item: PlannedTarget, lid: str, request_name: str, since: datetime) -> Grant:
+        """Grant exactly once. When the API gives no usable answer (timeout, 5xx), look the request up by its
+        name first: if it landed, that is the grant; if it did not, asking again is safe."""
+        described = item.resolved.describe()
+        delay = self.options.poll_initial
+        for attempt in range(1, _GRANT_ATTEMPTS + 1):
+            try:
+                return item.provider.grant(item.resolved, item.decision, item.ctx, request_name=request_name)
+            except ProviderApiError as exc:
+                if not _transport_failure(exc):
+                    raise
+                self._say(
+                    "recover",
+                    f"no usable answer to the grant of {described} ({exc.message}); looking it up",
+                    lid,
+                    status=exc.status,
+                )
+                recovered = item.provider.recover(item.resolved, item.ctx, request_name=request_name, since=since)
+                if recovered is not None:
+                    self._say("recover", f"the grant of {described} had landed: using it", lid)
+                    return recovered
+                if attempt == _GRANT_ATTEMPTS:
+                    raise
+                self.clock.sleep(delay)
+                delay = min(delay * 2, self.options.poll_maximum)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _held(self, lid: str, item: PlannedTarget, grant: Grant, event: str, message: str) -> None:
         state = "pending_approval" if grant.status is GrantStatus.PENDING_APPROVAL else "granted"

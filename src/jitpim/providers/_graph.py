@@ -50,6 +50,7 @@ CUSTOM_DATA_PREFIX = "jitpim:"
 
 _FRACTION = re.compile(r"\.(\d+)")
 _RULE = re.compile(r"\b([A-Z][A-Za-z]*Rule)\b")
+_API_MESSAGE = re.compile(r"^\S+ \S+ failed with \d{3} [^:]*: (.*)$", re.DOTALL)
 _RULE_HINTS = {
     "ExpirationRule": "ask for a shorter --duration (`jitpim plan` shows the policy's maximum)",
     "JustificationRule": "pass --justification",
@@ -168,12 +169,9 @@ def annotate(exc: ProviderApiError, target: str, hint: str | None = None) -> Pro
 
 
 def _original_message(exc: ProviderApiError) -> str:
-    # "POST https://.../roleAssignmentScheduleRequests failed with 400 CODE: message" -> "message"
-    text = exc.message
-    marker = f"{exc.code}: " if exc.code else None
-    if marker and marker in text:
-        return text.split(marker, 1)[1]
-    return text
+    # "POST https://.../roleAssignmentScheduleRequests failed with 400 CODE[/INNER]: message" -> "message"
+    found = _API_MESSAGE.match(exc.message)
+    return found.group(1) if found else exc.message
 
 
 def request_refusal(

@@ -207,11 +207,13 @@ class AppCredentialRotator:
         self._shield: Shield = shield or contextlib.nullcontext
         self._on_new_value = on_new_value or (lambda value: None)
         self.propagation_timeout = propagation_timeout
+        self.last_outcome: AppCredentialOutcome | None = None
 
     def rotate(self, request: AppCredentialRequest) -> AppCredentialOutcome:
         if request.store_name and self.store is None:
             raise UsageError("storing the secret needs the vault (--store-in VAULT/SECRET)")
         outcome = AppCredentialOutcome(uuid.uuid4().hex)
+        self.last_outcome = outcome
         app = resolve_app(self.graph, request.app)
         outcome.app = app
         previous = self._stored_previous(request, outcome)

@@ -165,6 +165,8 @@ class SecretRotator:
         self._say = say or (lambda step, message, data: None)
         self._record = record or (lambda event, body: None)
         self._shield: Shield = shield or contextlib.nullcontext
+        # The outcome of the latest rotation, also when it ended by an exception (for the caller's report).
+        self.last_outcome: RotationOutcome | None = None
 
     # the rotation -------------------------------------------------------------------------------------------
     def rotate(
@@ -181,6 +183,7 @@ class SecretRotator:
         outcome = RotationOutcome(
             self.secrets.vault_url, request.name, uuid.uuid4().hex, request.vault_name, value_source=value_source
         )
+        self.last_outcome = outcome
         previous = self._read_previous(request.name)
         outcome.previous_version_id = outcome.current_version_id = previous.version_id
         progress = _Progress(outcome, previous)

@@ -30,6 +30,7 @@ docs/reference/audit.md for each type's keys.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Mapping
@@ -70,10 +71,12 @@ class SinkSpec:
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
 
-    def require(self, key: str, kind: type = str) -> Any:
+    def require(self, key: str, kind: builtins.type[Any] = str) -> Any:
         value = self.options.get(key)
         if value is None or value == "" or not isinstance(value, kind):
-            raise ConfigError(f"{self.where}: {self.type} sink {self.name!r} needs {key!r} ({kind.__name__})", hint=_HINT)
+            raise ConfigError(
+                f"{self.where}: {self.type} sink {self.name!r} needs {key!r} ({kind.__name__})", hint=_HINT
+            )
         return value
 
 
@@ -176,7 +179,9 @@ def load_sinks_config(
     return SinksConfig((), "none")
 
 
-def read_secret(spec: SinkSpec, key: str, environ: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
+def read_secret(
+    spec: SinkSpec, key: str, environ: Mapping[str, str] | None = None, *, required: bool = True
+) -> str | None:
     """The secret a sink option names through `<key>_env` (an environment variable) or `<key>_file`."""
     env = os.environ if environ is None else environ
     variable = spec.option(f"{key}_env")
@@ -190,7 +195,9 @@ def read_secret(spec: SinkSpec, key: str, environ: Mapping[str, str] | None = No
         try:
             value = Path(file).expanduser().read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise ConfigError(f"{spec.where}: cannot read its {key} file: {error.strerror or error}", hint=_HINT) from None
+            raise ConfigError(
+                f"{spec.where}: cannot read its {key} file: {error.strerror or error}", hint=_HINT
+            ) from None
         if value:
             return value
         raise ConfigError(f"{spec.where}: its {key} file is empty", hint=_HINT)

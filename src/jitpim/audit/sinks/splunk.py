@@ -40,7 +40,9 @@ def _epoch(record: Mapping[str, Any]) -> float:
 class SplunkHecSink:
     type_name: ClassVar[str] = "splunk"
 
-    def __init__(self, spec: SinkSpec, *, environ: Mapping[str, str] | None = None, sleep: SleepFn = time.sleep) -> None:
+    def __init__(
+        self, spec: SinkSpec, *, environ: Mapping[str, str] | None = None, sleep: SleepFn = time.sleep
+    ) -> None:
         self.spec = spec
         self.name = spec.name
         self.batch_size = int(spec.option("batch_size", 100))

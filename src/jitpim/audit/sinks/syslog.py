@@ -97,7 +97,9 @@ def format_message(
 class SyslogSink:
     type_name: ClassVar[str] = "syslog"
 
-    def __init__(self, spec: SinkSpec, *, environ: Mapping[str, str] | None = None, sleep: SleepFn = time.sleep) -> None:
+    def __init__(
+        self, spec: SinkSpec, *, environ: Mapping[str, str] | None = None, sleep: SleepFn = time.sleep
+    ) -> None:
         self.spec = spec
         self.name = spec.name
         self.batch_size = int(spec.option("batch_size", 100))
@@ -110,9 +112,10 @@ class SyslogSink:
         if self.protocol not in ("udp", "tcp"):
             raise ConfigError(f"{spec.where}: protocol must be udp or tcp")
         facility = spec.option("facility", "authpriv")
-        self.facility = FACILITIES.get(str(facility).lower()) if isinstance(facility, str) else facility
-        if isinstance(self.facility, bool) or not isinstance(self.facility, int) or not 0 <= self.facility <= 23:
+        number = FACILITIES.get(facility.lower()) if isinstance(facility, str) else facility
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 23:
             raise ConfigError(f"{spec.where}: facility must be a syslog facility name or 0-23")
+        self.facility: int = number
         self.framing = str(spec.option("framing", "octet-counting"))
         if self.framing not in ("octet-counting", "lf"):
             raise ConfigError(f"{spec.where}: framing must be octet-counting or lf")
@@ -127,7 +130,7 @@ class SyslogSink:
         return [
             format_message(
                 record,
-                facility=int(self.facility),
+                facility=self.facility,
                 hostname=self.hostname,
                 app_name=self.app_name,
                 sd_id=self.sd_id,

@@ -71,9 +71,9 @@ class WebhookSink:
         if not records:
             return
         delivery = str(uuid.uuid4())
-        body = canonical_json(
-            {"delivery": delivery, "records": list(records), "type": "jitpim.audit.records"}
-        ).encode("utf-8")
+        body = canonical_json({"delivery": delivery, "records": list(records), "type": "jitpim.audit.records"}).encode(
+            "utf-8"
+        )
 
         def attempt() -> None:
             # A fresh timestamp (and signature) per attempt: a retry after a long backoff is not a replay.

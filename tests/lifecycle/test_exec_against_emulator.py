@@ -1,0 +1,231 @@
+"""`jitpim exec` as a user runs it: a separate process, against the emulator over HTTPS, as a GitHub Actions
+job authenticating with OIDC. The Key Vault write works only inside the window; every exit path releases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from jitpim.emulator import Emulator
+from jitpim.testing import github_job_environ
+
+OFFICER = "Key Vault Secrets Officer"
+
+# The privileged work: write a Key Vault secret with Microsoft's own client, as the same CI identity.
+WRITER = textwrap.dedent(
+    """
+    import os, sys, requests
+    from azure.identity import ClientAssertionCredential
+    from azure.keyvault.secrets import SecretClient
+    ca = os.environ["JITPIM_CA_BUNDLE"]
+    def assertion():
+        r = requests.get(os.environ["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=api://AzureADTokenExchange",
+                         headers={"Authorization": "Bearer " + os.environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]},
+                         verify=ca, timeout=10)
+        return r.json()["value"]
+    cred = ClientAssertionCredential(os.environ["AZURE_TENANT_ID"], os.environ["AZURE_CLIENT_ID"], assertion,
+                                     authority=os.environ["AZURE_AUTHORITY_HOST"], connection_verify=ca)
+    client = SecretClient(os.environ["VAULT_URL"], cred, verify_challenge_resource=False, connection_verify=ca)
+    client.set_secret("db-password", sys.argv[1])
+    """
+)
+
+
+def _write(info: dict[str, Any], value: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    child_env = {**env, "AZURE_AUTHORITY_HOST": info["authority"], "VAULT_URL": info["vaults"]["kv-payments"]["url"]}
+    return subprocess.run(
+        [sys.executable, "-c", WRITER, value], env=child_env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture(name="job")
+def _job(fresh_emu: Emulator, tmp_path: Path) -> dict[str, Any]:
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.apply_settings()
+    info = fresh_emu.info
+    env = github_job_environ(info, workdir=tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    return {"info": info, "env": env, "tmp": tmp_path, "emu": fresh_emu}
+
+
+def _exec_args(info: dict[str, Any], *child: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "jitpim",
+        "exec",
+        "--kind",
+        "rbac",
+        "--role",
+        OFFICER,
+        "--scope",
+        info["vaults"]["kv-payments"]["resource_id"],
+        "--duration",
+        "10m",
+        "--justification",
+        "rotate the db password",
+        "--",
+        *child,
+    ]
+
+
+def _ci_grants(emu: Emulator) -> list[Any]:
+    """Assignments to ci-app other than its standing ones (the scenario's)."""
+    world = emu.runtime.world
+    ci = emu.info["principals"]["ci-app"]["object_id"]
+    with world.lock:
+        return [
+            a
+            for a in world.rbac.assignments.values()
+            if a.principal_id == ci and a.role_definition_id == "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+        ]
+
+
+def test_write_works_only_inside_the_window(job: dict[str, Any]) -> None:
+    info, env = job["info"], job["env"]
+    before = _write(info, "v-before", env)
+    assert before.returncode != 0 and "ForbiddenByRbac" in before.stderr
+    child = [sys.executable, "-c", WRITER, "v-inside"]
+    child_env = {**env, "VAULT_URL": info["vaults"]["kv-payments"]["url"]}
+    result = subprocess.run(
+        _exec_args(info, *child), env=child_env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    after = _write(info, "v-after", env)
+    assert after.returncode != 0 and "ForbiddenByRbac" in after.stderr
+    assert _ci_grants(job["emu"]) == []
+    outputs = Path(env["GITHUB_OUTPUT"]).read_text()
+    assert "lease-ids" in outputs and "exit-code" in outputs
+    assert "jitpim exec" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+@pytest.mark.parametrize(("code", "expected"), [("sys.exit(3)", 3), ("os.abort()", 128 + signal.SIGABRT)])
+def test_child_failure_or_crash_passes_its_code_and_releases(job: dict[str, Any], code: str, expected: int) -> None:
+    info, env = job["info"], job["env"]
+    result = subprocess.run(
+        _exec_args(info, sys.executable, "-c", f"import os, sys; {code}"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == expected, result.stderr
+    assert _ci_grants(job["emu"]) == []
+
+
+def _start_waiting_child(job: dict[str, Any]) -> tuple[subprocess.Popen[str], Path]:
+    """jitpim exec with a child that writes a marker once it runs, then waits to be signalled."""
+    marker = job["tmp"] / "child-started"
+    got = job["tmp"] / "child-got-signal"
+    script = (
+        "import pathlib, signal, sys, time\n"
+        f"def on(sig, frame):\n    pathlib.Path({str(got)!r}).write_text(str(sig)); sys.exit(128 + sig)\n"
+        "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, on)\n"
+        f"pathlib.Path({str(marker)!r}).write_text('up')\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        _exec_args(job["info"], sys.executable, "-c", script),
+        env=job["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    return proc, got
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_to_jitpim_is_forwarded_then_access_released(job: dict[str, Any], sig: int) -> None:
+    proc, got = _start_waiting_child(job)
+    assert len(_ci_grants(job["emu"])) == 1, "access is held while the child runs"
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    assert got.read_text() == str(int(sig)), "the child received the signal"
+    assert proc.returncode == 128 + sig, err
+    assert _ci_grants(job["emu"]) == []
+
+
+def test_sigkill_leaves_a_lease_that_reap_releases(job: dict[str, Any]) -> None:
+    proc, _ = _start_waiting_child(job)
+    assert len(_ci_grants(job["emu"])) == 1
+    proc.kill()
+    proc.wait(timeout=30)
+    # The orphaned child keeps running until we stop it; the grant is still there.
+    subprocess.run(["pkill", "-f", "child-started"], check=False)
+    assert len(_ci_grants(job["emu"])) == 1
+    reaped = subprocess.run(
+        [sys.executable, "-m", "jitpim", "reap", "--output", "json"],
+        env=job["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert reaped.returncode == 0, reaped.stderr
+    report = json.loads(reaped.stdout)
+    assert [r["release"]["outcome"] for r in report["reaped"]] == ["released"]
+    assert _ci_grants(job["emu"]) == []
+
+
+def test_plan_refuses_missing_justification_before_sending_anything(job: dict[str, Any]) -> None:
+    info, env = job["info"], job["env"]
+    scope = info["vaults"]["kv-payments"]["resource_id"].rsplit("/providers/", 1)[0]
+    counted = requests.get(f"{info['control']}/state", verify=info["ca_cert"], timeout=10).json()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jitpim",
+            "plan",
+            "--kind",
+            "azure-role",
+            "--role",
+            "Contributor",
+            "--scope",
+            scope,
+            "--mode",
+            "direct",
+            "--duration",
+            "30m",
+            "--output",
+            "json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 73, result.stderr
+    plan = json.loads(result.stdout)
+    rules = {r.get("rule") for t in plan["targets"] for r in t["decision"]["reasons"]}
+    assert "JustificationRule" in rules
+    after = requests.get(f"{info['control']}/state", verify=info["ca_cert"], timeout=10).json()
+    assert after["role_assignments"] == counted["role_assignments"]
+
+
+def test_nested_exec_is_refused(job: dict[str, Any]) -> None:
+    env = {**job["env"], "JITPIM_LEASES": "gh-1-1/rbac/x"}
+    result = subprocess.run(
+        _exec_args(job["info"], "true"), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 80
+    assert "inside another jitpim exec" in result.stderr
