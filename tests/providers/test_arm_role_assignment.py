@@ -312,3 +312,31 @@ def test_eligible_lists_the_roles_the_condition_allows(
     assert all(t.kind.value == "rbac" for t in targets)
     # alice holds no right to assign anything.
     assert provider.eligible(contexts("alice", Mode.SELF)) == []
+
+
+def test_scopes_wildcards_and_rule_names() -> None:
+    from jitpim.providers._arm import ArmScope, action_matches, policy_rules
+
+    sub = "1b2c3d4e-5f60-4718-9a0b-c1d2e3f40516"
+    secret = ArmScope.parse(
+        f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/secrets/db-password/"
+    )
+    assert secret.vault_id == f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+    assert (
+        secret.secret_name == "db-password" and secret.describe() == "db-password (Microsoft.KeyVault/vaults/secrets)"
+    )
+    assert secret.same_or_below(f"/subscriptions/{sub}/resourceGroups/RG") and not secret.same_or_below(
+        "/subscriptions/x"
+    )
+    group = ArmScope.parse("/providers/Microsoft.Management/managementGroups/platform")
+    assert group.describe() == "management group platform" and group.vault_id is None
+    assert group.role_definition_id(OWNER) == f"/providers/Microsoft.Authorization/roleDefinitions/{OWNER}"
+    assert ArmScope.parse(f"/subscriptions/{sub}").role_definition_id(OWNER).startswith(f"/subscriptions/{sub}/")
+    assert action_matches("*/read", "Microsoft.KeyVault/vaults/read")
+    assert action_matches(
+        "Microsoft.KeyVault/vaults/secrets/*", "microsoft.keyvault/vaults/secrets/readMetadata/action"
+    )
+    assert action_matches("*", "Microsoft.Authorization/*/read")  # a pattern is covered by a broader one
+    assert not action_matches("Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/read")
+    message = 'The following policy rules failed: ["ExpirationRule","JustificationRule"]'
+    assert policy_rules(message) == ["ExpirationRule", "JustificationRule"]

@@ -138,6 +138,14 @@ def release_for_good(
     assert result.outcome in (ReleaseOutcome.RELEASED, ReleaseOutcome.ALREADY_GONE), result
 
 
+@pytest.fixture(autouse=True)
+def _nothing_left_granted(control: Any) -> Iterator[None]:
+    """Every test must release what it granted: no active or scheduled PIM assignment may remain."""
+    yield
+    left = [s for s in state(control)["graph"]["schedules"] if s["level"] == "assignment" and s["state"] != "ended"]
+    assert left == [], f"grants left in the emulator: {left}"
+
+
 @pytest.fixture(name="provider")
 def _provider() -> Provider:
     return get_provider("pim-group")

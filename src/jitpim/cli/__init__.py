@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("jitpim.cli.status", "status", "What is active now (ledger, and live with --live)."),
     "eligible": ("jitpim.cli.eligible", "eligible", "What this principal may request."),
     "reap": ("jitpim.cli.reap", "reap", "Release leases whose job is gone or whose end has passed."),
+    "rotate": ("jitpim.cli.rotate", "rotate", "Rotate a Key Vault secret or an app's client secret under JIT access."),
+    "demo": ("jitpim.cli.demo", "demo", "Run the whole flow against the embedded emulator, with a timeline."),
     "emulator": ("jitpim.cli.emulator", "emulator", "Run the embedded Azure emulator, or print its environment."),
 }
 

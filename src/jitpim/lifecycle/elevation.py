@@ -29,6 +29,7 @@ from ..errors import (
     ProviderApiError,
     ProviderError,
     ReleaseFailedError,
+    ThrottledError,
 )
 from ..model import RunContext, format_duration, lease_id, new_local_run_key
 from ..providers import Grant, GrantStatus, Provider, ProviderContext, ResolvedTarget
@@ -176,6 +177,15 @@ class Elevation:
         for attempt in range(1, _GRANT_ATTEMPTS + 1):
             try:
                 return item.provider.grant(item.resolved, item.decision, item.ctx, request_name=request_name)
+            except ThrottledError as exc:
+                # Still throttled after the HTTP layer's retries: the service did not process it; ask again.
+                if attempt == _GRANT_ATTEMPTS:
+                    raise
+                wait = exc.retry_after or delay
+                self._say("throttled", f"throttled while granting {described}; asking again in {wait:.0f}s", lid)
+                self.clock.sleep(wait)
+                delay = min(delay * 2, self.options.poll_maximum)
+                continue
             except ProviderApiError as exc:
                 if not _transport_failure(exc):
                     raise

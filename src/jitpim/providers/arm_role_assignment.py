@@ -58,7 +58,7 @@ class ArmRoleAssignmentProvider:
     def read_policy(self, resolved: ResolvedTarget, ctx: ProviderContext) -> PolicyView:
         # No PIM policy governs a plain assignment and it has no end at the source; max_duration None lets the
         # lifecycle apply its own ceiling, which the ledger and the reaper enforce.
-        return PolicyView(source="rbac: plain role assignment (no PIM policy, no expiry at the source)")
+        return PolicyView(source="rbac: no PIM policy for a plain role assignment; jitpim's own ceiling applies")
 
     def check(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> list[Reason]:
         entries = caller_permissions(ctx, resolved.scope)

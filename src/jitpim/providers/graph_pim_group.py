@@ -4,7 +4,7 @@
     resolve      the group by object id or exact display name (`/groups`); the access (`member`/`owner`) is
                  the role id; the principal is the caller (`ctx.identity.object_id`)
     read_policy  the group's policy for that access (`roleManagementPolicyAssignments`, scope = group id,
-                 type `Group`, roleDefinitionId = access); a group PIM has not onboarded yet has none, and
+                 type `Group`, roleDefinitionId = access); a group not yet onboarded to PIM has none, and
                  then the service's defaults apply (the `isValidationOnly` check still asks PIM itself)
     probe        the principal is listed in `/groups/{id}/members` (or `/owners`): PIM has made the
                  membership real in the directory, which is what ARM, Key Vault and Graph authorize with

@@ -4,7 +4,8 @@ The command gets the value one of two ways, and never through its argv or its en
 readable by other processes of the same user, `/proc/PID/cmdline` even by everyone):
 
 * `fd` (default): an inherited pipe. `JITPIM_SECRET_FD` names the descriptor; read it to the end, e.g.
-  `value=$(cat <&"$JITPIM_SECRET_FD")` or `open(int(os.environ["JITPIM_SECRET_FD"])).read()`.
+  `value=$(cat "/dev/fd/$JITPIM_SECRET_FD")` (any shell; dash's `<&N` takes one digit only) or
+  `os.read`/`open(int(os.environ["JITPIM_SECRET_FD"]))` in Python.
 * `file`: a 0600 file in a private 0700 directory, `JITPIM_SECRET_FILE` names it; it is removed when the
   command ends, however it ends.
 
