@@ -529,3 +529,37 @@ def test_eligible_lists_the_callers_eligibilities(fresh_emu: Emulator, provider:
         ("entra-role", "Global Administrator", "/"),
     }
     assert provider.eligible(context(fresh_emu, "ci-app", Mode.DIRECT)) == []
+
+
+def test_scheduled_grant_starts_later_and_can_be_released_before(
+    fresh_emu: Emulator, provider: Provider, control: Any
+) -> None:
+    """A maintenance window (`--start` ahead): Granted now, Provisioned when the emulated clock gets there."""
+    ctx = context(fresh_emu, "ci-app", Mode.DIRECT)
+    start = ctx.now() + timedelta(hours=2)
+    resolved = provider.resolve(target(start=start), ctx)
+    decision = decide(provider, resolved, ctx)
+    assert decision.start == start
+    grant = None
+    try:
+        grant = provider.grant(resolved, decision, ctx, request_name="r-window")
+        assert grant.status is GrantStatus.SCHEDULED and grant.api_status == "Granted"
+        assert grant.start_at is not None and abs(grant.start_at - start) < timedelta(seconds=1)
+        assert provider.find_existing(resolved, ctx) is None  # instances show what holds now
+        fresh_emu.advance(2 * 3600 + 1)
+        assert provider.refresh(grant, resolved, ctx).status is GrantStatus.ACTIVE
+        assert len(pim_assignments(control, ctx.identity.object_id)) == 1
+    finally:
+        release_for_good(fresh_emu, provider, grant, resolved, ctx)
+
+
+def test_release_before_a_scheduled_start(fresh_emu: Emulator, provider: Provider, control: Any) -> None:
+    ctx = context(fresh_emu, "ci-app", Mode.DIRECT)
+    resolved = provider.resolve(target(start=ctx.now() + timedelta(hours=1)), ctx)
+    grant = provider.grant(resolved, decide(provider, resolved, ctx), ctx, request_name="r-window-2")
+    try:
+        assert grant.status is GrantStatus.SCHEDULED
+        assert provider.release(grant, resolved, ctx).outcome is ReleaseOutcome.RELEASED
+        assert live_schedules(control, ctx.identity.object_id) == []
+    finally:
+        release_for_good(fresh_emu, provider, grant, resolved, ctx)

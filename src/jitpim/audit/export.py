@@ -24,7 +24,15 @@ from jitpim.audit.signing import Signer
 from jitpim.audit.store import AuditStore
 from jitpim.audit.summary import SUMMARY_EVENT, distributed_record
 
-__all__ = ["CSV_COLUMNS", "ExportFilters", "export_events", "export_summaries", "select_leases", "write_csv", "write_jsonl"]
+__all__ = [
+    "CSV_COLUMNS",
+    "ExportFilters",
+    "export_events",
+    "export_summaries",
+    "select_leases",
+    "write_csv",
+    "write_jsonl",
+]
 
 CSV_COLUMNS: Final = (
     "lease_id", "state", "outcome", "exit_code", "kind", "role", "role_id", "scope", "principal_id", "tenant_id",
@@ -79,7 +87,9 @@ class ExportFilters:
 
 def select_leases(store: AuditStore, filters: ExportFilters) -> list[LeaseRecord]:
     """Leases matching the filters, oldest first."""
-    return [lease for lease in store.list(principal_id=filters.principal, run_id=filters.run_id) if filters.matches(lease)]
+    return [
+        lease for lease in store.list(principal_id=filters.principal, run_id=filters.run_id) if filters.matches(lease)
+    ]
 
 
 def export_summaries(store: AuditStore, filters: ExportFilters) -> tuple[list[dict[str, Any]], list[str]]:
@@ -128,7 +138,9 @@ def _csv_row(record: Mapping[str, Any]) -> dict[str, str]:
 
     target, principal, run, times = section("target"), section("principal"), section("run"), section("times")
     ledger, signature, request_ids = section("ledger"), section("signature"), section("request_ids")
-    versions = [v for entry in record.get("secrets") or [] if isinstance(entry, Mapping) for v in entry.get("version_ids") or []]
+    versions = [
+        v for entry in record.get("secrets") or [] if isinstance(entry, Mapping) for v in entry.get("version_ids") or []
+    ]
     row: dict[str, Any] = {
         "lease_id": record.get("lease_id"),
         "state": record.get("state"),
@@ -152,7 +164,16 @@ def _csv_row(record: Mapping[str, Any]) -> dict[str, str]:
     }
     for name in ("repository", "ref", "sha", "workflow", "run_id", "run_attempt", "actor", "pr_number", "environment"):
         row[name] = run.get(name)
-    for name in ("requested_at", "approved_at", "granted_at", "effective_at", "released_at", "expired_at", "start_at", "end_at"):
+    for name in (
+        "requested_at",
+        "approved_at",
+        "granted_at",
+        "effective_at",
+        "released_at",
+        "expired_at",
+        "start_at",
+        "end_at",
+    ):
         row[name] = times.get(name)
     return {column: _cell(row.get(column)) for column in CSV_COLUMNS}
 
