@@ -124,8 +124,8 @@ def _grant_of(row: Mapping[str, Any]) -> _Grant | None:
     details = _details(row)
     role = next((t for t in targets if str(t.get("type")).lower() == "role"), None)
     principal = next((t for t in targets if str(t.get("type")).lower() in _PRINCIPAL_TYPES), None)
+    resource: Mapping[str, Any] | None = role
     if role is not None:
-        resource = role
         if principal is None:  # a group made member of a role
             principal = next((t for t in targets if str(t.get("type")).lower() == "group"), None)
     else:
@@ -286,6 +286,20 @@ def _audit_findings(
         )
 
 
+def _lease_finding(lease: LeaseRecord, kind: str, message: str, at: str | None, recorded: bool = False) -> Finding:
+    return Finding(
+        kind,
+        message,
+        "assignments",
+        lease_id=lease["lease_id"],
+        principal_id=lease["principal_id"],
+        role_id=lease["role_id"],
+        scope=lease["scope"],
+        at=at,
+        recorded=recorded,
+    )
+
+
 def _lease_findings(
     store: AuditStore,
     live: _Live,
@@ -307,29 +321,23 @@ def _lease_findings(
         except JitError as exc:
             report.errors.append(f"{lease['lease_id']}: cannot read live assignments: {exc.message}")
             continue
-        common = {
-            "lease_id": lease["lease_id"],
-            "principal_id": lease["principal_id"],
-            "role_id": lease["role_id"],
-            "scope": lease["scope"],
-            "source": "assignments",
-        }
+
         if ended and active:
             report.findings.append(
-                Finding(
+                _lease_finding(
+                    lease,
                     "released_but_active",
                     f"{lease['lease_id']} is {lease['state']} in the ledger, but {lease['role']} is still active",
-                    at=lease["updated_at"],
-                    **common,
+                    lease["updated_at"],
                 )
             )
         elif overdue and active:
             report.findings.append(
-                Finding(
+                _lease_finding(
+                    lease,
                     "overdue_active",
                     f"{lease['lease_id']} ended at {end_at} and is still active (run `jitpim reap`)",
-                    at=end_at,
-                    **common,
+                    end_at,
                 )
             )
         elif overdue:
@@ -344,12 +352,12 @@ def _lease_findings(
                 )
                 recorded = True
             report.findings.append(
-                Finding(
+                _lease_finding(
+                    lease,
                     "expired_at_source",
                     f"{lease['lease_id']} expired at the source at {end_at}; the ledger still had it {lease['state']}",
-                    at=end_at,
-                    recorded=recorded,
-                    **common,
+                    end_at,
+                    recorded,
                 )
             )
 

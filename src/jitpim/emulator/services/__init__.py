@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["attach_all", "main_routes", "vault_routes"]
 
 # Order matters for routing: specific prefixes first, ARM (rooted at /subscriptions, /providers) after them.
-_STATEFUL = ("graph", "arm", "keyvault")
-_MAIN = ("control", "github", "identity", "graph", "arm")
+_STATEFUL = ("graph", "arm", "keyvault", "monitor")
+_MAIN = ("control", "github", "identity", "graph", "monitor", "arm")
 
 
 def attach_all(world: World) -> None:

@@ -1,0 +1,1 @@
+"""Azure Monitor Logs Ingestion API (data collection rules and their streams)."""
