@@ -23,11 +23,10 @@ from pathlib import Path
 
 import requests
 
-from jitpim.emulator import Emulator
 
-
-def _load(name: str, seconds: float, workers: int, make: Callable[[requests.Session], Callable[[], None]],
-          ca: str) -> None:
+def _load(
+    name: str, seconds: float, workers: int, make: Callable[[requests.Session], Callable[[], None]], ca: str
+) -> None:
     stop = time.monotonic() + seconds
     counts = [0] * workers
     latencies: list[list[float]] = [[] for _ in range(workers)]
@@ -62,7 +61,9 @@ def _startup(runs: int) -> None:
             t0 = time.perf_counter()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jitpim", "emulator", "serve", "--state-dir", state],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             assert proc.stdout is not None
             line = proc.stdout.readline()
@@ -70,8 +71,21 @@ def _startup(runs: int) -> None:
             json.loads(line)
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"{'serve -> ready line':<28} median {statistics.median(samples) * 1000:6.0f} ms   "
-          f"min {min(samples) * 1000:6.0f} ms   ({runs} runs, fresh process each)")
+    print(
+        f"{'serve -> ready line':<28} median {statistics.median(samples) * 1000:6.0f} ms   "
+        f"min {min(samples) * 1000:6.0f} ms   ({runs} runs, fresh process each)"
+    )
+
+
+def _serve(state: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jitpim", "emulator", "serve", "--state-dir", state],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
 
 
 def main() -> None:
@@ -82,55 +96,84 @@ def main() -> None:
     args = parser.parse_args()
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         os.environ.pop(name, None)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.workers} client threads in-process")
-    with Emulator.start() as emu:
-        info = emu.info
-        ca = info["ca_cert"]
-        ci = info["principals"]["admin-app"]
-        token_url = f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token"
-
-        def token_for(scope: str) -> str:
-            r = requests.post(token_url, verify=ca, data={
-                "grant_type": "client_credentials", "client_id": ci["client_id"],
-                "client_secret": ci["client_secret"], "scope": scope})
-            r.raise_for_status()
-            return str(r.json()["access_token"])
-
-        def token_call(session: requests.Session) -> Callable[[], None]:
-            data = {"grant_type": "client_credentials", "client_id": ci["client_id"],
-                    "client_secret": ci["client_secret"], "scope": "https://graph.microsoft.com/.default"}
-            return lambda: session.post(token_url, data=data).raise_for_status()
-
-        graph_token = token_for("https://graph.microsoft.com/.default")
-
-        def graph_list(session: requests.Session) -> Callable[[], None]:
-            url = f"{info['graph']}/v1.0/roleManagement/directory/roleDefinitions"
-            headers = {"Authorization": f"Bearer {graph_token}"}
-            return lambda: session.get(url, headers=headers).raise_for_status()
-
-        # admin-app reads the secret through a role assignment made at the start of the run.
-        world = emu.runtime.world
-        vault = info["vaults"]["kv-payments"]
-        from datetime import timedelta
-
-        from jitpim.emulator.core.rbac import RoleAssignment
-
-        with world.lock:
-            world.rbac.assignments["bench"] = RoleAssignment(
-                name="bench", scope=vault["resource_id"], role_definition_id="4633458b-17de-408a-b874-0445c86b69e6",
-                principal_id=ci["object_id"], principal_type="ServicePrincipal",
-                created_on=world.clock.now() - timedelta(hours=1))
-        kv_token = token_for("https://vault.azure.net/.default")
-
-        def kv_get(session: requests.Session) -> Callable[[], None]:
-            url = f"{vault['url']}/secrets/db-password?api-version=7.5"
-            headers = {"Authorization": f"Bearer {kv_token}"}
-            return lambda: session.get(url, headers=headers).raise_for_status()
-
-        _load("token (client secret)", args.seconds, args.workers, token_call, ca)
-        _load("graph list roleDefinitions", args.seconds, args.workers, graph_list, ca)
-        _load("key vault get secret", args.seconds, args.workers, kv_get, ca)
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the emulator runs in its own process "
+        f"(`jitpim emulator serve`), {args.workers} client threads in this one"
+    )
+    with tempfile.TemporaryDirectory() as state:
+        proc, info = _serve(state)
+        try:
+            _measure(info, args)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
     _startup(args.startup_runs)
+
+
+def _measure(info: dict, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+    ca = info["ca_cert"]
+    admin = info["principals"]["admin-app"]
+    token_url = f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token"
+
+    def token_for(scope: str) -> str:
+        r = requests.post(
+            token_url,
+            verify=ca,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": admin["client_id"],
+                "client_secret": admin["client_secret"],
+                "scope": scope,
+            },
+        )
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+    def token_call(session: requests.Session) -> Callable[[], None]:
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": admin["client_id"],
+            "client_secret": admin["client_secret"],
+            "scope": "https://graph.microsoft.com/.default",
+        }
+        return lambda: session.post(token_url, data=data).raise_for_status()
+
+    graph_token = token_for("https://graph.microsoft.com/.default")
+
+    def graph_list(session: requests.Session) -> Callable[[], None]:
+        url = f"{info['graph']}/v1.0/roleManagement/directory/roleDefinitions"
+        headers = {"Authorization": f"Bearer {graph_token}"}
+        return lambda: session.get(url, headers=headers).raise_for_status()
+
+    # admin-app (User Access Administrator) gives itself Key Vault Secrets User through ARM, as a user would.
+    vault = info["vaults"]["kv-payments"]
+    arm = token_for("https://management.azure.com/.default")
+    put = requests.put(
+        f"{info['arm']}{vault['resource_id']}/providers/Microsoft.Authorization/roleAssignments/"
+        "0b0b0b0b-1111-4222-8333-444455556666?api-version=2022-04-01",
+        json={
+            "properties": {
+                "roleDefinitionId": f"/subscriptions/{info['subscription_id']}/providers/"
+                "Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6",
+                "principalId": admin["object_id"],
+                "principalType": "ServicePrincipal",
+            }
+        },
+        headers={"Authorization": f"Bearer {arm}"},
+        verify=ca,
+    )
+    put.raise_for_status()
+    requests.post(f"{info['control']}/clock/advance", json={"seconds": 60}, verify=ca).raise_for_status()
+    kv_token = token_for("https://vault.azure.net/.default")
+
+    def kv_get(session: requests.Session) -> Callable[[], None]:
+        url = f"{vault['url']}/secrets/db-password?api-version=7.5"
+        headers = {"Authorization": f"Bearer {kv_token}"}
+        return lambda: session.get(url, headers=headers).raise_for_status()
+
+    _load("token (client secret)", args.seconds, args.workers, token_call, ca)
+    _load("graph list roleDefinitions", args.seconds, args.workers, graph_list, ca)
+    _load("key vault get secret", args.seconds, args.workers, kv_get, ca)
 
 
 if __name__ == "__main__":

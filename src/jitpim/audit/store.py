@@ -13,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Final, Protocol
 
 from jitpim.audit.events import ChainVerification
@@ -75,6 +76,12 @@ class AuditStore(Protocol):
     def write_transaction(self) -> contextlib.AbstractContextManager[Db]: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
 
 
 def is_postgres_dsn(location: str | os.PathLike[str] | None) -> bool:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rotate": ("jitpim.cli.rotate", "rotate", "Rotate a Key Vault secret or an app's client secret under JIT access."),
     "demo": ("jitpim.cli.demo", "demo", "Run the whole flow against the embedded emulator, with a timeline."),
     "emulator": ("jitpim.cli.emulator", "emulator", "Run the embedded Azure emulator, or print its environment."),
+    "audit": ("jitpim.cli.audit", "audit", "Signed audit records: list, show, export, verify, flush, reconcile."),
 }
 
 
