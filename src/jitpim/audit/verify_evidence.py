@@ -268,11 +268,22 @@ def _check_end(
 
 def verify_evidence_file(path: Path, *, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
-        raise AuditError(f"cannot read the evidence file: {reason}", target=str(path)) from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+        data = path.read_bytes()
+    except OSError as error:
+        raise AuditError(
+            f"cannot read the evidence file: {error.strerror or type(error).__name__}", target=str(path)
+        ) from None
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    lines: list[str] = []
+    for index, raw in enumerate(raw_lines):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            report = VerifyReport(str(path), "evidence")
+            report.problem = Problem(
+                "changed", f"line {index + 1}", "the line is not UTF-8 (it was edited)", line=index + 1
+            )
+            return report
     return verify_evidence_lines(lines, source=str(path), keys=keys)

@@ -223,8 +223,11 @@ class ApiClient:
         except ClientAuthenticationError as exc:
             auth_failure = auth_error_from(exc, what=f"obtaining a token for {', '.join(self.scopes)}")
         except ServiceResponseError as exc:
-            raise ProviderError(
+            # status None marks "no answer": the lifecycle looks the change up before asking again.
+            raise ProviderApiError(
                 f"{method} {where} got no response ({type(exc).__name__})",
+                status=None,
+                code="NoResponse",
                 hint="The request may have been applied; jitpim looks it up before trying again.",
             ) from exc
         except ServiceRequestError as exc:

@@ -86,12 +86,14 @@ def listing(
     """A collection answer: `$filter` on `fields` (others answer `Request_UnsupportedQuery`), `$orderby`,
     `$select` (unknown names answer 400), `$top`, `$count`, paging. `default_fields` is the property set
     Graph returns without `$select` (users)."""
-    known: set[str] = set()
+    known: set[str] = set(fields) | {"id"}
     for row in rows:
         known.update(row)
     if default_fields is not None:
         known.update(default_fields)
-    _check_select(request, known, type_name)
+    if rows or default_fields is not None:
+        # An empty list says nothing about the type's properties: only check when there are rows to judge by.
+        _check_select(request, known, type_name)
     ordered = _order(request, list(rows), order_fields or set(), resource)
     body = collection(request, ordered, context, fields=fields, allow_or=allow_or, resource=resource)
     if default_fields is not None and not request.query_params.get("$select"):
