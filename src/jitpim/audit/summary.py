@@ -146,7 +146,9 @@ def _secret(event: EventRecord) -> dict[str, Any]:
         entry[name] = value if isinstance(value, str) else None
     if entry["version_id"] is None and isinstance(body.get("new_version_id"), str):
         entry["version_id"] = body["new_version_id"]
-    entry["version_ids"] = list(dict.fromkeys(_version_ids(body)))
+    # The new version first, then the one it replaced, then any others (disabled, rolled back...).
+    leading = [entry["version_id"], entry["previous_version_id"]]
+    entry["version_ids"] = list(dict.fromkeys([v for v in leading if v] + _version_ids(body)))
     entry["details"] = body
     return entry
 

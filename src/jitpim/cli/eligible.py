@@ -17,7 +17,7 @@ __all__ = ["eligible"]
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(["entra-role", "pim-group", "azure-role"]),
+    type=click.Choice(["entra-role", "pim-group", "azure-role", "rbac"]),
     help="Only these kinds (repeatable). [default: all PIM kinds]",
 )
 @common_options
@@ -30,7 +30,7 @@ def eligible(common: Any, kinds: tuple[str, ...]) -> None:
     from ..model import TargetKind
     from ..providers import get_provider
 
-    wanted = [TargetKind(k) for k in kinds] or [TargetKind.ENTRA_ROLE, TargetKind.PIM_GROUP, TargetKind.AZURE_ROLE]
+    wanted = [TargetKind(k) for k in kinds] or list(TargetKind)
     with open_runtime(common) as rt:
         ctx = rt.session.context()
         found: list[dict[str, Any]] = []

@@ -95,12 +95,14 @@ def _compare(left: Any, op: str, right: Any) -> bool:
     if left is None or right is None:
         return False
     try:
-        return {
-            "gt": left > right,
-            "ge": left >= right,
-            "lt": left < right,
-            "le": left <= right,
-        }[op]
+        return bool(
+            {
+                "gt": left > right,
+                "ge": left >= right,
+                "lt": left < right,
+                "le": left <= right,
+            }[op]
+        )
     except TypeError:
         return False
 
