@@ -194,7 +194,7 @@ def test_full_lifecycle_summary_holds_every_field_and_validates(tmp_path: Path) 
     assert times["granted_at"] is None and times["denied_at"] is None
     assert record["secrets"][0]["version_ids"] == ["8f3a2c", "77aa01", "5511ee"]
     assert record["secrets"][0]["secret_name"] == "db-password"
-    assert [e["type"] for e in record["events"]][0] == "lease.requested" and len(record["events"]) == 9
+    assert record["events"][0]["type"] == "lease.requested" and len(record["events"]) == 9
     assert record["signature"]["alg"] == "Ed25519" and record["signature"]["key_id"] == signer.key_id
 
 

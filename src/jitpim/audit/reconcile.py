@@ -94,6 +94,8 @@ class _Grant:
     resource_id: str  # directory role template id, group id, or ARM role definition GUID
     scope: str | None  # ARM scope for Azure-resource rows
     request_id: str | None
+    principal_name: str | None = None
+    resource_name: str | None = None
 
 
 def _parse(text: str) -> datetime:
@@ -143,7 +145,13 @@ def _grant_of(row: Mapping[str, Any]) -> _Grant | None:
         resource_id=str(resource["id"]).lower(),
         scope=details.get("ResourceId"),
         request_id=details.get("RoleAssignmentRequestId"),
+        principal_name=principal.get("displayName") or principal.get("userPrincipalName"),
+        resource_name=resource.get("displayName"),
     )
+
+
+def _named(name: str | None, object_id: str) -> str:
+    return f"{name} ({object_id})" if name else object_id
 
 
 def _role_guid(role_id: str | None) -> str:
@@ -271,7 +279,8 @@ def _audit_findings(
         report.findings.append(
             Finding(
                 "outside_jitpim",
-                f"{grant.activity}: {grant.principal_id} got {grant.resource_id}"
+                f"{grant.activity}: {_named(grant.principal_name, grant.principal_id)} got "
+                f"{_named(grant.resource_name, grant.resource_id)}"
                 + (f" on {grant.scope}" if grant.scope else "")
                 + f" at {grant.at}, and no jitpim lease accounts for it",
                 "directoryAudits",

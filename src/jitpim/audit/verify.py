@@ -16,9 +16,13 @@ Exported evidence files are checked by `verify_evidence.py`; `verify_path` picks
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -110,19 +114,46 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+# Printable ASCII without `"` and `\\`: canonical JSON writes such a string as itself between quotes.
+_PLAIN: Final = re.compile(r"[ !#-\[\]-~]*")
+
+
+def _json_text(value: Any) -> str:
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return '"' + value + '"'
+    if type(value) is int:
+        return str(value)
+    return _dump(value)
+
+
+class _Envelope:
+    """The canonical envelope text of stored events, built by splicing (see the module docstring). Lease ids,
+    types and versions repeat across events, so their JSON text is cached."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[type, Any], str] = {}
+
+    def _cached(self, value: Any) -> str:
+        key = (type(value), value)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = _json_text(value)
+        return found
+
+    def hash(self, prev_hash: str, seq: Any, lease_id: Any, event_type: Any, at: Any, version: Any, body: str) -> str:
+        material = (
+            '{"at":' + _json_text(at) + ',"body":' + body + ',"lease_id":' + self._cached(lease_id)
+            + ',"schema_version":' + self._cached(version) + ',"seq":' + _json_text(seq)
+            + ',"type":' + self._cached(event_type) + "}"
+        )  # fmt: skip
+        return hashlib.sha256((prev_hash + material).encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
 def event_hash_from_text(
     prev_hash: str, seq: Any, lease_id: Any, event_type: Any, at: Any, schema_version: Any, body_text: str
 ) -> str:
     """sha256(prev_hash || canonical envelope) with the stored body text spliced in verbatim (see above)."""
-    import hashlib
-
-    material = (
-        f'{{"at":{_dump(at)},"body":{body_text},"lease_id":{_dump(lease_id)},'
-        f'"schema_version":{_dump(schema_version)},"seq":{_dump(seq)},"type":{_dump(event_type)}}}'
-    )
-    digest = hashlib.sha256(prev_hash.encode("ascii", errors="replace"))
-    digest.update(material.encode("utf-8", errors="surrogatepass"))
-    return digest.hexdigest()
+    return _Envelope().hash(prev_hash, seq, lease_id, event_type, at, schema_version, body_text)
 
 
 def check_summary_signature(
@@ -185,6 +216,73 @@ def _summary_problem(row: Sequence[Any], hashes: Sequence[str]) -> Problem | Non
     return None
 
 
+_BATCH: Final = 256
+
+
+def _check_summaries(
+    batch: Sequence[tuple[Sequence[Any], str]], hashes: Sequence[str], keys: Mapping[str, PublicKey]
+) -> list[tuple[int, Problem | None, str | None]]:
+    """(seq, problem or None, key id) for each summary row: its signature, then what it lists.
+
+    `expected` is the canonical `"events":[...]` text of the lease's events before the summary as chained:
+    when the signed body contains it verbatim (the normal case), it lists exactly those events and parsing
+    the body is skipped; otherwise (another writer appended to the lease while it was summarised, or
+    tampering) the body is parsed and every listed event checked against the chain."""
+    results: list[tuple[int, Problem | None, str | None]] = []
+    for row, expected in batch:
+        seq, lease_id = row[0], row[1]
+        ok, reason, key_id = check_summary_signature(row[8], row[5], keys)
+        if not ok:
+            problem = Problem(
+                "signature", f"event seq {seq}", f"the summary of lease {lease_id} {reason}", seq=seq, lease_id=lease_id
+            )
+            results.append((seq, problem, key_id))
+            continue
+        body = str(row[5])
+        if expected in body and '"lease_id":' + _json_text(lease_id) + "," in body:
+            results.append((seq, None, key_id))
+        else:
+            results.append((seq, _summary_problem(row, hashes), key_id))
+    return results
+
+
+def _walk(rows: Sequence[Sequence[Any]], report: VerifyReport, on_summary: Any) -> tuple[Problem | None, str]:
+    """Walk the chain; (first chain problem or None, hash of the last event checked)."""
+    prev = GENESIS_HASH
+    envelope = _Envelope()
+    for index, row in enumerate(rows):
+        seq, lease_id = row[0], row[1]
+        expected = index + 1
+        where = f"event seq {expected}"
+        if seq != expected:
+            missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
+            return Problem("deleted", where, f"event seq {missing} is missing (deleted)", seq=expected), prev
+        if row[6] != prev:
+            kind, message = _classify_prev(rows, index, prev)
+            return Problem(kind, where, message, seq=seq, lease_id=lease_id), prev
+        if envelope.hash(prev, seq, lease_id, row[2], row[3], row[4], row[5]) != row[7]:
+            message = f"the content of event seq {seq} was edited (its hash does not match)"
+            return Problem("changed", where, message, seq=seq, lease_id=lease_id), prev
+        on_summary(index, row)
+        prev = row[7]
+        report.checked += 1
+    return None, prev
+
+
+def _head_problem(head: tuple[int, str] | None, last: int, prev: str) -> Problem | None:
+    if head is None:
+        return Problem("deleted", "chain head", "the chain head record is missing")
+    if head[0] > last:
+        message = f"events after seq {last} are missing (the chain head records seq {head[0]})"
+        return Problem("deleted", f"event seq {last + 1}", message, seq=last + 1)
+    if head[0] < last:
+        message = f"events after seq {head[0]} were added outside the ledger"
+        return Problem("changed", f"event seq {head[0] + 1}", message, seq=head[0] + 1)
+    if head[1] != prev:
+        return Problem("changed", f"event seq {last}", f"the chain head does not match the hash of seq {last}")
+    return None
+
+
 def verify_rows_fast(
     rows: Sequence[Sequence[Any]],
     head: tuple[int, str] | None,
@@ -193,78 +291,61 @@ def verify_rows_fast(
     report: VerifyReport,
 ) -> VerifyReport:
     """Verify raw event rows (`seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature`, in
-    seq order) against the chain head; `keys=None` skips signature checks."""
-    prev = GENESIS_HASH
-    hashes: list[str] = []
-    for index, row in enumerate(rows):
-        seq, lease_id = row[0], row[1]
-        expected = index + 1
-        where = f"event seq {expected}"
-        if seq != expected:
-            missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
-            report.problem = Problem("deleted", where, f"event seq {missing} is missing (deleted)", seq=expected)
-            return report
-        if row[6] != prev:
-            kind, message = _classify_prev(rows, index, prev)
-            report.problem = Problem(kind, where, message, seq=seq, lease_id=lease_id)
-            return report
-        if event_hash_from_text(prev, seq, lease_id, row[2], row[3], row[4], row[5]) != row[7]:
-            report.problem = Problem(
-                "changed",
-                where,
-                f"the content of event seq {seq} was edited (its hash does not match)",
-                seq=seq,
-                lease_id=lease_id,
-            )
-            return report
-        if row[2] == _SUMMARY and keys is not None:
-            ok, reason, key_id = check_summary_signature(row[8], row[5], keys)
-            if not ok:
-                report.problem = Problem(
-                    "signature", where, f"the summary of lease {lease_id} {reason}", seq=seq, lease_id=lease_id
-                )
-                return report
-            if key_id is not None and key_id not in report.key_ids:
-                report.key_ids.append(key_id)
-            report.signatures += 1
-            mismatch = _summary_problem(row, hashes)
-            if mismatch is not None:
-                report.problem = mismatch
-                return report
-        hashes.append(row[7])
-        prev = row[7]
-        report.checked += 1
-    last = len(rows)
-    if head is None:
-        report.problem = Problem("deleted", "chain head", "the chain head record is missing")
-    elif head[0] > last:
-        report.problem = Problem(
-            "deleted",
-            f"event seq {last + 1}",
-            f"events after seq {last} are missing (the chain head records seq {head[0]})",
-            seq=last + 1,
-        )
-    elif head[0] < last:
-        report.problem = Problem(
-            "changed",
-            f"event seq {head[0] + 1}",
-            f"events after seq {head[0]} were added outside the ledger",
-            seq=head[0] + 1,
-        )
-    elif head[1] != prev:
-        report.problem = Problem(
-            "changed", f"event seq {last}", f"the chain head does not match the hash of seq {last}"
-        )
+    seq order) against the chain head; `keys=None` skips signature checks.
+
+    Summary signatures are checked on worker threads while the chain is walked (Ed25519 verification
+    releases the GIL), and the earliest problem of either kind is the one reported."""
+    hashes = [str(row[7]) for row in rows]  # read by summary checks only below the summary's own seq
+    futures: list[Future[list[tuple[int, Problem | None, str | None]]]] = []
+    pending: list[tuple[Sequence[Any], str]] = []
+    workers = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) if keys is not None else None
+    listed: dict[Any, list[str]] = {}  # lease -> canonical text of its events, as a summary lists them
+
+    def on_summary(index: int, row: Sequence[Any]) -> None:
+        if workers is None:
+            return
+        if row[2] != _SUMMARY:
+            item = '{"at":' + _json_text(row[3]) + ',"hash":"' + str(row[7]) + '","seq":' + _json_text(row[0])
+            listed.setdefault(row[1], []).append(item + ',"type":' + _json_text(row[2]) + "}")
+            return
+        pending.append((row, '"events":[' + ",".join(listed.get(row[1], ())) + "]"))
+        if len(pending) >= _BATCH:
+            futures.append(workers.submit(_check_summaries, list(pending), hashes, keys or {}))
+            pending.clear()
+
+    try:
+        chain_problem, prev = _walk(rows, report, on_summary)
+        if workers is not None and pending:
+            futures.append(workers.submit(_check_summaries, list(pending), hashes, keys or {}))
+        results = [result for future in futures for result in future.result()]
+    finally:
+        if workers is not None:
+            workers.shutdown(wait=True)
+    summary_problems = [problem for _, problem, _ in results if problem is not None]
+    report.signatures = sum(1 for _, problem, _ in results if problem is None or problem.kind == "mismatch")
+    report.key_ids = sorted({key_id for _, _, key_id in results if key_id is not None})
+    candidates = [p for p in (chain_problem, *summary_problems) if p is not None]
+    if chain_problem is None:
+        head_problem = _head_problem(head, len(rows), prev)
+        if head_problem is not None:
+            candidates.append(head_problem)
+    if candidates:
+        report.problem = min(candidates, key=lambda p: p.seq if p.seq is not None else len(rows) + 1)
     return report
 
 
 def _read_rows(conn: Any) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
-    # Rows are read by column name: sqlite3.Row and psycopg's dict rows both support it.
     query = f"SELECT {', '.join(_COLUMN_NAMES)} FROM events ORDER BY seq"  # noqa: S608 - fixed column names
-    rows = [tuple(row[name] for name in _COLUMN_NAMES) for row in conn.execute(query, ()).fetchall()]
     found = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1", ()).fetchone()
-    head = (int(found["seq"]), str(found["hash"])) if found is not None else None
-    return rows, head
+    rows = conn.execute(query, ()).fetchall()
+    if rows and isinstance(rows[0], Mapping):  # psycopg's dict rows: values in the selected order
+        rows = [tuple(row.values()) for row in rows]
+    elif rows and not isinstance(rows[0], tuple):  # sqlite3.Row
+        rows = [tuple(row) for row in rows]
+    if found is None:
+        return rows, None
+    values = tuple(found.values()) if isinstance(found, Mapping) else tuple(found)
+    return rows, (int(values[0]), str(values[1]))
 
 
 def verify_store(store: AuditStore, *, keys: Mapping[str, PublicKey] | None, source: str | None = None) -> VerifyReport:
@@ -280,7 +361,6 @@ def verify_ledger_file(path: Path, *, keys: Mapping[str, PublicKey] | None) -> V
     report = VerifyReport(str(path), "ledger")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
     except sqlite3.Error as error:
         raise AuditError(f"cannot open the ledger: {error}", target=str(path)) from None
     try:

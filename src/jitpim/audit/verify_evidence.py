@@ -22,6 +22,9 @@ from jitpim.errors import AuditError, ConfigError
 
 __all__ = ["verify_evidence_file", "verify_evidence_lines"]
 
+_END_KEYS = frozenset({"type", "count", "last_hash", "signature"})
+_LINE_KEYS = frozenset({"n", "prev_hash", "hash", "record"})
+
 
 def _embedded_keys(header: Mapping[str, Any]) -> dict[str, PublicKey]:
     keys: dict[str, PublicKey] = {}
@@ -176,7 +179,7 @@ def verify_evidence_lines(lines: list[str], *, source: str, keys: Mapping[str, P
         if isinstance(line, Mapping) and line.get("type") == END_TYPE:
             break
         where = f"line {position + 1}"
-        if not isinstance(line, Mapping) or "record" not in line:
+        if not isinstance(line, Mapping) or set(line) != _LINE_KEYS:
             report.problem = Problem("changed", where, "not a record line", line=position + 1)
             return report
         if line.get("n") != position:
@@ -222,6 +225,9 @@ def _check_end(
         return report
     end = parsed[position]
     count = position - 1
+    if set(end) != _END_KEYS:
+        report.problem = Problem("changed", where, "the end line's fields were edited", line=position + 1)
+        return report
     if end.get("count") != count:
         problem = (
             Problem(

@@ -51,6 +51,7 @@ __all__ = [
     "SecretRotationResult",
     "check_run_context",
     "finalize_leases",
+    "github_secret_report",
     "rotate_app_credential",
     "rotate_secret",
     "secret_target",
@@ -349,3 +350,21 @@ def rotate_app_credential(
 
     _under_elevation(rt, plan, result, body)
     return result
+
+
+def github_secret_report(github: GitHubActions, result: SecretRotationResult) -> None:
+    """Step outputs `rotation-state`, `secret-version`, `previous-version` (plus the lease outputs) and a
+    step-summary section; no-ops outside GitHub Actions."""
+    from ._report import github_report
+
+    github_report(github, "jitpim rotate secret", result.leases, result.releases, result.exit_code)
+    outcome = result.outcome
+    if outcome is None or not github.active:
+        return
+    github.set_output("rotation-state", outcome.final_state)
+    github.set_output("secret-version", outcome.current_version_id or "")
+    github.set_output("previous-version", outcome.previous_version_id or "")
+    github.add_summary(
+        f"Secret `{outcome.secret_name}` in `{outcome.vault_name or outcome.vault_url}`: **{outcome.final_state}** "
+        f"(current version `{outcome.current_version_id}`, previous `{outcome.previous_version_id}`)\n"
+    )

@@ -23,6 +23,10 @@ __all__ = ["audit"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Leases whose lifecycle is over: released, expired, failed, and release_failed (the lifecycle ended without
+# removing the access: exactly the record a security team needs; a later release supersedes it).
+_FINISHED = frozenset({"released", "expired", "failed", "release_failed"})
+
 ledger_option = click.option(
     "--ledger",
     envvar="JITPIM_LEDGER",
@@ -414,7 +418,6 @@ def finalize(
 ) -> None:
     """Sign the summary record of finished leases (the lifecycle does this itself at the end of each lease;
     this is for leases closed elsewhere, e.g. by the reaper), write the run file, and send to the sinks."""
-    from ..audit.records import TERMINAL_STATES
     from ..audit.sinks import deliver as deliver_records
     from ..audit.summary import finalize_lease, write_run_file
     from ..ci.github import GitHubActions
@@ -427,7 +430,7 @@ def finalize(
             chosen += [
                 lease["lease_id"]
                 for lease in store.list(run_id=run_id)
-                if lease["state"] in TERMINAL_STATES and lease["lease_id"] not in chosen
+                if lease["state"] in _FINISHED and lease["lease_id"] not in chosen
             ]
         signer = _signer(store, create=True)
         records = [finalize_lease(store, lease_id, signer) for lease_id in chosen]

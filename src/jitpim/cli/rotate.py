@@ -199,17 +199,10 @@ def secret(common: Any, **kwargs: Any) -> None:
 
 
 def _report_secret(rt: Any, common: Any, result: Any) -> None:
+    from ._rotation_run import github_secret_report
+
     outcome = result.outcome
-    github = rt.github
-    github_report(github, "jitpim rotate secret", result.leases, result.releases, result.exit_code)
-    if outcome is not None and github.active:
-        github.set_output("rotation-state", outcome.final_state)
-        github.set_output("secret-version", outcome.current_version_id or "")
-        github.set_output("previous-version", outcome.previous_version_id or "")
-        github.add_summary(
-            f"Secret `{outcome.secret_name}` in `{outcome.vault_name or outcome.vault_url}`: **{outcome.final_state}**"
-            f" (current version `{outcome.current_version_id}`, previous `{outcome.previous_version_id}`)\n"
-        )
+    github_secret_report(rt.github, result)
     if common.output == "json":
         echo_json({**result.to_json(), "timeline": [s.to_json() for s in rt.timeline.steps]})
         return

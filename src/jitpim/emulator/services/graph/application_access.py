@@ -54,9 +54,11 @@ _WRITE_APP = ("Application.ReadWrite.All", "Directory.ReadWrite.All")
 _WRITE_DELEGATED = ("Application.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All")
 
 
-def _role_allows(w: World, caller: Caller, actions: tuple[str, ...]) -> bool:
+def _role_allows(w: World, caller: Caller, actions: tuple[str, ...], scope: str = "/") -> bool:
+    """A directory role grants one of `actions` tenant-wide, or at `scope` (an app registration: Entra roles
+    such as Cloud Application Administrator can be assigned scoped to one application)."""
     now = w.clock.now()
-    return any(w.directory.can(caller.object_id, a, now) for a in actions)
+    return any(w.directory.can(caller.object_id, a, now, scope) for a in actions)
 
 
 def read_caller(request: Request) -> Caller:
@@ -95,11 +97,11 @@ def authorize_credentials(w: World, caller: Caller, app: Application) -> None:
             return
         if caller.has_permission("Application.ReadWrite.OwnedBy") and caller.object_id in app.owners:
             return
-        if _role_allows(w, caller, (CREDENTIALS_ACTION,)):
+        if _role_allows(w, caller, (CREDENTIALS_ACTION,), f"/{app.object_id}"):
             return
         raise denied()
     if caller.has_permission(*_WRITE_DELEGATED) and (
-        caller.object_id in app.owners or _role_allows(w, caller, (CREDENTIALS_ACTION,))
+        caller.object_id in app.owners or _role_allows(w, caller, (CREDENTIALS_ACTION,), f"/{app.object_id}")
     ):
         return
     raise denied()
