@@ -88,6 +88,7 @@ _TITLES = {
     "graph": "Microsoft Graph (`{graph}` = base URL + `/graph`)",
     "arm": "Azure Resource Manager (`{arm}` = base URL)",
     "keyvault": "Key Vault data plane (each vault on its own port)",
+    "monitor": "Azure Monitor Logs Ingestion (endpoint = base URL)",
     "control": "Control plane",
 }
 
@@ -100,7 +101,7 @@ def emulator_coverage() -> str:
         "Every operation the emulator serves, read from its routing table. Graph routes exist under both\n",
         "`/v1.0` and `/beta` unless only one is listed. Behaviour notes per service: emulator-*.md.\n",
     ]
-    for service in ("identity", "github", "graph", "arm", "keyvault", "control"):
+    for service in ("identity", "github", "graph", "arm", "keyvault", "monitor", "control"):
         versions: dict[tuple[str, str], set[str]] = defaultdict(set)
         for method, path in routes.get(service, []):
             for version in ("v1.0", "beta"):

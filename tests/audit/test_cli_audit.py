@@ -103,6 +103,7 @@ def test_filters_and_exports(env: dict[str, str], tmp_path: Path) -> None:
     assert exported.exit_code == 0 and "1 matching lease(s) have no signed summary" in exported.output
     lines = out.read_text().splitlines()
     assert json.loads(lines[0])["filters"] == {"repository": "contoso/payments"}
+    assert json.loads(lines[0])["ledger_head"]["seq"] == 7  # 3 begins, 2 releases, 2 summaries
     assert [json.loads(line)["record"]["lease_id"] for line in lines[1:-1]] == ["gh-0-1/rbac/lease-0"]
     assert _run(env, "verify", str(out)).exit_code == 0
 

@@ -27,6 +27,8 @@ from jitpim.audit.summary import SUMMARY_EVENT, distributed_record
 __all__ = [
     "CSV_COLUMNS",
     "ExportFilters",
+    "chain_head",
+    "csv_text",
     "export_events",
     "export_summaries",
     "select_leases",
@@ -113,6 +115,13 @@ def export_events(store: AuditStore, filters: ExportFilters) -> list[dict[str, A
     return [dict(event) for event in store.events() if event["lease_id"] in wanted]
 
 
+def chain_head(store: AuditStore) -> dict[str, Any] | None:
+    """The ledger's chain head (`seq`, `hash`) at export time: ties an export to the ledger it came from."""
+    with store.read_transaction() as db:
+        row = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1", ()).fetchone()
+    return {"seq": int(row["seq"]), "hash": str(row["hash"])} if row is not None else None
+
+
 def write_jsonl(
     records: Sequence[Mapping[str, Any]],
     stream: IO[str],
@@ -120,8 +129,11 @@ def write_jsonl(
     content: Content,
     filters: ExportFilters,
     signer: Signer | None,
+    ledger_head: Mapping[str, Any] | None = None,
 ) -> int:
-    return write_evidence(records, stream, content=content, signer=signer, filters=filters.to_json())
+    return write_evidence(
+        records, stream, content=content, signer=signer, filters=filters.to_json(), ledger_head=ledger_head
+    )
 
 
 def _cell(value: Any) -> str:

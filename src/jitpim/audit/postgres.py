@@ -73,6 +73,15 @@ class _Db:
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return self._conn.execute(sql.replace("?", "%s"), tuple(parameters))
 
+    def fetch_tuples(self, sql: str, parameters: Any = (), /) -> list[tuple[Any, ...]]:
+        """All rows as plain tuples (no per-row dict): what bulk readers such as verification want."""
+        from psycopg.rows import tuple_row
+
+        with self._conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(sql.replace("?", "%s"), tuple(parameters))
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+
 
 def _event(row: Mapping[str, Any]) -> EventRecord:
     return EventRecord(

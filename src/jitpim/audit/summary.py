@@ -21,8 +21,8 @@ from typing import Any, Final
 from jitpim.audit.events import COMMAND_FINISHED, LEASE_REQUESTED, SECRET_ROTATED
 from jitpim.audit.records import EventRecord, LeaseRecord
 from jitpim.audit.schema_json import SUMMARY_SCHEMA_VERSION
-from jitpim.audit.signing import Signature, Signer
-from jitpim.audit.store import AuditStore
+from jitpim.audit.signing import Signature, Signer, load_signer
+from jitpim.audit.store import AuditStore, store_file
 from jitpim.errors import AuditError
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "finalize_lease",
     "latest_summary",
     "signed_body",
+    "signer_for",
     "summary_records",
     "write_run_file",
 ]
@@ -270,6 +271,14 @@ def _covers_everything(summary: EventRecord, lifecycle: Sequence[EventRecord]) -
         return False
     last = covered[-1]
     return isinstance(last, Mapping) and last.get("seq") == lifecycle[-1]["seq"]
+
+
+def signer_for(store: AuditStore, environ: Mapping[str, str] | None = None) -> Signer:
+    """The signing key for records of `store` (see signing.py: the configured key, else the one beside the
+    ledger file, generated on first use)."""
+    signer = load_signer(ledger_path=store_file(store), environ=environ, create=True)
+    assert signer is not None  # create=True always yields a key or raises ConfigError
+    return signer
 
 
 def finalize_lease(ledger: AuditStore, lease_id: str, signer: Signer) -> dict[str, Any]:

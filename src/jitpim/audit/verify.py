@@ -337,8 +337,9 @@ def verify_rows_fast(
 def _read_rows(conn: Any) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
     query = f"SELECT {', '.join(_COLUMN_NAMES)} FROM events ORDER BY seq"  # noqa: S608 - fixed column names
     found = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1", ()).fetchone()
-    rows = conn.execute(query, ()).fetchall()
-    if rows and isinstance(rows[0], Mapping):  # psycopg's dict rows: values in the selected order
+    fetch_tuples = getattr(conn, "fetch_tuples", None)  # the PostgreSQL ledger's fast path
+    rows = fetch_tuples(query, ()) if callable(fetch_tuples) else conn.execute(query, ()).fetchall()
+    if rows and isinstance(rows[0], Mapping):  # dict rows: values in the selected order
         rows = [tuple(row.values()) for row in rows]
     elif rows and not isinstance(rows[0], tuple):  # sqlite3.Row
         rows = [tuple(row) for row in rows]

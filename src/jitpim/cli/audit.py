@@ -216,7 +216,7 @@ def export(fmt: str, content: str, file_: Path | None, ledger: str | None, **kwa
     """Export records as verifiable JSON lines (the evidence format) or as CSV for spreadsheets."""
     import io
 
-    from ..audit.export import csv_text, export_events, export_summaries, write_jsonl
+    from ..audit.export import chain_head, csv_text, export_events, export_summaries, write_jsonl
 
     filters = _filters_from(kwargs)
     missing: list[str] = []
@@ -226,13 +226,14 @@ def export(fmt: str, content: str, file_: Path | None, ledger: str | None, **kwa
         else:
             records, missing = export_summaries(store, filters)
         signer = _signer(store, create=False)
+        head = chain_head(store)
     if fmt == "csv":
         if content == "events":
             raise UsageError("CSV export holds summaries only; use --format jsonl for events")
         text = csv_text(records)
     else:
         buffer = io.StringIO()
-        write_jsonl(records, buffer, content=content, filters=filters, signer=signer)  # type: ignore[arg-type]
+        write_jsonl(records, buffer, content=content, filters=filters, signer=signer, ledger_head=head)  # type: ignore[arg-type]
         text = buffer.getvalue()
     if file_ is None:
         sys.stdout.write(text)

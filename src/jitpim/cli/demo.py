@@ -126,10 +126,9 @@ def _walkthrough(
     from ..ci.github import GitHubActions
     from ..cloud import resolve_cloud
     from ..lifecycle import LifecycleOptions, Session, Timeline, make_plan
-    from ..model import Mode, RunContext, Ticket
+    from ..model import Mode, RunContext, Ticket, format_duration
     from ..rotation import SecretRotationRequest, ValidationSpec, VaultSecrets, generate, resolve_vault
     from ._demo_job import VALIDATOR, DemoClock, job_environment
-    from ..model import format_duration
     from ._rotation_run import (
         RotationRuntime,
         check_run_context,

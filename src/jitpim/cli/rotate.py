@@ -45,15 +45,19 @@ def _optional_duration(value: str | None, name: str, *, zero_ok: bool = False) -
 
 
 def _runtime(rt: Any, kwargs: dict[str, Any], mode: Mode) -> Any:
+    from ..ci.github import GitHubActions
     from ._rotation_run import RotationRuntime
 
+    # With --output json, stdout is one JSON document: workflow commands (::add-mask::) go to stderr, which the
+    # runner reads for commands as well.
+    github = GitHubActions(stdout=sys.stderr) if rt.options.output == "json" else rt.github
     return RotationRuntime(
         session=rt.session,
         ledger=rt.ledger,
         run=rt.run,
         clock=rt.clock,
         timeline=rt.timeline,
-        github=rt.github,
+        github=github,
         environ=os.environ,
         options=lifecycle_settings(mode, kwargs),
     )
