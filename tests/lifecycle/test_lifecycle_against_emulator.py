@@ -202,3 +202,45 @@ def test_pim_group_membership_is_granted_then_removed(rig: _Rig) -> None:
             assert ci in group.members and group.members[ci].source == "pim"
     with world.lock:
         assert ci not in group.members
+
+
+def test_scheduled_window_opens_before_the_command_runs(rig: _Rig) -> None:
+    """A maintenance window an hour from now: the grant is made now (Granted at the source), and the command
+    side waits for the window to open, then until the access works."""
+    from datetime import timedelta
+
+    start = rig.clock.now() + timedelta(hours=1)
+    target = Target.from_flags(
+        kind="azure-role",
+        role="Key Vault Secrets Officer",
+        scope=rig.info["vaults"]["kv-payments"]["resource_id"],
+        duration="30m",
+        justification="maintenance window",
+        start=start,
+    )
+    with rig.session() as session, rig.elevation(session, [target]) as elevation:
+        held = elevation.held[0]
+        assert held.state == "effective"
+        assert rig.clock.now() >= start
+        assert held.grant.start_at is not None and held.grant.start_at >= start - timedelta(seconds=1)
+    assert rig.officer_grants() == []
+
+
+def test_elevate_returns_a_scheduled_grant_without_waiting(rig: _Rig) -> None:
+    from datetime import timedelta
+
+    start = rig.clock.now() + timedelta(hours=2)
+    target = Target.from_flags(
+        kind="azure-role",
+        role="Key Vault Secrets Officer",
+        scope=rig.info["vaults"]["kv-payments"]["resource_id"],
+        duration="30m",
+        justification="maintenance window",
+        start=start,
+    )
+    with rig.session() as session:
+        elevation = rig.elevation(session, [target], wait_for_start=False)
+        with elevation:
+            assert rig.clock.now() < start
+            assert elevation.held[0].grant.status.value == "scheduled"
+            assert rig.officer_grants() == [], "nothing takes effect before the window"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -46,7 +47,7 @@ def elevate(common: Any, **kwargs: Any) -> None:
 
     targets, profile_mode = targets_from(kwargs)
     mode = Mode(profile_mode) if profile_mode else common.mode
-    options = lifecycle_settings(mode, kwargs)
+    options = dataclasses.replace(lifecycle_settings(mode, kwargs), wait_for_start=False)
     with open_runtime(common, mode) as rt:
         plan = make_plan(targets, contexts=rt.session.context, options=options, clock=rt.clock)
         guard = SignalGuard()

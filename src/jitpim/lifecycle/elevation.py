@@ -288,10 +288,30 @@ class Elevation:
             held.state = "granted"
             self._say("approved", f"approved: {held.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
 
+    def _wait_for_start(self, held: HeldLease) -> None:
+        """`exec` with a later `--start`: the command runs only once the window has opened."""
+        start = held.grant.start_at
+        if start is not None and start > self.clock.now():
+            self._say("waiting", f"waiting for the window to open at {_time(start)}", held.lease_id)
+            self.clock.sleep((start - self.clock.now()).total_seconds())
+
+        def check() -> tuple[bool, Grant]:
+            grant = held.provider.refresh(held.grant, held.resolved, held.ctx)
+            return grant.status is not GrantStatus.SCHEDULED, grant
+
+        done, grant = self._poller.until(check, timeout=self.options.provisioning_timeout)
+        held.grant = grant
+        if not done or grant.status is not GrantStatus.ACTIVE:
+            raise ProviderError(
+                f"the scheduled grant did not start ({grant.api_status})", target=held.resolved.describe()
+            )
+
     def _wait_effective(self, held: HeldLease) -> None:
         if held.grant.status is GrantStatus.SCHEDULED:
             self._say("scheduled", f"{held.resolved.describe()} starts at {_time(held.grant.start_at)}", held.lease_id)
-            return
+            if not self.options.wait_for_start:
+                return
+            self._wait_for_start(held)
 
         def check() -> tuple[bool, None]:
             return held.provider.probe(held.grant, held.resolved, held.ctx), None

@@ -35,6 +35,8 @@ class LifecycleOptions:
     # PIM refuses removal in the first 5 minutes: wait for the window ("wait") or leave it to expire ("expire").
     early_release: str = "wait"
     early_release_max_wait: timedelta = timedelta(minutes=6)
+    # A grant with a later start: `exec` waits for the window to open; `elevate` returns at once.
+    wait_for_start: bool = True
     poll_initial: float = 1.0
     poll_maximum: float = 10.0
 
