@@ -433,3 +433,36 @@ def test_run_file_helper_writes_verifiable_records(tmp_path: Path) -> None:
     unsigned = write_run_file(records, tmp_path / "unsigned.jsonl")
     report = verify_path(unsigned, keys=trusted_keys([signer.public]))
     assert report.ok and report.signatures == 1 and "unsigned" in report.notes[0]
+
+
+def test_a_real_secret_rotation_is_summarised_with_its_version_ids(job: dict[str, Any]) -> None:
+    env = job["env"]
+    rotated = _cli(
+        env,
+        "rotate",
+        "secret",
+        "--vault",
+        "kv-payments",
+        "--name",
+        "db-password",
+        "--ticket",
+        "ServiceNow:CHG0042",
+        "-q",
+        "-o",
+        "json",
+    )
+    assert rotated.exit_code == 0, rotated.output
+    with Ledger(Path(env["JITPIM_LEDGER"])) as ledger:
+        events = ledger.events()
+        records = summary_records(ledger)
+    for event in events:
+        _valid(EVENT_VALIDATOR, event)
+    assert len(records) == 1
+    _valid(SUMMARY_VALIDATOR, records[0])
+    body = next(e["body"] for e in events if e["type"] == "secret.rotated")
+    secret = records[0]["secrets"][0]
+    assert secret["secret_name"] == "db-password" and secret["vault"] == "kv-payments"
+    assert secret["version_id"] == body["version_id"] and secret["previous_version_id"] == body["previous_version_id"]
+    assert secret["version_ids"][:2] == [body["version_id"], body["previous_version_id"]]
+    assert "initial-db-password-v1" not in json.dumps(records)
+    assert _cli(env, "audit", "verify").exit_code == 0
