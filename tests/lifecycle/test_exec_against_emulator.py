@@ -107,7 +107,16 @@ def test_write_works_only_inside_the_window(job: dict[str, Any]) -> None:
     assert after.returncode != 0 and "ForbiddenByRbac" in after.stderr
     assert _ci_grants(job["emu"]) == []
     outputs = Path(env["GITHUB_OUTPUT"]).read_text()
-    assert "lease-ids" in outputs and "exit-code" in outputs
+    assert "lease-ids" in outputs and "exit-code" in outputs and "audit-file" in outputs
+    verified = subprocess.run(
+        [sys.executable, "-m", "jitpim", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "jitpim exec" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
 
 

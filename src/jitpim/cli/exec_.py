@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..errors import AuditSinkError, JitError
 from ..model import Mode
 from ._common import (
     common_options,
@@ -19,6 +20,7 @@ from ._common import (
     targets_from,
     with_common,
 )
+from ._evidence import record_evidence
 from ._output import handle_errors
 from ._report import cloud_environment, github_report, summary_text
 
@@ -56,20 +58,39 @@ def exec_(common: Any, command: tuple[str, ...], **kwargs: Any) -> None:
     with open_runtime(common, mode) as rt:
         plan = make_plan(targets, contexts=rt.session.context, options=options, clock=rt.clock)
         plan.raise_for_refusal()
-        result = execute(
-            plan,
-            list(command),
-            ledger=rt.ledger,
-            run=rt.run,
-            clock=rt.clock,
-            options=options,
-            reporter=rt.timeline,
-            environ=os.environ,
-            extra_env=cloud_environment(rt),
-        )
+        try:
+            result = execute(
+                plan,
+                list(command),
+                ledger=rt.ledger,
+                run=rt.run,
+                clock=rt.clock,
+                options=options,
+                reporter=rt.timeline,
+                environ=os.environ,
+                extra_env=cloud_environment(rt),
+            )
+        except JitError:
+            # A failed grant or release still leaves evidence: sign what this process recorded.
+            mine = [r["lease_id"] for r in rt.ledger.list() if r.get("owner_pid") == os.getpid()]
+            record_evidence(rt, mine, quiet=common.quiet or common.output == "json")
+            raise
         github_report(rt.github, "jitpim exec", result.leases, result.releases, result.exit_code)
+        evidence = record_evidence(
+            rt, [r.lease_id for r in result.releases], quiet=common.quiet or common.output == "json"
+        )
+        exit_code = result.exit_code
+        if exit_code == 0 and evidence is not None and evidence.sinks_failed:
+            exit_code = AuditSinkError.exit_code
         if common.output == "json":
-            echo_json({**result.to_json(), "timeline": [s.to_json() for s in rt.timeline.steps]})
+            echo_json(
+                {
+                    **result.to_json(),
+                    "exit_code": exit_code,
+                    "audit": evidence.to_json() if evidence else None,
+                    "timeline": [s.to_json() for s in rt.timeline.steps],
+                }
+            )
         elif not common.quiet:
             click.echo(summary_text(result.leases, result.releases, result.exit_code), err=True)
-    sys.exit(result.exit_code)
+    sys.exit(exit_code)

@@ -8,6 +8,7 @@ import click
 
 from ..errors import ReleaseFailedError
 from ._common import common_options, echo_json, open_runtime, with_common
+from ._evidence import record_evidence
 from ._output import handle_errors
 
 __all__ = ["reap"]
@@ -40,8 +41,11 @@ def reap(common: Any, dry_run: bool, early_release: str) -> None:
             rt.ledger, rt.session.context, clock=rt.clock, options=options, reporter=rt.timeline, dry_run=dry_run
         )
         rows = [{**orphan.to_json(), "release": report.to_json() if report else None} for orphan, report in results]
+        evidence = None
+        if not dry_run:
+            evidence = record_evidence(rt, [r["lease_id"] for r in rows], quiet=common.output == "json")
         if common.output == "json":
-            echo_json({"reaped": rows, "dry_run": dry_run})
+            echo_json({"reaped": rows, "dry_run": dry_run, "audit": evidence.to_json() if evidence else None})
         else:
             if not rows:
                 click.echo("nothing to reap")

@@ -8,6 +8,7 @@ import click
 
 from ..errors import LeaseNotFoundError, ReleaseFailedError, UsageError
 from ._common import common_options, echo_json, open_runtime, with_common
+from ._evidence import record_evidence
 from ._output import handle_errors
 
 __all__ = ["release"]
@@ -59,8 +60,9 @@ def release(common: Any, lease_ids: tuple[str, ...], run_key: str | None, all_: 
                 continue
             held = held_from_record(record, rt.session.context)
             reports.append(releaser.release(held).to_json())
+        evidence = record_evidence(rt, [r["lease_id"] for r in reports], quiet=common.output == "json")
         if common.output == "json":
-            echo_json({"releases": reports})
+            echo_json({"releases": reports, "audit": evidence.to_json() if evidence else None})
         else:
             if not reports:
                 click.echo("no open leases matched")
