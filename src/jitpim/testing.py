@@ -15,7 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["EmulatedClock", "github_job_environ"]
+__all__ = [
+    "ControlPlaneUserCredential",
+    "EmulatedClock",
+    "emulator_credential",
+    "emulator_provider_context",
+    "github_job_environ",
+]
 
 
 class _Emulator(Protocol):
@@ -90,3 +96,88 @@ def github_job_environ(
     }
     env.update(extra or {})
     return env
+
+
+class ControlPlaneUserCredential:
+    """A person's delegated token from the emulator's control plane (`POST {control}/tokens`), as an
+    interactive sign-in with or without MFA would give it; one token per scope, cached."""
+
+    def __init__(self, info: dict[str, Any], user: str, *, mfa: bool = True) -> None:
+        self.info, self.user, self.mfa = info, user, mfa
+        self._tokens: dict[str, Any] = {}
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        import time
+
+        import requests
+        from azure.core.credentials import AccessToken
+
+        scope = scopes[0]
+        if scope not in self._tokens:
+            response = requests.post(
+                f"{self.info['control']}/tokens",
+                json={"principal": self.user, "scope": scope, "mfa": self.mfa},
+                verify=self.info["ca_cert"],
+                timeout=10,
+            )
+            response.raise_for_status()
+            body = response.json()
+            self._tokens[scope] = AccessToken(
+                body["access_token"], int(time.time()) + int(body.get("expires_in", 3600))
+            )
+        return self._tokens[scope]
+
+
+def emulator_credential(info: dict[str, Any], who: str, *, mfa: bool = True) -> Any:
+    """A credential for a scenario principal: the app's client secret, or a user's control-plane token."""
+    principal = info["principals"][who]
+    if principal["type"] != "application":
+        return ControlPlaneUserCredential(info, who, mfa=mfa)
+    from azure.identity import ClientSecretCredential
+
+    return ClientSecretCredential(
+        info["tenant_id"],
+        principal["client_id"],
+        principal["client_secret"],
+        authority=info["authority"],
+        disable_instance_discovery=True,
+        connection_verify=info["ca_cert"],
+    )
+
+
+def emulator_provider_context(
+    emulator: _Emulator, who: str, mode: Any, *, mfa: bool = True, clients: list[Any] | None = None
+) -> Any:
+    """A `ProviderContext` acting as scenario principal `who` against the emulator, with retries that never
+    wait; API clients are appended to `clients` (when given) so the caller can close them."""
+    from .auth import token_claims, whoami
+    from .cloud import emulator_profile
+    from .http.client import arm_client, graph_client, keyvault_client
+    from .providers import ProviderContext
+
+    info = emulator.info  # type: ignore[attr-defined]
+    cloud = emulator_profile(info["authority"], info["ca_cert"])
+    credential = emulator_credential(info, who, mfa=mfa)
+    kept = clients if clients is not None else []
+
+    def keep(client: Any) -> Any:
+        kept.append(client)
+        return client
+
+    vaults: dict[str, Any] = {}
+
+    def keyvault(url: str) -> Any:
+        if url not in vaults:
+            vaults[url] = keep(keyvault_client(cloud, credential, url, sleep=lambda _: None))
+        return vaults[url]
+
+    return ProviderContext(
+        cloud=cloud,
+        graph=keep(graph_client(cloud, credential, sleep=lambda _: None)),
+        arm=keep(arm_client(cloud, credential, sleep=lambda _: None)),
+        identity=whoami(credential, cloud, scope=cloud.graph_scope),
+        mode=mode,
+        now=emulator.runtime.clock.now,
+        keyvault=keyvault,
+        fresh_claims=lambda scope: token_claims(emulator_credential(info, who, mfa=mfa), scope),
+    )

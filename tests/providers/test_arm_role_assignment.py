@@ -4,93 +4,32 @@ deletes the assignment again. State is asserted in the emulator afterwards; no t
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
-from azure.core.credentials import AccessToken
-from azure.identity import ClientSecretCredential
 
-from jitpim.auth import token_claims, whoami
-from jitpim.cloud import emulator_profile
 from jitpim.emulator import Emulator
 from jitpim.errors import NotEligibleError, ProviderApiError, UsageError
 from jitpim.http import ApiClient
-from jitpim.http.client import arm_client, graph_client, keyvault_client
 from jitpim.model import Decision, Mode, PolicyView, ReasonCode, Target, evaluate
 from jitpim.providers import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ResolvedTarget, get_provider
 from jitpim.providers.arm_role_assignment import ArmRoleAssignmentProvider
+from jitpim.testing import emulator_provider_context
 
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
 
-class _UserToken:
-    """A person's delegated token from the control plane (as an interactive sign-in would give), per scope."""
-
-    def __init__(self, info: dict[str, Any], user: str, *, mfa: bool = True) -> None:
-        self.info, self.user, self.mfa = info, user, mfa
-        self.tokens: dict[str, str] = {}
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        scope = scopes[0]
-        if scope not in self.tokens:
-            response = requests.post(
-                f"{self.info['control']}/tokens",
-                json={"principal": self.user, "scope": scope, "mfa": self.mfa},
-                verify=self.info["ca_cert"],
-                timeout=10,
-            )
-            response.raise_for_status()
-            self.tokens[scope] = response.json()["access_token"]
-        return AccessToken(self.tokens[scope], int(time.time()) + 3000)
-
-
 class _Contexts:
     def __init__(self, emu: Emulator, info: dict[str, Any]) -> None:
         self.emu, self.info = emu, info
-        self.cloud = emulator_profile(info["authority"], info["ca_cert"])
         self.clients: list[ApiClient] = []
 
-    def _keep(self, client: ApiClient) -> ApiClient:
-        self.clients.append(client)
-        return client
-
     def __call__(self, who: str, mode: Mode = Mode.DIRECT) -> ProviderContext:
-        principal = self.info["principals"][who]
-        credential: Any
-        if principal["type"] == "user":
-            credential = _UserToken(self.info, who)
-        else:
-            credential = ClientSecretCredential(
-                self.info["tenant_id"],
-                principal["client_id"],
-                principal["client_secret"],
-                authority=self.info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=self.info["ca_cert"],
-            )
-        vaults: dict[str, ApiClient] = {}
-
-        def keyvault(url: str) -> ApiClient:
-            if url not in vaults:
-                vaults[url] = self._keep(keyvault_client(self.cloud, credential, url, sleep=lambda s: None))
-            return vaults[url]
-
-        return ProviderContext(
-            cloud=self.cloud,
-            graph=self._keep(graph_client(self.cloud, credential, sleep=lambda s: None)),
-            arm=self._keep(arm_client(self.cloud, credential, sleep=lambda s: None)),
-            identity=whoami(credential, self.cloud),
-            mode=mode,
-            now=self.emu.runtime.world.clock.now,
-            keyvault=keyvault,
-            fresh_claims=lambda scope: token_claims(credential, scope),
-        )
+        return emulator_provider_context(self.emu, who, mode, clients=self.clients)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         for client in self.clients:

@@ -9,22 +9,16 @@ The emulator here delays directory role propagation by 30 s, so "granted but not
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken, TokenCredential
-from azure.identity import ClientSecretCredential
 
-from jitpim.auth import token_claims, whoami
-from jitpim.cloud import emulator_profile
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.scenario import default_scenario
 from jitpim.errors import NotEligibleError, PolicyDeniedError, ProviderApiError, UsageError
-from jitpim.http import arm_client, graph_client, keyvault_client
 from jitpim.model import Decision, Mode, Target, Ticket, evaluate
 from jitpim.providers import (
     Grant,
@@ -36,6 +30,7 @@ from jitpim.providers import (
     get_provider,
 )
 from jitpim.providers.graph_directory_role import GraphDirectoryRoleProvider
+from jitpim.testing import ControlPlaneUserCredential, emulator_provider_context
 
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -57,52 +52,8 @@ def _emu() -> Iterator[Emulator]:
         emulator.stop()
 
 
-class UserToken:
-    """A person's delegated Graph token from the emulator's control plane (as an interactive sign-in)."""
-
-    def __init__(self, info: dict[str, Any], name: str, *, mfa: bool = True) -> None:
-        self.info, self.name, self.mfa = info, name, mfa
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        response = requests.post(
-            f"{self.info['control']}/tokens",
-            json={"principal": self.name, "scope": scopes[0], "mfa": self.mfa},
-            verify=self.info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        body = response.json()
-        return AccessToken(body["access_token"], int(time.time()) + int(body.get("expires_in", 3600)))
-
-
-def credential(info: dict[str, Any], who: str, *, mfa: bool = True) -> TokenCredential:
-    principal = info["principals"][who]
-    if principal["type"] == "application":
-        return ClientSecretCredential(
-            info["tenant_id"],
-            principal["client_id"],
-            principal["client_secret"],
-            authority=info["authority"],
-            disable_instance_discovery=True,
-            connection_verify=info["ca_cert"],
-        )
-    return UserToken(info, who, mfa=mfa)
-
-
 def context(emu: Emulator, who: str, mode: Mode, *, mfa: bool = True) -> ProviderContext:
-    info = emu.info
-    cloud = emulator_profile(info["authority"], info["ca_cert"])
-    cred = credential(info, who, mfa=mfa)
-    return ProviderContext(
-        cloud=cloud,
-        graph=graph_client(cloud, cred, sleep=lambda _: None),
-        arm=arm_client(cloud, cred, sleep=lambda _: None),
-        identity=whoami(cred, cloud, scope=cloud.graph_scope),
-        mode=mode,
-        now=emu.runtime.clock.now,
-        keyvault=lambda url: keyvault_client(cloud, cred, url),
-        fresh_claims=lambda scope: token_claims(credential(info, who, mfa=mfa), scope),
-    )
+    return emulator_provider_context(emu, who, mode, mfa=mfa)  # type: ignore[no-any-return]
 
 
 def target(role: str = "Application Administrator", **kwargs: Any) -> Target:
@@ -476,7 +427,7 @@ def test_self_mode_cannot_extend_an_activation(fresh_emu: Emulator, provider: Pr
 
 
 def _approve(info: dict[str, Any], request_id: str) -> None:
-    token = UserToken(info, "bob").get_token("https://graph.microsoft.com/.default").token
+    token = ControlPlaneUserCredential(info, "bob").get_token("https://graph.microsoft.com/.default").token
     response = requests.patch(
         f"{info['graph']}/beta/roleManagement/directory/roleAssignmentApprovals/{request_id}/steps/{request_id}",
         json={"reviewResult": "Approve", "justification": "incident 42"},

@@ -9,25 +9,19 @@ is observable without racing the wall clock.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
-from azure.core.credentials import AccessToken, TokenCredential
-from azure.identity import ClientSecretCredential
 
-from jitpim.auth import token_claims, whoami
-from jitpim.cloud import emulator_profile
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.scenario import default_scenario
 from jitpim.errors import NotEligibleError, PolicyDeniedError, ProviderApiError, UsageError
-from jitpim.http import arm_client, graph_client, keyvault_client
 from jitpim.model import Decision, GroupAccess, Mode, Target, evaluate
 from jitpim.providers import Grant, GrantStatus, Provider, ProviderContext, ReleaseOutcome, ResolvedTarget, get_provider
 from jitpim.providers.graph_pim_group import GraphPimGroupProvider
+from jitpim.testing import emulator_provider_context
 
 GROUP_ID = "b4c5d6e7-f809-4125-a687-a2b3c4d5e6f7"
 GROUP_NAME = "Key Vault Operators"
@@ -48,52 +42,8 @@ def _emu() -> Iterator[Emulator]:
         emulator.stop()
 
 
-class UserToken:
-    """A person's delegated Graph token from the emulator's control plane (as an interactive sign-in)."""
-
-    def __init__(self, info: dict[str, Any], name: str) -> None:
-        self.info, self.name = info, name
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        response = requests.post(
-            f"{self.info['control']}/tokens",
-            json={"principal": self.name, "scope": scopes[0], "mfa": True},
-            verify=self.info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        body = response.json()
-        return AccessToken(body["access_token"], int(time.time()) + int(body.get("expires_in", 3600)))
-
-
-def credential(info: dict[str, Any], who: str) -> TokenCredential:
-    principal = info["principals"][who]
-    if principal["type"] == "application":
-        return ClientSecretCredential(
-            info["tenant_id"],
-            principal["client_id"],
-            principal["client_secret"],
-            authority=info["authority"],
-            disable_instance_discovery=True,
-            connection_verify=info["ca_cert"],
-        )
-    return UserToken(info, who)
-
-
-def context(emu: Emulator, who: str, mode: Mode) -> ProviderContext:
-    info = emu.info
-    cloud = emulator_profile(info["authority"], info["ca_cert"])
-    cred = credential(info, who)
-    return ProviderContext(
-        cloud=cloud,
-        graph=graph_client(cloud, cred, sleep=lambda _: None),
-        arm=arm_client(cloud, cred, sleep=lambda _: None),
-        identity=whoami(cred, cloud, scope=cloud.graph_scope),
-        mode=mode,
-        now=emu.runtime.clock.now,
-        keyvault=lambda url: keyvault_client(cloud, cred, url),
-        fresh_claims=lambda scope: token_claims(credential(info, who), scope),
-    )
+def context(emu: Emulator, who: str, mode: Mode, *, mfa: bool = True) -> ProviderContext:
+    return emulator_provider_context(emu, who, mode, mfa=mfa)  # type: ignore[no-any-return]
 
 
 def target(group: str = GROUP_NAME, access: str = "member", **kwargs: Any) -> Target:

@@ -20,6 +20,7 @@ are and how a target is written and recognised; this class does the rest:
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -62,7 +63,7 @@ def _created(row: dict[str, Any]) -> datetime:
     return parse_time(row.get("createdDateTime")) or datetime.min.replace(tzinfo=UTC)
 
 
-class GraphPimProvider:
+class GraphPimProvider(abc.ABC):
     """Base of `GraphDirectoryRoleProvider` and `GraphPimGroupProvider` (see the module docstring)."""
 
     kind: ClassVar[TargetKind]
@@ -75,21 +76,22 @@ class GraphPimProvider:
     permission_hint: ClassVar[str]  # what to grant when PIM answers PermissionScopeNotGranted
 
     # what a subclass provides ---------------------------------------------------------------------------
-    def target_fields(self, resolved: ResolvedTarget) -> dict[str, Any]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def target_fields(self, resolved: ResolvedTarget) -> dict[str, Any]: ...
 
+    @abc.abstractmethod
     def principal_filter(self, resolved: ResolvedTarget) -> str:
         """The `$filter` that lists the principal's requests and instances for the target's role or group."""
-        raise NotImplementedError
+        ...
 
-    def same_target(self, row: dict[str, Any], resolved: ResolvedTarget) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def same_target(self, row: dict[str, Any], resolved: ResolvedTarget) -> bool: ...
 
-    def eligibility_filter(self, principal_id: str) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def eligibility_filter(self, principal_id: str) -> str: ...
 
-    def eligibility_target(self, row: dict[str, Any], ctx: ProviderContext) -> Target | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def eligibility_target(self, row: dict[str, Any], ctx: ProviderContext) -> Target | None: ...
 
     # paths and bodies -----------------------------------------------------------------------------------
     def _path(self, entity_set: str) -> str:
