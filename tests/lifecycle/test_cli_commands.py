@@ -177,3 +177,79 @@ def test_no_secret_or_token_in_output_or_ledger(fresh_emu: Emulator, tmp_path: P
     assert "eyJ" not in everything, "a JWT leaked into the output"
     assert b"eyJ" not in ledger
     assert _grants(fresh_emu) == 0
+
+
+def _alice_env(info: dict[str, Any], tmp_path: Path, *, mfa: bool = True) -> dict[str, str]:
+    alice = info["principals"]["alice"]
+    return {
+        "AZURE_USERNAME": alice["user_principal_name"],
+        "AZURE_PASSWORD": alice["password"],
+        "AZURE_TENANT_ID": info["tenant_id"],
+        "JITPIM_CLOUD": "emulator",
+        "JITPIM_EMULATOR_URL": info["authority"],
+        "JITPIM_CA_BUNDLE": info["ca_cert"],
+        "JITPIM_LEDGER": str(tmp_path / "l.sqlite3"),
+        "JITPIM_MODE": "self",
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "args", "code", "rule"),
+    [
+        # Too long, with --strict: the policy maximum of Key Vault Secrets Officer (azure-role) is 8 h.
+        (
+            "alice",
+            [
+                "--kind",
+                "azure-role",
+                "--role",
+                "Key Vault Secrets Officer",
+                "--scope",
+                "{vault}",
+                "--duration",
+                "12h",
+                "-j",
+                "x",
+                "--strict",
+            ],
+            73,
+            "ExpirationRule",
+        ),
+        # Global Administrator needs a ticket (and MFA, and approval) in the default scenario.
+        (
+            "alice",
+            ["--kind", "entra-role", "--role", "Global Administrator", "--scope", "/", "-j", "x"],
+            73,
+            "TicketingRule",
+        ),
+        # alice signed in without MFA (set below) asks for a role whose activation requires it.
+        (
+            "alice-no-mfa",
+            ["--kind", "entra-role", "--role", "Global Administrator", "--scope", "/", "-j", "x", "--ticket", "CHG:1"],
+            73,
+            "MfaRule",
+        ),
+        # alice holds no eligibility for Owner.
+        ("alice", ["--kind", "azure-role", "--role", "Owner", "--scope", "{rg}", "-j", "x"], 74, "EligibilityRule"),
+    ],
+    ids=["too-long-strict", "ticket-required", "mfa-required", "not-eligible"],
+)
+def test_plan_names_the_refusing_rule(
+    fresh_emu: Emulator, tmp_path: Path, who: str, args: list[str], code: int, rule: str
+) -> None:
+    info = fresh_emu.info
+    vault = info["vaults"]["kv-payments"]["resource_id"]
+    rg = vault.split("/providers/")[0]
+    args = [a.replace("{vault}", vault).replace("{rg}", rg) for a in args]
+    if who == "alice-no-mfa":
+        world = fresh_emu.runtime.world
+        with world.lock:
+            world.directory.users[info["principals"]["alice"]["object_id"]].mfa = False
+    env = _alice_env(info, tmp_path) if who.startswith("alice") else github_job_environ(info, workdir=tmp_path)
+    before = json.dumps(fresh_emu.runtime.world.services()["graph"].dump(fresh_emu.runtime.clock.now()), default=str)
+    result = CliRunner().invoke(cli, ["plan", *args, "-o", "json"], env=env)
+    assert result.exit_code == code, result.output
+    reasons = [r for t in json.loads(result.stdout)["targets"] for r in t["decision"]["reasons"]]
+    assert rule in {r.get("rule") for r in reasons}, reasons
+    after = json.dumps(fresh_emu.runtime.world.services()["graph"].dump(fresh_emu.runtime.clock.now()), default=str)
+    assert before == after, "planning changed nothing"
