@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import ssl
 import sys
 from pathlib import Path
@@ -108,6 +109,12 @@ def serve(host: str, port: int, scenario: Path | None, state_dir: Path | None) -
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
 
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # SIGTERM (and SIGHUP) stop it as cleanly as Ctrl-C: listeners closed, info.json removed.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     try:
         emu.serve_forever(on_ready=ready)
     finally:
@@ -214,3 +221,118 @@ def env(principal: str, github: bool, state_dir: Path | None, info_file: Path | 
     """
     info = load_info(state_dir, info_file)
     click.echo("\n".join(env_lines(info, principal, github=github)))
+
+
+def _control(info: dict[str, Any], path: str, body: Any = None, method: str = "POST") -> Any:
+    """Call the running emulator's control plane over HTTPS, trusting its CA explicitly."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=info["ca_cert"])
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - the URL is the emulator's own https control plane
+        f"{info['control']}/{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise ConfigError(f"the emulator refused {method} {path}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot reach the emulator at {info['control']} ({exc})",
+            hint="Is `jitpim emulator serve` still running? Its info.json may be stale.",
+        ) from None
+    return json.loads(raw) if raw else None
+
+
+_state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="JITPIM_EMULATOR_STATE",
+    help="State directory of the running emulator. [default: $XDG_STATE_HOME/jitpim/emulator]",
+)
+
+
+@emulator.command()
+@click.argument("seconds", type=click.FloatRange(0, 10 * 365 * 86400))
+@_state_dir_option
+@handle_errors
+def advance(seconds: float, state_dir: Path | None) -> None:
+    """Move the running emulator's clock forward by SECONDS: PIM expiries, scheduled starts, approval
+    time-outs and RBAC propagation follow it (token lifetimes follow the wall clock).
+
+    \b
+    Example: jitpim emulator advance 301    # past PIM's five-minute window
+    """
+    result = _control(load_info(state_dir, None), "clock/advance", {"seconds": seconds})
+    click.echo(f"emulated time is now {result['now']} ({result['offset_seconds']:.0f}s ahead of the wall clock)")
+
+
+@emulator.command()
+@_state_dir_option
+@handle_errors
+def reset(state_dir: Path | None) -> None:
+    """Put the running emulator back to its scenario: state, clock and fault rules."""
+    _control(load_info(state_dir, None), "reset")
+    click.echo("emulator reset to its scenario")
+
+
+@emulator.command()
+@_state_dir_option
+@handle_errors
+def state(state_dir: Path | None) -> None:
+    """Print the running emulator's state as JSON: role assignments, group memberships, PIM requests and
+    schedules, secret version ids (never values), fault rules."""
+    click.echo(json.dumps(_control(load_info(state_dir, None), "state", method="GET"), indent=2))
+
+
+@emulator.command()
+@click.argument("kind", type=click.Choice(["throttle", "error", "latency", "lost_response", "clear"]))
+@click.option("--path", default="", help="Regular expression searched in the request path.")
+@click.option("--method", help="Only this HTTP method.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 10_000), help="How many times.")
+@click.option("--status", type=int, help="Status to answer (error, lost_response).")
+@click.option("--retry-after", default=1, show_default=True, type=int, help="Retry-After seconds (throttle).")
+@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0, 60_000), help="Delay (latency).")
+@_state_dir_option
+@handle_errors
+def fault(
+    kind: str,
+    path: str,
+    method: str | None,
+    count: int,
+    status: int | None,
+    retry_after: int,
+    latency_ms: int,
+    state_dir: Path | None,
+) -> None:
+    """Inject a fault into the running emulator (or `clear` them all): answer 429 with Retry-After, a 5xx,
+    add latency, or commit a change and lose its response.
+
+    \b
+    Examples:
+      jitpim emulator fault throttle --path roleAssignments/ --method PUT --count 3 --retry-after 2
+      jitpim emulator fault lost_response --path roleAssignmentScheduleRequests --method POST
+      jitpim emulator fault clear
+    """
+    info = load_info(state_dir, None)
+    if kind == "clear":
+        _control(info, "faults", method="DELETE")
+        click.echo("fault rules cleared")
+        return
+    rule: dict[str, Any] = {
+        "kind": kind,
+        "path": path,
+        "count": count,
+        "retry_after": retry_after,
+        "latency_ms": latency_ms,
+    }
+    if method:
+        rule["method"] = method
+    if status is not None:
+        rule["status"] = status
+    added = _control(info, "faults", rule)
+    click.echo(json.dumps(added[0]))
