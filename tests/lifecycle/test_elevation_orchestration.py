@@ -368,3 +368,21 @@ def test_exec_refuses_to_nest(ledger: Ledger, clock: FakeClock) -> None:
             environ={"JITPIM_LEASES": "x/y/z"},
         )
     assert "grant" not in provider.calls
+
+
+def test_signal_during_the_grant_request_adopts_and_releases_what_landed(ledger: Ledger, clock: FakeClock) -> None:
+    """SIGTERM arrives while the grant request is in flight and after the API applied it: jitpim looks the
+    request up, takes the grant as held, and releases it before exiting."""
+    provider = ScriptedProvider(clock)
+    original = provider.grant
+
+    def grant_then_signal(*args: Any, **kwargs: Any) -> Grant:
+        original(*args, **kwargs)  # applied at the source ...
+        raise Interrupted(signal.SIGTERM)  # ... but the answer never arrives
+
+    provider.grant = grant_then_signal  # type: ignore[method-assign]
+    with pytest.raises(Interrupted), _elevation(provider, ledger, clock):
+        pytest.fail("must not get here")
+    assert provider.calls.count("recover") == 1
+    assert provider.active == {}
+    assert _states(ledger) == ["released"]

@@ -14,6 +14,7 @@ held lease in reverse order, verifies each release, and raises `ReleaseFailedErr
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -162,12 +163,30 @@ class Elevation:
         try:
             grant = self._grant_once(item, lid, request_name, since)
         except BaseException as exc:
+            if not isinstance(exc, JitError) and self._adopt_if_landed(item, lid, request_name, since):
+                raise  # interrupted mid-request, but the grant had landed: it is held now, and released
             reason = exc.to_json() if isinstance(exc, JitError) else {"error": type(exc).__name__}
             self.ledger.transition(lid, "failed", "lease.grant_failed", {"error": reason}, outcome="grant_failed")
             raise
         self._held(lid, item, grant, "lease.granted", f"granted {described} until {_time(grant.end_at)}")
         self._wait_granted(self.held[-1])
         self._wait_effective(self.held[-1])
+
+    def _adopt_if_landed(self, item: PlannedTarget, lid: str, request_name: str, since: datetime) -> bool:
+        """A signal (or a crash) in the middle of the grant request: the request may have been applied.
+        Look it up before giving up, so that what landed is released rather than left behind."""
+        with self.guard.deferred(), contextlib.suppress(Exception):
+            landed = item.provider.recover(item.resolved, item.ctx, request_name=request_name, since=since)
+            if landed is not None:
+                self._held(
+                    lid,
+                    item,
+                    landed,
+                    "lease.granted",
+                    f"the interrupted grant of {item.resolved.describe()} had landed; releasing it",
+                )
+                return True
+        return False
 
     def _grant_once(self, item: PlannedTarget, lid: str, request_name: str, since: datetime) -> Grant:
         """Grant exactly once. When the API gives no usable answer (timeout, 5xx), look the request up by its
