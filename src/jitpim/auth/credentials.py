@@ -276,6 +276,12 @@ def _app_credential(
             tenant_id=tenant_id,
             skipped=tuple(skipped),
         )
+    if _get(env, "AZURE_USERNAME"):
+        # A person's sign-in is configured, but direct mode acts as an application: say which flag fixes it.
+        raise AuthError(
+            "direct mode acts as an application, but only a person's sign-in (AZURE_USERNAME) is configured",
+            hint="A person activates their own eligibilities: pass --mode self (or export JITPIM_MODE=self).",
+        )
     raise AuthError(
         "no application credential is configured for the emulator (" + "; ".join(skipped) + ")",
         hint='Run `eval "$(jitpim emulator env --as ci-app)"` to export AZURE_CLIENT_ID, AZURE_TENANT_ID and a '

@@ -7,14 +7,37 @@ Errors from the library (`jitpim.errors.JitError`) are printed with their hint a
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
-from typing import Any
+from typing import IO, Any
 
 import click
 
-from ..errors import JitError
+from ..errors import JitError, UsageError
 
 __all__ = ["cli", "main"]
+
+
+class CommandLineError(click.UsageError):
+    """A flag or argument click itself refused (missing, unknown, not one of the choices): printed like every
+    other jitpim error (`error:` and `hint:` lines) and exiting with UsageError's code, 64 as
+    docs/reference/exit-codes.md says, not click's 2, which collides with ordinary program failures."""
+
+    exit_code = UsageError.exit_code
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+        # A group run without its subcommand (`jitpim rotate`): its help is the message, not an error line.
+        self.help_only = isinstance(original, click.exceptions.NoArgsIsHelpError)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if self.help_only:
+            click.echo(self.format_message(), file=file, err=True)
+            return
+        command = self.ctx.command_path if self.ctx is not None else "jitpim"
+        click.echo(click.style("error: ", fg="red", bold=True) + self.format_message(), file=file, err=True)
+        click.echo(f"hint: See `{command} --help` for its options and an example.", file=file, err=True)
+
 
 # command name -> (module, attribute, one-line help). Kept here so `jitpim --help` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -34,6 +57,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise exc if isinstance(exc, CommandLineError) else CommandLineError(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Subcommands parse their arguments inside the group's invoke: their usage errors surface here.
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise exc if isinstance(exc, CommandLineError) else CommandLineError(exc) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -62,6 +100,9 @@ def cli() -> None:
 
     Try it offline: `jitpim demo` runs the whole flow against the embedded emulator.
     """
+    # azure-identity logs every failed token attempt as a WARNING; with no logging configured Python's
+    # last-resort handler would print those multi-line dumps before jitpim's own one-line error and hint.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -47,7 +47,7 @@ target_options = _compose(
     click.option(
         "--kind",
         type=click.Choice(["entra-role", "pim-group", "azure-role", "rbac"]),
-        help="Target kind (one target from flags). See docs/reference/target-kinds.md.",
+        help="Target kind (one target from flags). See docs/reference/target-kinds-graph.md and target-kinds-arm.md.",
     ),
     click.option("--role", help="Role display name or id (entra-role, azure-role, rbac)."),
     click.option(

@@ -25,7 +25,13 @@ __all__ = ["eligible"]
 @with_common
 def eligible(common: Any, kinds: tuple[str, ...]) -> None:
     """List the PIM eligibilities of the calling principal (self mode: a person's own eligibilities; direct
-    mode: what the identity is eligible for), ready to paste as --kind/--role/--scope."""
+    mode: what the identity is eligible for), ready to paste as --kind/--role/--scope.
+
+    \b
+    Examples:
+      jitpim eligible --mode self                  # a person's own eligibilities
+      jitpim eligible --kind entra-role --kind azure-role
+    """
     from ..errors import JitError
     from ..model import TargetKind
     from ..providers import get_provider

@@ -135,7 +135,22 @@ def load_info(state_dir: Path | None, info_file: Path | None) -> dict[str, Any]:
     return data
 
 
-def env_lines(info: dict[str, Any], principal: str, *, github: bool) -> list[str]:
+def github_job_exports(info: dict[str, Any], principal: str, workdir: Path) -> dict[str, str]:
+    """The run context of a job of the emulator's sample repository: the `GITHUB_*` variables mirror the
+    claims of the emulated issuer's ID token (so the run context and the token agree), and the runner's
+    file commands ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY) are files in `workdir`. Without them jitpim would
+    see GITHUB_ACTIONS=true but no repository, run or output file, as no real runner looks."""
+    from ._demo_job import job_environment
+
+    claims = _control(info, "github/claims", method="GET") or {}
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    job = job_environment(info, claims, workdir, path="", client=principal)
+    return {k: v for k, v in job.items() if k.startswith("GITHUB_") or k in ("CI", "JITPIM_ENVIRONMENT")}
+
+
+def env_lines(
+    info: dict[str, Any], principal: str, *, github: bool, github_job: dict[str, str] | None = None
+) -> list[str]:
     principals = info.get("principals") or {}
     entry = principals.get(principal)
     if entry is None:
@@ -156,14 +171,14 @@ def env_lines(info: dict[str, Any], principal: str, *, github: bool) -> list[str
         "JITPIM_EMULATOR_URL": info["authority"],
         "JITPIM_CA_BUNDLE": info["ca_cert"],
     }
-    unset = ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_CLIENT_SECRET"]
+    unset = ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_CLIENT_SECRET", "JITPIM_MODE"]
     if entry["type"] == "application":
         exports["AZURE_CLIENT_ID"] = entry["client_id"]
         if github:
             oidc = info["github_oidc"]
+            exports.update(github_job or {"GITHUB_ACTIONS": "true"})
             exports.update(
                 {
-                    "GITHUB_ACTIONS": "true",
                     "ACTIONS_ID_TOKEN_REQUEST_URL": oidc["request_url"],
                     "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc["request_token"],
                 }
@@ -177,6 +192,9 @@ def env_lines(info: dict[str, Any], principal: str, *, github: bool) -> list[str
                 "AZURE_CLIENT_ID": AZURE_CLI_CLIENT_ID,
                 "AZURE_USERNAME": entry["user_principal_name"],
                 "AZURE_PASSWORD": entry["password"],
+                # A person activates their own eligibilities: without it every command would look for an
+                # application credential (direct mode) and fail.
+                "JITPIM_MODE": "self",
             }
         )
         unset = [u for u in unset if u not in exports]
@@ -192,7 +210,8 @@ def env_lines(info: dict[str, Any], principal: str, *, github: bool) -> list[str
 @click.option(
     "--github",
     is_flag=True,
-    help="Act as a GitHub Actions job: export the OIDC request URL/token instead of a client secret.",
+    help="Act as a GitHub Actions job of the sample repository: its GITHUB_* run context, output files, "
+    "and the OIDC request URL/token instead of a client secret.",
 )
 @click.option(
     "--state-dir",
@@ -212,15 +231,28 @@ def env(principal: str, github: bool, state_dir: Path | None, info_file: Path | 
     as PRINCIPAL (in the spirit of `minikube docker-env`).
 
     \b
-    Exports: AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (apps) or
-    AZURE_USERNAME/AZURE_PASSWORD (users), REQUESTS_CA_BUNDLE and SSL_CERT_FILE (system roots + the
-    emulator CA), JITPIM_CLOUD=emulator, JITPIM_EMULATOR_URL and JITPIM_CA_BUNDLE.
+    Exports: AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_SUBSCRIPTION_ID, AZURE_CLIENT_ID and
+    AZURE_CLIENT_SECRET (apps) or AZURE_USERNAME/AZURE_PASSWORD and JITPIM_MODE=self (users),
+    REQUESTS_CA_BUNDLE and SSL_CERT_FILE (system roots + the emulator CA), JITPIM_CLOUD=emulator,
+    JITPIM_EMULATOR_URL and JITPIM_CA_BUNDLE. With --github (apps): the job's GITHUB_* variables (from the
+    emulated ID token's claims; GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are files in STATE_DIR/github-job)
+    and ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN instead of the secret.
 
     Note: azure-identity's ClientSecretCredential needs disable_instance_discovery=True to talk to a
     non-Microsoft authority; jitpim does that for you. With --github, ordinary code can use the OIDC path.
+
+    \b
+    Examples:
+      eval "$(jitpim emulator env --as ci-app)"            # the CI app, with its client secret
+      eval "$(jitpim emulator env --as ci-app --github)"   # a GitHub Actions job (OIDC, no secret)
+      eval "$(jitpim emulator env --as alice)"             # a person (self mode)
     """
     info = load_info(state_dir, info_file)
-    click.echo("\n".join(env_lines(info, principal, github=github)))
+    job: dict[str, str] | None = None
+    if github and (info.get("principals") or {}).get(principal, {}).get("type") == "application":
+        state = Path(info.get("state_dir") or state_dir or default_state_dir())
+        job = github_job_exports(info, principal, state / "github-job")
+    click.echo("\n".join(env_lines(info, principal, github=github, github_job=job)))
 
 
 def _control(info: dict[str, Any], path: str, body: Any = None, method: str = "POST") -> Any:

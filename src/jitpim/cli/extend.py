@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..errors import LeaseNotFoundError
+from ..errors import LeaseNotFoundError, UsageError
 from ._common import common_options, duration_option, echo_json, open_runtime, with_common
 from ._output import handle_errors
 
@@ -22,19 +22,33 @@ __all__ = ["extend"]
 def extend(common: Any, lease_id: str, duration: str) -> None:
     """Lengthen a running lease so a long deployment does not lose its access mid-run. Uses the API's
     extend action where it exists, else a new grant before the old one ends. Refused with the rule named
-    when the policy forbids it (exit 73)."""
+    when the policy forbids it (exit 73). Only a granted or effective lease can be extended.
+
+    \b
+    Example:
+      jitpim extend gh-9100200300-1/rbac/key-vault-secrets-officer-kv-payments-3e14fa93 --duration 45m
+    """
     import dataclasses
 
-    from ..lifecycle import held_from_record
-    from ..model import evaluate
+    from ..lifecycle import LifecycleOptions, held_from_record
+    from ..model import LeaseState, TargetKind, evaluate
 
     length = duration_option(duration, "--duration")
     with open_runtime(common) as rt:
         record = rt.ledger.find(lease_id)
         if record is None:
             raise LeaseNotFoundError(f"no lease {lease_id} in the ledger {rt.ledger.path}")
+        if LeaseState(record["state"]) not in (LeaseState.GRANTED, LeaseState.EFFECTIVE):
+            raise UsageError(
+                f"lease {lease_id} is {record['state']}; only a granted or effective lease can be extended",
+                hint="Start a new lease with `jitpim elevate`; `jitpim status --all` shows each lease's state.",
+            )
         held = held_from_record(record, rt.session.context)
         policy = held.provider.read_policy(held.resolved, held.ctx)
+        if held.resolved.target.kind is TargetKind.RBAC and policy.max_duration is None:
+            # As when the lease was planned: a plain role assignment has no expiry at the source, so
+            # jitpim's own ceiling is its maximum (the reaper enforces it).
+            policy = dataclasses.replace(policy, max_duration=LifecycleOptions().rbac_max_duration)
         target = dataclasses.replace(held.resolved.target, duration=length, start=None)
         decision = evaluate(
             target,

@@ -31,7 +31,13 @@ def reap(common: Any, dry_run: bool, early_release: str) -> None:
     even with SIGKILL), leases whose end has passed (plain RBAC has no expiry at the source), and leases
     whose release failed earlier. Run it at the start of a job, on a schedule, or after a crash.
 
-    Exits 85 if a release failed."""
+    Exits 85 if a release failed.
+
+    \b
+    Examples:
+      jitpim reap --dry-run        # what would be released, and why
+      jitpim reap                  # first step of a job, or a schedule
+    """
     from ..lifecycle import LifecycleOptions
     from ..lifecycle import reap as run_reaper
 

@@ -32,7 +32,14 @@ def release(common: Any, lease_ids: tuple[str, ...], run_key: str | None, all_: 
     """Release leases by id, by CI run (`--run gh-RUNID-ATTEMPT`), or all open leases of the calling
     principal (`--all`), then verify each is gone. Already-gone access counts as released.
 
-    Exits 85 if any release failed (access may remain: run `jitpim reap` or check `jitpim status`)."""
+    Exits 85 if any release failed (access may remain: run `jitpim reap` or check `jitpim status`).
+
+    \b
+    Examples:
+      jitpim release gh-9100200300-1/rbac/key-vault-secrets-officer-kv-payments-3e14fa93
+      jitpim release --run "gh-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"   # the last step of a job
+      jitpim release --all --early-release expire
+    """
     from ..lifecycle import LifecycleOptions, Releaser, held_from_record
 
     if sum(bool(x) for x in (lease_ids, run_key, all_)) != 1:

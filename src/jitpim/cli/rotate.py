@@ -110,7 +110,11 @@ def _validation(kwargs: dict[str, Any]) -> Any:
 
     command, via = kwargs.pop("validate_command"), kwargs.pop("validate_via")
     timeout = duration_option(kwargs.pop("validate_timeout"), "--validate-timeout")
-    return ValidationSpec.parse(command, via=via, timeout=timeout) if command else None
+    if not command:
+        return None
+    spec = ValidationSpec.parse(command, via=via, timeout=timeout)
+    spec.check_runnable(os.environ)
+    return spec
 
 
 subscription_option = click.option(
@@ -255,7 +259,13 @@ def app_credential(common: Any, **kwargs: Any) -> None:
     stored one restored, and the command exits 81.
 
     The default elevation is Cloud Application Administrator scoped to that one application (a
-    time-bound PIM assignment), plus Key Vault Secrets Officer on the vault with --store-in.
+    time-bound PIM assignment), plus Key Vault Secrets Officer on the vault with --store-in. PIM refuses
+    to remove an assignment in its first 5 minutes: --early-release expire leaves it to end at its expiry.
+
+    \b
+    Example:
+      jitpim rotate app-credential --app payments-api --store-in kv-payments/payments-api-secret \\
+        --ticket ServiceNow:CHG0042001 --lifetime 90d
     """
     from ..lifecycle import make_plan
     from ..model import Target, format_duration

@@ -21,7 +21,14 @@ __all__ = ["status"]
 @with_common
 def status(common: Any, all_: bool, live: bool, run_key: str | None) -> None:
     """List leases from the ledger: id, state, target, until when, and who holds them. With --live, each
-    open lease is checked against the API (is the grant still there?)."""
+    open lease is checked against the API (is the grant still there?).
+
+    \b
+    Examples:
+      jitpim status                # open leases in this machine's ledger
+      jitpim status --all --run "gh-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"
+      jitpim status --live -o json
+    """
     from ..lifecycle import held_from_record
 
     with open_runtime(common) as rt:

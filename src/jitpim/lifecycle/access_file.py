@@ -91,8 +91,17 @@ def load_access_file(path: str | os.PathLike[str]) -> AccessFile:
         raise ConfigError(
             f"access file {p} does not exist", hint="Pass --access-file PATH or create jitpim.yaml."
         ) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read access file {p}: {exc}") from None
+    except yaml.YAMLError as exc:
+        # One line naming where the YAML broke, not PyYAML's multi-line excerpt of the file.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(
+            f"access file {p} is not valid YAML{where}: {problem}",
+            hint="Check the indentation and brackets there; docs/reference/access-file.md shows the format.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read access file {p}: {exc.strerror or exc}") from None
     data = _mapping(data, str(p))
     version = data.get("version", 1)
     if version != 1:

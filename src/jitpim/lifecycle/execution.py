@@ -17,7 +17,7 @@ from .elevation import Elevation, HeldLease
 from .planning import LifecycleOptions, Plan
 from .release import ReleaseReport
 from .reporting import Reporter, Step
-from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, run_child
+from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, resolve_program, run_child
 from .signals import Interrupted, SignalGuard
 from .waiting import Clock
 
@@ -70,6 +70,8 @@ def execute(
     cwd: Path | None = None,
 ) -> ExecResult:
     check_not_nested(environ)
+    # A command that cannot start is refused before anything is granted, not after a grant and its wait.
+    resolve_program(argv, {**environ, **(extra_env or {})})
     guard = SignalGuard()
     elevation = Elevation(plan, ledger, run, clock, options, reporter, guard=guard)
     child_code: int | None = None

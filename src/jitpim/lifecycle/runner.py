@@ -42,8 +42,11 @@ def resolve_program(argv: Sequence[str], env: Mapping[str, str]) -> str:
         raise UsageError("no command given", hint="Put the command after `--`, e.g. `jitpim exec ... -- ./deploy.sh`.")
     program = argv[0]
     if os.sep in program:
-        if not os.access(program, os.X_OK):
-            raise UsageError(f"{program} is not an executable file")
+        if not os.path.isfile(program) or not os.access(program, os.X_OK):
+            raise UsageError(
+                f"{program} is not an executable file",
+                hint=f"Check the path; a script needs `chmod +x {program}` and a #! line.",
+            )
         return program
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is None:

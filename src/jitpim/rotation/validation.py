@@ -74,6 +74,11 @@ class ValidationSpec:
     def describe(self) -> str:
         return f"{Path(self.argv[0]).name}" + (" ..." if len(self.argv) > 1 else "")
 
+    def check_runnable(self, environ: Mapping[str, str]) -> None:
+        """Refuse (UsageError) a command that cannot start, before anything is granted or written: found
+        only at validation time, it would cost a new version and its rollback."""
+        _program(self.argv, environ)
+
 
 @dataclass(frozen=True)
 class ValidationResult:
@@ -111,8 +116,11 @@ class ValidationResult:
 def _program(argv: Sequence[str], env: Mapping[str, str]) -> str:
     program = argv[0]
     if os.sep in program:
-        if not os.access(program, os.X_OK):
-            raise UsageError(f"validation command {program} is not an executable file")
+        if not os.path.isfile(program) or not os.access(program, os.X_OK):
+            raise UsageError(
+                f"validation command {program} is not an executable file",
+                hint=f"Check the path; a script needs `chmod +x {program}` and a #! line.",
+            )
         return program
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is None:
