@@ -139,3 +139,55 @@ def test_wrong_types_get_400_not_500(http: requests.Session, info: dict[str, Any
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"]
+
+
+def test_concurrent_role_assignment_writes_all_land_once(fresh_emu: Emulator, info: dict[str, Any]) -> None:
+    """80 role assignments PUT from 8 threads at once (bounded): each lands exactly once, none is lost, and a
+    duplicate of each answers 409 RoleAssignmentExists."""
+    import concurrent.futures
+    import uuid
+
+    token = _token(info, "https://management.azure.com/.default")
+    rg = info["vaults"]["kv-payments"]["resource_id"].split("/providers/")[0]
+    users = [info["principals"][name]["object_id"] for name in ("alice", "bob")]
+    roles = [
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        "21090545-7ca7-4776-b22c-e363652d74d2",
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    ]
+    scopes = [rg, info["vaults"]["kv-payments"]["resource_id"], f"/subscriptions/{info['subscription_id']}"]
+    combos = [(u, r, s) for u in users for r in roles for s in scopes][:24]
+
+    def put(combo: tuple[str, str, str], name: str) -> int:
+        principal, role, scope = combo
+        with requests.Session() as session:
+            session.verify = info["ca_cert"]
+            response = session.put(
+                f"{info['arm']}{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01",
+                json={
+                    "properties": {
+                        "roleDefinitionId": f"/subscriptions/{info['subscription_id']}/providers/"
+                        f"Microsoft.Authorization/roleDefinitions/{role}",
+                        "principalId": principal,
+                        "principalType": "User",
+                    }
+                },
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            return response.status_code
+
+    jobs = [(combo, str(uuid.uuid4())) for combo in combos for _ in range(3)]  # 72 writes, 3 per combination
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda job: put(*job), jobs, timeout=120))
+    assert codes.count(201) == len(combos), codes
+    assert codes.count(409) == 2 * len(combos), codes
+    world = fresh_emu.runtime.world
+    with world.lock:
+        landed = {
+            (a.principal_id, a.role_definition_id, a.scope.lower())
+            for a in world.rbac.assignments.values()
+            if a.principal_id in users
+        }
+    assert {(u, r, s.lower()) for u, r, s in combos} <= landed
