@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import UsageError
+from ..errors import JitError, UsageError
 from ..model import Mode, Target, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -160,6 +160,9 @@ class CommonOptions:
 def duration_option(value: str, name: str) -> timedelta:
     try:
         return parse_duration(value)
+    except JitError as exc:
+        # Keep the parser's own hint (the units it reads), not the generic "see --help".
+        raise UsageError(f"{name}: {exc}", hint=exc.hint) from None
     except Exception as exc:
         raise UsageError(f"{name}: {exc}") from None
 

@@ -118,7 +118,11 @@ def audit() -> None:
 @output_option
 @handle_errors
 def list_(ledger: str | None, output: str, **kwargs: Any) -> None:
-    """List leases with their outcome and whether a signed summary exists."""
+    """List leases with their outcome and whether a signed summary exists.
+
+    \b
+    Example: jitpim audit list --since 7d --repository contoso/payments --outcome release_failed
+    """
     from ..audit.export import select_leases
     from ..audit.summary import SUMMARY_EVENT
 
@@ -163,7 +167,11 @@ def list_(ledger: str | None, output: str, **kwargs: Any) -> None:
 @output_option
 @handle_errors
 def show(lease_id: str, ledger: str | None, output: str) -> None:
-    """Show one lease's summary record (signed, or built now if not finalized) and its events."""
+    """Show one lease's summary record (signed, or built now if not finalized) and its events.
+
+    \b
+    Example: jitpim audit show gh-9100200300-1/rbac/key-vault-secrets-officer-kv-payments-3e14fa93
+    """
     from ..audit.summary import SUMMARY_EVENT, build_summary, latest_summary
 
     with _open(ledger) as store:
@@ -213,7 +221,13 @@ def show(lease_id: str, ledger: str | None, output: str) -> None:
 @ledger_option
 @handle_errors
 def export(fmt: str, content: str, file_: Path | None, ledger: str | None, **kwargs: Any) -> None:
-    """Export records as verifiable JSON lines (the evidence format) or as CSV for spreadsheets."""
+    """Export records as verifiable JSON lines (the evidence format) or as CSV for spreadsheets.
+
+    \b
+    Examples:
+      jitpim audit export --since 30d -f evidence.jsonl && jitpim audit verify evidence.jsonl
+      jitpim audit export --format csv --since 30d -f leases.csv
+    """
     import io
 
     from ..audit.export import chain_head, csv_text, export_events, export_summaries, write_jsonl
@@ -301,6 +315,11 @@ def verify(
 
     Checks the hash chain (a changed byte, a deleted, inserted or reordered record), every summary's
     Ed25519 signature, and that each signed summary matches the chain. Exit code 83 when anything fails.
+
+    \b
+    Examples:
+      jitpim audit verify                                   # this machine's ledger
+      jitpim audit verify runs/gh-9100200300-1.jsonl --public-key jitpim.pub
     """
     from ..audit.location import resolve_ledger_path
     from ..audit.store import is_postgres_dsn, open_store
