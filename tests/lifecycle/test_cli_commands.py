@@ -253,3 +253,12 @@ def test_plan_names_the_refusing_rule(
     assert rule in {r.get("rule") for r in reasons}, reasons
     after = json.dumps(fresh_emu.runtime.world.services()["graph"].dump(fresh_emu.runtime.clock.now()), default=str)
     assert before == after, "planning changed nothing"
+
+
+def test_plan_writes_nothing_not_even_the_ledger(fresh_emu: Emulator, env: dict[str, str]) -> None:
+    scope = fresh_emu.info["vaults"]["kv-payments"]["resource_id"]
+    result = CliRunner().invoke(
+        cli, ["plan", "--kind", "rbac", "--role", "Key Vault Secrets Officer", "--scope", scope, "-j", "x"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert not Path(env["JITPIM_LEDGER"]).exists()

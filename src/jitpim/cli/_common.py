@@ -237,17 +237,30 @@ class TextProgress:
 class Runtime:
     options: CommonOptions
     session: Any
-    ledger: Any
     clock: Any
     timeline: Any
     run: Any
     github: Any
+    _ledger: Any = None
+
+    @property
+    def ledger(self) -> Any:
+        """Opened on first use: `plan` never touches (or creates) the ledger."""
+        if self._ledger is None:
+            from ..audit.ledger import Ledger
+
+            self._ledger = Ledger.open(self.options.ledger)
+        return self._ledger
+
+    def close(self) -> None:
+        self.session.close()
+        if self._ledger is not None:
+            self._ledger.close()
 
 
 @contextmanager
 def open_runtime(options: CommonOptions, mode: Mode | None = None) -> Iterator[Runtime]:
     """Cloud, identity session, ledger, clock and progress for one command; closes them after."""
-    from ..audit.ledger import Ledger
     from ..ci.github import GitHubActions
     from ..cloud import resolve_cloud
     from ..lifecycle import Session, SystemClock, Timeline
@@ -258,12 +271,11 @@ def open_runtime(options: CommonOptions, mode: Mode | None = None) -> Iterator[R
     live = TextProgress(options.quiet or options.output == "json")
     timeline = Timeline(live=live)
     session = Session(cloud, mode or options.mode, clock)
-    ledger = Ledger.open(options.ledger)
+    runtime = Runtime(options, session, clock, timeline, RunContext.from_environ(), GitHubActions())
     try:
-        yield Runtime(options, session, ledger, clock, timeline, RunContext.from_environ(), GitHubActions())
+        yield runtime
     finally:
-        session.close()
-        ledger.close()
+        runtime.close()
 
 
 def with_common(func: F) -> F:

@@ -148,6 +148,28 @@ def github_job_exports(info: dict[str, Any], principal: str, workdir: Path) -> d
     return {k: v for k, v in job.items() if k.startswith("GITHUB_") or k in ("CI", "JITPIM_ENVIRONMENT")}
 
 
+# The run-context variables `--github` exports (unset again when acting without it).
+_GITHUB_JOB_VARIABLES = frozenset(
+    {
+        "GITHUB_REPOSITORY",
+        "GITHUB_REPOSITORY_OWNER",
+        "GITHUB_REF",
+        "GITHUB_SHA",
+        "GITHUB_WORKFLOW",
+        "GITHUB_JOB",
+        "GITHUB_RUN_ID",
+        "GITHUB_RUN_ATTEMPT",
+        "GITHUB_RUN_NUMBER",
+        "GITHUB_ACTOR",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_SERVER_URL",
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "JITPIM_ENVIRONMENT",
+    }
+)
+
+
 def env_lines(
     info: dict[str, Any], principal: str, *, github: bool, github_job: dict[str, str] | None = None
 ) -> list[str]:
@@ -198,6 +220,14 @@ def env_lines(
             }
         )
         unset = [u for u in unset if u not in exports]
+    if not github:
+        # A shell that earlier evaluated `--github` must stop looking like a CI job.
+        unset += [
+            "GITHUB_ACTIONS",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            *sorted(_GITHUB_JOB_VARIABLES),
+        ]
     lines = [f"# jitpim emulator: acting as {principal} ({entry['type']}, object id {entry['object_id']})"]
     lines += [f"unset {name}" for name in unset]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in exports.items()]
