@@ -195,12 +195,12 @@ class Ledger:
                 raise
 
     def write_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One IMMEDIATE write transaction on the ledger's connection (`?` placeholders), for the audit
+        """One IMMEDIATE write transaction on the ledger's connection (`?` parameter markers), for the audit
         modules that keep their own tables in the ledger (the sink outbox)."""
         return self._write()
 
     def read_transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One consistent read snapshot on the ledger's connection (`?` placeholders), for verification and
+        """One consistent read snapshot on the ledger's connection (`?` parameter markers), for verification and
         exports that stream raw rows."""
         return self._read()
 

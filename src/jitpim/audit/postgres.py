@@ -65,7 +65,7 @@ def redact_dsn(dsn: str) -> str:
 
 
 class _Db:
-    """A psycopg connection inside a transaction, taking `?` placeholders like sqlite3."""
+    """A psycopg connection inside a transaction, taking `?` parameter markers like sqlite3."""
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn

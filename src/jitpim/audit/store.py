@@ -2,7 +2,7 @@
 
 `Ledger` (SQLite) and `PostgresLedger` both satisfy `AuditStore`: the same lease and event API, plus
 `read_transaction()` / `write_transaction()` yielding a connection whose `execute(sql, params)` takes `?`
-placeholders and returns rows addressable by column name. The audit modules (summary, outbox,
+parameter markers and returns rows addressable by column name. The audit modules (summary, outbox,
 verification, export) are written once against this protocol.
 """
 
@@ -26,7 +26,7 @@ POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
 class Db(Protocol):
-    """A connection inside one transaction: `execute(sql, params)` with `?` placeholders."""
+    """A connection inside one transaction: `execute(sql, params)` with `?` parameter markers."""
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 
