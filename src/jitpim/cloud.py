@@ -26,6 +26,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -126,12 +127,31 @@ _ALIASES = {
 CLOUD_NAMES = (*_PROFILES, "emulator")
 
 
+_PEM_CERTIFICATE: Final = b"-----BEGIN CERTIFICATE-----"
+
+
 def _ca_bundle(path: str | os.PathLike[str], source: str) -> str:
     resolved = Path(path).expanduser()
     if not resolved.is_file():
         raise ConfigError(
             f"CA bundle {str(path)!r} ({source}) does not exist or is not a file",
             hint="Point JITPIM_CA_BUNDLE at the PEM file the emulator printed as ca_cert.",
+        )
+    # Checked here, up front: a wrong file (a key, a DER certificate, a config) otherwise surfaces much later as
+    # a TLS failure that azure-identity reports as a credentials problem.
+    try:
+        content = resolved.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"CA bundle {str(path)!r} ({source}) cannot be read: {exc.strerror or exc}",
+            hint="Point JITPIM_CA_BUNDLE at a readable PEM file of CA certificates.",
+        ) from None
+    if _PEM_CERTIFICATE not in content:
+        raise ConfigError(
+            f"CA bundle {str(path)!r} ({source}) is not a CA certificate: it holds no PEM "
+            f"'{_PEM_CERTIFICATE.decode()}' block",
+            hint="Point JITPIM_CA_BUNDLE at a PEM file of CA certificates (the emulator prints its own as "
+            "ca_cert; convert a DER certificate with `openssl x509 -inform der -in CERT -out CA.pem`).",
         )
     return str(resolved)
 

@@ -7,15 +7,20 @@ Errors from the library (`jitpim.errors.JitError`) are printed with their hint a
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import os
 import sys
+from collections.abc import Sequence
 from typing import IO, Any
 
 import click
 
 from ..errors import JitError, UsageError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "wants_json"]
+
+_ARGS_KEY = "jitpim.args"
 
 
 class CommandLineError(click.UsageError):
@@ -25,18 +30,45 @@ class CommandLineError(click.UsageError):
 
     exit_code = UsageError.exit_code
 
-    def __init__(self, original: click.UsageError) -> None:
+    def __init__(self, original: click.UsageError, args: Sequence[str] = ()) -> None:
         super().__init__(original.format_message(), original.ctx)
         # A group run without its subcommand (`jitpim rotate`): its help is the message, not an error line.
         self.help_only = isinstance(original, click.exceptions.NoArgsIsHelpError)
+        self.json = wants_json(args)
 
     def show(self, file: IO[Any] | None = None) -> None:
         if self.help_only:
             click.echo(self.format_message(), file=file, err=True)
             return
         command = self.ctx.command_path if self.ctx is not None else "jitpim"
+        hint = f"See `{command} --help` for its options and an example."
+        if self.json:
+            # The same one JSON object on stdout every other jitpim error gives under --output json.
+            error = UsageError(self.format_message(), hint=hint)
+            click.echo(json.dumps(error.to_json(), indent=2), file=file)
+            return
         click.echo(click.style("error: ", fg="red", bold=True) + self.format_message(), file=file, err=True)
-        click.echo(f"hint: See `{command} --help` for its options and an example.", file=file, err=True)
+        click.echo(f"hint: {hint}", file=file, err=True)
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line (or JITPIM_OUTPUT) asks for JSON output, read from the raw arguments because
+    click refused them before `--output` could be parsed. The last `--output`/`-o` before `--` wins, as in click;
+    an unknown value is not JSON."""
+    chosen: str | None = None
+    tokens = list(args)
+    for index, token in enumerate(tokens):
+        if token == "--":
+            break
+        if token in ("--output", "-o"):
+            chosen = tokens[index + 1] if index + 1 < len(tokens) else None
+        elif token.startswith("--output="):
+            chosen = token.split("=", 1)[1]
+        elif token.startswith("-o") and not token.startswith("--"):
+            chosen = token[2:]
+    if chosen is None:
+        chosen = os.environ.get("JITPIM_OUTPUT")
+    return chosen == "json"
 
 
 # command name -> (module, attribute, one-line help). Kept here so `jitpim --help` imports nothing heavy.
@@ -60,17 +92,23 @@ class LazyGroup(click.Group):
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
     ) -> click.Context:
+        given = tuple(args)  # click's parser consumes the list it is handed
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            ctx = super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
-            raise exc if isinstance(exc, CommandLineError) else CommandLineError(exc) from None
+            raise exc if isinstance(exc, CommandLineError) else CommandLineError(exc, given) from None
+        # Kept for usage errors raised later, when subcommands parse their own arguments.
+        ctx.meta[_ARGS_KEY] = given
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         # Subcommands parse their arguments inside the group's invoke: their usage errors surface here.
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            raise exc if isinstance(exc, CommandLineError) else CommandLineError(exc) from None
+            if isinstance(exc, CommandLineError):
+                raise
+            raise CommandLineError(exc, ctx.meta.get(_ARGS_KEY, ())) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -339,13 +340,31 @@ def role_definition(ctx: ProviderContext, name_or_id: str, *, target: str) -> di
             exc, target, "Reading role definitions needs RoleManagement.Read.Directory (or Directory.Read.All)."
         ) from None
     if not isinstance(found, dict) or not found.get("id"):
-        raise UsageError(
-            f"no directory role named or with id {value!r}",
-            hint="Give a directory role's display name (e.g. 'User Administrator') or its template id.",
-            target=target,
+        close = [] if is_guid(value) else _close_role_names(ctx, path, value)
+        hint = (
+            f"Did you mean {' or '.join(repr(c) for c in close)}?"
+            if close
+            else "Give a directory role's display name (e.g. 'User Administrator') or its template id."
         )
+        raise UsageError(f"no directory role named or with id {value!r}", hint=hint, target=target)
     _remember(ctx, prefix, found, value, found.get("id"), found.get("templateId"), found.get("displayName"))
     return found
+
+
+def _close_role_names(ctx: ProviderContext, path: str, name: str) -> list[str]:
+    """Up to three role display names close to a misspelled `name` (as for Azure roles); none when the
+    definitions cannot be listed, since the suggestion only decorates the error the caller already gets."""
+    try:
+        names = [
+            str(item.get("displayName"))
+            for item in ctx.graph.paged(path, {"$select": "displayName"})
+            if isinstance(item, dict) and item.get("displayName")
+        ]
+    except ProviderApiError:
+        return []
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+    return [by_lower[c] for c in close]
 
 
 def group_object(ctx: ProviderContext, name_or_id: str, *, target: str) -> dict[str, Any]:

@@ -69,6 +69,12 @@ def _app(body: Any) -> AppRef:
     return AppRef(body["id"], str(body.get("appId")), str(body.get("displayName")), keys)
 
 
+_APP_HINT: Final = (
+    "--app finds an application by its object id, its client id (appId) or its exact display name; check the "
+    "value (`az ad app list --display-name NAME` shows all three)."
+)
+
+
 def resolve_app(graph: ApiClient, ref: str) -> AppRef:
     """The application by client id (appId), object id, or display name (which must be unique)."""
     text = ref.strip()
@@ -82,13 +88,17 @@ def resolve_app(graph: ApiClient, ref: str) -> AppRef:
             except ProviderApiError as exc:
                 if exc.status != 404:
                     raise
-        raise RotationError(f"no application with client id or object id {text}")
+        raise UsageError(f"no application with client id or object id {text}", hint=_APP_HINT, target="--app")
     escaped = text.replace("'", "''")
     found = list(graph.paged("/v1.0/applications", {"$filter": f"displayName eq '{escaped}'", **params}))
-    if len(found) != 1:
-        raise RotationError(
+    if not found:
+        raise UsageError(f"no application is named {text!r}", hint=_APP_HINT, target="--app")
+    if len(found) > 1:
+        # An ambiguous name is the caller's to fix, like a missing one: nothing was changed yet.
+        raise UsageError(
             f"{len(found)} applications are named {text!r}",
-            hint="Name the application by its client id (appId) instead.",
+            hint="Name the application by its client id (appId) or object id instead.",
+            target="--app",
         )
     return _app(found[0])
 

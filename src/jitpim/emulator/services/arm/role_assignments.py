@@ -1,5 +1,6 @@
 """roleAssignments (2022-04-01): PUT, GET, DELETE at a scope or by full id, and list at a scope (which also
-serves list_for_subscription / list_for_resource_group / list_for_resource).
+serves list_for_subscription / list_for_resource_group / list_for_resource), 100 per page with an absolute
+`nextLink` carrying an opaque `$skiptoken`, as ARM pages it.
 
 PUT checks, in order: the name is a GUID, the body's ids are well formed, the body's scope (if sent) is the
 URL's, the caller may `roleAssignments/write` here with any ABAC condition satisfied for this request, the
@@ -20,7 +21,7 @@ from ...core.http import json_response
 from ...core.ids import is_guid
 from ...core.rbac import RoleAssignment, is_same_or_parent_scope
 from ...core.world import World
-from .api import Ctx, guid_of, list_response, parse_scope, require_scope, require_subscription, role_definition_id
+from .api import Ctx, guid_of, paged_list_response, parse_scope, require_scope, require_subscription, role_definition_id
 from .api import role_guid_from_id as role_guid
 from .authz import assignment_attributes, authorize
 from .filters import FilterSpec
@@ -123,7 +124,7 @@ def list_role_assignments(ctx: Ctx) -> Response:
             if assignment.principal_id not in directory.principal_and_groups(target, ctx.now):
                 continue
         items.append(role_assignment_to_arm(ctx.world, assignment))
-    return list_response(items)
+    return paged_list_response(ctx, items)
 
 
 def _bad_content(message: str) -> ArmError:

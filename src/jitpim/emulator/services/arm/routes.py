@@ -263,6 +263,7 @@ async def _run(request: Request, target: Target, handler: Handler) -> Response:
             query=query,
             body=body,
             api_version=api_version,
+            url=str(request.url),
         )
         response = handler(ctx)
     rid = str(request.scope.setdefault("jitpim.request_id", str(uuid.uuid4())))
