@@ -11,71 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from jitpim.audit.canonical import GENESIS_HASH
-from jitpim.audit.schema import LATEST_VERSION, NewerSchemaError
+from jitpim.audit.schema import LATEST_VERSION, NewerSchemaError, ledger_tables, outbox_tables
 
-__all__ = ["MIGRATION_LOCK", "PG_MIGRATIONS", "apply_pg_migrations", "pg_current_version"]
+__all__ = ["MIGRATION_LOCK", "PG_MIGRATIONS", "PG_RUN_ID_SQL", "apply_pg_migrations", "pg_current_version"]
 
 # Advisory lock keys (any constant bigint): one for migrations, one taken by every chain append.
 MIGRATION_LOCK: Final = 7_315_052_901
 
+# The SQL expression for a lease's CI run id (`run` holds JSON text): indexed here, filtered on by the ledger.
+PG_RUN_ID_SQL: Final = "((run::jsonb) ->> 'run_id')"
+
 _V1: Final = (
-    """
-    CREATE TABLE leases (
-        lease_id             TEXT PRIMARY KEY,
-        state                TEXT NOT NULL,
-        kind                 TEXT NOT NULL,
-        role                 TEXT NOT NULL,
-        role_id              TEXT,
-        scope                TEXT NOT NULL,
-        principal_id         TEXT,
-        tenant_id            TEXT,
-        mode                 TEXT NOT NULL,
-        created_at           TEXT NOT NULL,
-        updated_at           TEXT NOT NULL,
-        start_at             TEXT,
-        end_at               TEXT,
-        requested_duration_s BIGINT,
-        granted_duration_s   BIGINT,
-        request_ids          TEXT NOT NULL DEFAULT '{}',
-        justification        TEXT,
-        ticket               TEXT,
-        run                  TEXT,
-        owner_pid            BIGINT,
-        owner_host           TEXT,
-        owner_started_at     TEXT,
-        release_strategy     TEXT,
-        outcome              TEXT,
-        exit_code            INTEGER,
-        notes                TEXT NOT NULL DEFAULT '[]',
-        data                 TEXT NOT NULL DEFAULT '{}'
-    )
-    """,
-    "CREATE INDEX leases_state ON leases (state)",
-    "CREATE INDEX leases_principal ON leases (principal_id)",
-    "CREATE INDEX leases_run_id ON leases (((run::jsonb) ->> 'run_id'))",
-    """
-    CREATE TABLE events (
-        seq            BIGINT PRIMARY KEY,
-        lease_id       TEXT REFERENCES leases (lease_id),
-        type           TEXT NOT NULL,
-        at             TEXT NOT NULL,
-        schema_version INTEGER NOT NULL,
-        body           TEXT NOT NULL,
-        prev_hash      TEXT NOT NULL,
-        hash           TEXT NOT NULL UNIQUE,
-        signature      TEXT
-    )
-    """,
-    "CREATE INDEX events_lease ON events (lease_id, seq)",
-    """
-    CREATE TABLE chain_head (
-        id   INTEGER PRIMARY KEY CHECK (id = 1),
-        seq  BIGINT NOT NULL,
-        hash TEXT NOT NULL
-    )
-    """,
-    f"INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",  # noqa: S608 - a constant
+    *ledger_tables(big_int="BIGINT", run_id_sql=PG_RUN_ID_SQL),
     """
     CREATE FUNCTION jitpim_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -100,24 +47,7 @@ _V1: Final = (
     """,
 )
 
-_V2: Final = (
-    """
-    CREATE TABLE outbox (
-        id              BIGSERIAL PRIMARY KEY,
-        sink            TEXT NOT NULL,
-        record_id       TEXT NOT NULL,
-        lease_id        TEXT,
-        record          TEXT NOT NULL,
-        created_at      TEXT NOT NULL,
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        last_attempt_at TEXT,
-        last_error      TEXT,
-        delivered_at    TEXT,
-        UNIQUE (sink, record_id)
-    )
-    """,
-    "CREATE INDEX outbox_pending ON outbox (sink, delivered_at, id)",
-)
+_V2: Final = outbox_tables(serial_key="BIGSERIAL PRIMARY KEY")
 
 PG_MIGRATIONS: Final = (
     (1, "leases, hash-chained events, chain head", _V1),

@@ -15,7 +15,17 @@ from typing import Final
 
 from jitpim.audit.canonical import GENESIS_HASH
 
-__all__ = ["LATEST_VERSION", "MIGRATIONS", "Migration", "NewerSchemaError", "apply_migrations", "current_version"]
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "RUN_ID_SQL",
+    "Migration",
+    "NewerSchemaError",
+    "apply_migrations",
+    "current_version",
+    "ledger_tables",
+    "outbox_tables",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +35,24 @@ class Migration:
     statements: tuple[str, ...]
 
 
-_V1_STATEMENTS: Final = (
-    """
-    CREATE TABLE schema_version (
-        version     INTEGER PRIMARY KEY,
-        applied_at  TEXT NOT NULL,
-        description TEXT NOT NULL
-    )
-    """,
+# The SQL expression for a lease's CI run id (`run` holds JSON text): indexed here, filtered on by the ledger.
+RUN_ID_SQL: Final = "json_extract(run, '$.run_id')"
+
+
+def ledger_tables(*, big_int: str, run_id_sql: str) -> tuple[str, ...]:
+    """The leases, events and chain-head tables in a dialect: `big_int` is its 64-bit integer type (SQLite's
+    `INTEGER`, so that `seq INTEGER PRIMARY KEY` stays the rowid), `run_id_sql` its run-id expression."""
+    return tuple(statement.format(big_int=big_int, run_id_sql=run_id_sql) for statement in _LEDGER_TABLES)
+
+
+def outbox_tables(*, serial_key: str) -> tuple[str, ...]:
+    """The sink outbox in a dialect: `serial_key` is its auto-numbered primary key column type."""
+    return tuple(statement.format(serial_key=serial_key) for statement in _OUTBOX_TABLES)
+
+
+# Templates for `str.format` (literal braces doubled). Event bodies and JSON columns are TEXT holding canonical
+# JSON on every backend, so a hash computed on one verifies on the other.
+_LEDGER_TABLES: Final = (
     """
     CREATE TABLE leases (
         lease_id             TEXT PRIMARY KEY NOT NULL,
@@ -48,28 +68,28 @@ _V1_STATEMENTS: Final = (
         updated_at           TEXT NOT NULL,
         start_at             TEXT,
         end_at               TEXT,
-        requested_duration_s INTEGER,
-        granted_duration_s   INTEGER,
-        request_ids          TEXT NOT NULL DEFAULT '{}',
+        requested_duration_s {big_int},
+        granted_duration_s   {big_int},
+        request_ids          TEXT NOT NULL DEFAULT '{{}}',
         justification        TEXT,
         ticket               TEXT,
         run                  TEXT,
-        owner_pid            INTEGER,
+        owner_pid            {big_int},
         owner_host           TEXT,
         owner_started_at     TEXT,
         release_strategy     TEXT,
         outcome              TEXT,
         exit_code            INTEGER,
         notes                TEXT NOT NULL DEFAULT '[]',
-        data                 TEXT NOT NULL DEFAULT '{}'
+        data                 TEXT NOT NULL DEFAULT '{{}}'
     )
     """,
     "CREATE INDEX leases_state ON leases (state)",
     "CREATE INDEX leases_principal ON leases (principal_id)",
-    "CREATE INDEX leases_run_id ON leases (json_extract(run, '$.run_id'))",
+    "CREATE INDEX leases_run_id ON leases ({run_id_sql})",
     """
     CREATE TABLE events (
-        seq            INTEGER PRIMARY KEY,
+        seq            {big_int} PRIMARY KEY,
         lease_id       TEXT REFERENCES leases (lease_id),
         type           TEXT NOT NULL,
         at             TEXT NOT NULL,
@@ -86,11 +106,43 @@ _V1_STATEMENTS: Final = (
     """
     CREATE TABLE chain_head (
         id   INTEGER PRIMARY KEY CHECK (id = 1),
-        seq  INTEGER NOT NULL,
+        seq  {big_int} NOT NULL,
         hash TEXT NOT NULL
     )
     """,
     f"INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}')",  # noqa: S608 - a constant
+)
+
+# The sink outbox: every audit record bound for a sink is written here before delivery is tried, so a sink
+# that fails (or a process that dies mid-delivery) never loses it; `jitpim audit flush` retries what is pending.
+_OUTBOX_TABLES: Final = (
+    """
+    CREATE TABLE outbox (
+        id              {serial_key},
+        sink            TEXT NOT NULL,
+        record_id       TEXT NOT NULL,
+        lease_id        TEXT,
+        record          TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TEXT,
+        last_error      TEXT,
+        delivered_at    TEXT,
+        UNIQUE (sink, record_id)
+    )
+    """,
+    "CREATE INDEX outbox_pending ON outbox (sink, delivered_at, id)",
+)
+
+_V1_STATEMENTS: Final = (
+    """
+    CREATE TABLE schema_version (
+        version     INTEGER PRIMARY KEY,
+        applied_at  TEXT NOT NULL,
+        description TEXT NOT NULL
+    )
+    """,
+    *ledger_tables(big_int="INTEGER", run_id_sql=RUN_ID_SQL),
     # Events are append-only. Only a NULL signature may be filled in later (by the signing step); anything
     # else is refused by the database itself. Verification still catches edits made after dropping these.
     """
@@ -117,26 +169,7 @@ _V1_STATEMENTS: Final = (
     """,
 )
 
-# The sink outbox: every audit record bound for a sink is written here before delivery is tried, so a sink
-# that fails (or a process that dies mid-delivery) never loses it; `jitpim audit flush` retries what is pending.
-_V2_STATEMENTS: Final = (
-    """
-    CREATE TABLE outbox (
-        id              INTEGER PRIMARY KEY AUTOINCREMENT,
-        sink            TEXT NOT NULL,
-        record_id       TEXT NOT NULL,
-        lease_id        TEXT,
-        record          TEXT NOT NULL,
-        created_at      TEXT NOT NULL,
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        last_attempt_at TEXT,
-        last_error      TEXT,
-        delivered_at    TEXT,
-        UNIQUE (sink, record_id)
-    )
-    """,
-    "CREATE INDEX outbox_pending ON outbox (sink, delivered_at, id)",
-)
+_V2_STATEMENTS: Final = outbox_tables(serial_key="INTEGER PRIMARY KEY AUTOINCREMENT")
 
 MIGRATIONS: Final = (
     Migration(1, "leases, hash-chained events, chain head", _V1_STATEMENTS),
