@@ -16,11 +16,26 @@ from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = [
+    "ARM_SCOPE",
+    "GRAPH_SCOPE",
+    "KEYVAULT_SCOPE",
+    "ControlPlaneToken",
     "ControlPlaneUserCredential",
     "EmulatedClock",
+    "EmulatorGraph",
+    "app_credential",
+    "arm_authorization_client",
+    "arm_authorization_client_as",
+    "control_plane_token",
     "emulator_credential",
     "emulator_provider_context",
     "github_job_environ",
+    "principal_credential",
+    "principal_oid",
+    "principal_token",
+    "resource_group_id",
+    "role_definition_id",
+    "vault_resource_id",
 ]
 
 
@@ -181,3 +196,138 @@ def emulator_provider_context(
         keyvault=keyvault,
         fresh_claims=lambda scope: token_claims(emulator_credential(info, who, mfa=mfa), scope),
     )
+
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+ARM_SCOPE = "https://management.azure.com/.default"
+KEYVAULT_SCOPE = "https://vault.azure.net/.default"
+
+
+def app_credential(info: dict[str, Any], name: str) -> Any:
+    """A client-secret credential (azure-identity, unchanged) for a scenario application, trusting the
+    emulator's CA."""
+    from azure.identity import ClientSecretCredential
+
+    app = info["principals"][name]
+    return ClientSecretCredential(
+        info["tenant_id"],
+        app["client_id"],
+        app["client_secret"],
+        authority=info["authority"],
+        disable_instance_discovery=True,
+        connection_verify=info["ca_cert"],
+    )
+
+
+def control_plane_token(info: dict[str, Any], user: str, scope: str, *, mfa: bool | None = True) -> str:
+    """A delegated access token for a seeded user, minted now by the control plane (`POST {control}/tokens`);
+    `mfa=None` leaves the claim to the user's scenario default."""
+    import requests
+
+    body: dict[str, Any] = {"principal": user, "scope": scope}
+    if mfa is not None:
+        body["mfa"] = mfa
+    response = requests.post(f"{info['control']}/tokens", json=body, verify=info["ca_cert"], timeout=10)
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+class ControlPlaneToken:
+    """A credential holding one delegated token for a seeded user, minted at construction (unlike
+    `ControlPlaneUserCredential`, which mints on first use): what a client sees is fixed when it is built."""
+
+    def __init__(self, info: dict[str, Any], user: str, scope: str, *, mfa: bool | None = True) -> None:
+        self.token = control_plane_token(info, user, scope, mfa=mfa)
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        import time
+
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self.token, int(time.time()) + 3000)
+
+
+def principal_credential(info: dict[str, Any], who: str, scope: str, *, mfa: bool | None = True) -> Any:
+    """A credential for any scenario principal: an app's client secret, or a user's token for `scope` minted
+    now (`ControlPlaneToken`)."""
+    if info["principals"][who]["type"] == "application":
+        return app_credential(info, who)
+    return ControlPlaneToken(info, who, scope, mfa=mfa)
+
+
+def principal_token(info: dict[str, Any], who: str, scope: str, *, mfa: bool | None = True) -> str:
+    """A freshly minted access token for any scenario principal (app: client credentials; user: control
+    plane)."""
+    if info["principals"][who]["type"] == "application":
+        return str(app_credential(info, who).get_token(scope).token)
+    return control_plane_token(info, who, scope, mfa=mfa)
+
+
+def arm_authorization_client(info: dict[str, Any], credential: Any) -> Any:
+    """Microsoft's `AuthorizationManagementClient` (azure-mgmt-authorization, a test dependency) pointed at the
+    emulated ARM of the scenario's subscription."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    return AuthorizationManagementClient(
+        credential,
+        info["subscription_id"],
+        base_url=info["arm"],
+        connection_verify=info["ca_cert"],
+        credential_scopes=[ARM_SCOPE],
+    )
+
+
+def arm_authorization_client_as(info: dict[str, Any], who: str, *, mfa: bool | None = True) -> Any:
+    """`arm_authorization_client` acting as scenario principal `who` (`principal_credential` for ARM)."""
+    return arm_authorization_client(info, principal_credential(info, who, ARM_SCOPE, mfa=mfa))
+
+
+def principal_oid(info: dict[str, Any], who: str) -> str:
+    """The object id of a scenario principal (an app's service principal: the token's `oid`)."""
+    return str(info["principals"][who]["object_id"])
+
+
+def vault_resource_id(info: dict[str, Any], vault: str = "kv-payments") -> str:
+    """The ARM resource id of a scenario vault."""
+    return str(info["vaults"][vault]["resource_id"])
+
+
+def resource_group_id(info: dict[str, Any], group: str = "rg-payments") -> str:
+    """The ARM resource id of a resource group of the scenario's subscription."""
+    return f"/subscriptions/{info['subscription_id']}/resourceGroups/{group}"
+
+
+def role_definition_id(info: dict[str, Any], guid: str) -> str:
+    """The subscription-scoped ARM id of an Azure role definition (built-in guid)."""
+    return f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+class EmulatorGraph:
+    """Raw Graph calls to the emulator as a scenario principal, each with a freshly minted token (an app's
+    client credentials, or a user's control-plane token), over a session that trusts the emulator's CA."""
+
+    def __init__(self, http: Any, info: dict[str, Any]) -> None:
+        self.http = http
+        self.info = info
+
+    def oid(self, name: str) -> str:
+        return principal_oid(self.info, name)
+
+    def token(self, who: str, *, scope: str = GRAPH_SCOPE, mfa: bool = True) -> str:
+        return principal_token(self.info, who, scope, mfa=mfa)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        who: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        *,
+        version: str = "v1.0",
+        mfa: bool = True,
+    ) -> Any:
+        """`method` `{graph}/{version}{path}` as `who`; returns the `requests.Response`."""
+        headers = {"Authorization": f"Bearer {self.token(who, mfa=mfa)}"}
+        url = f"{self.info['graph']}/{version}{path}"
+        return self.http.request(method, url, json=body, headers=headers, params=params)

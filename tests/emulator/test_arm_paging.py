@@ -9,27 +9,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from azure.identity import ClientSecretCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.rbac import RoleAssignment
+from jitpim.testing import app_credential
 
 ARM_SCOPE = "https://management.azure.com/.default"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 COUNT = 250
-
-
-def _credential(info: dict[str, Any], name: str) -> ClientSecretCredential:
-    app = info["principals"][name]
-    return ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
 
 
 def _seed(emu: Emulator, count: int) -> set[str]:
@@ -62,7 +50,7 @@ def test_sdk_list_for_scope_follows_next_link_to_every_assignment(
     fresh_emu: Emulator, info: dict[str, Any], seeded: set[str]
 ) -> None:
     client = AuthorizationManagementClient(
-        _credential(info, "admin-app"),
+        app_credential(info, "admin-app"),
         info["subscription_id"],
         base_url=info["arm"],
         connection_verify=info["ca_cert"],
@@ -76,7 +64,7 @@ def test_sdk_list_for_scope_follows_next_link_to_every_assignment(
 
 
 def test_raw_pages_have_100_items_and_an_absolute_next_link(info: dict[str, Any], seeded: set[str]) -> None:
-    token = _credential(info, "admin-app").get_token(ARM_SCOPE).token
+    token = app_credential(info, "admin-app").get_token(ARM_SCOPE).token
     session = requests.Session()
     session.verify = info["ca_cert"]
     session.headers["Authorization"] = f"Bearer {token}"
@@ -107,7 +95,7 @@ def test_raw_pages_have_100_items_and_an_absolute_next_link(info: dict[str, Any]
 
 
 def test_a_filtered_list_that_fits_one_page_has_no_next_link(info: dict[str, Any], seeded: set[str]) -> None:
-    token = _credential(info, "admin-app").get_token(ARM_SCOPE).token
+    token = app_credential(info, "admin-app").get_token(ARM_SCOPE).token
     admin = info["principals"]["admin-app"]["object_id"]
     response = requests.get(
         f"{info['arm']}/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleAssignments",
@@ -122,7 +110,7 @@ def test_a_filtered_list_that_fits_one_page_has_no_next_link(info: dict[str, Any
 
 
 def test_a_forged_skip_token_is_a_400(info: dict[str, Any]) -> None:
-    token = _credential(info, "admin-app").get_token(ARM_SCOPE).token
+    token = app_credential(info, "admin-app").get_token(ARM_SCOPE).token
     response = requests.get(
         f"{info['arm']}/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleAssignments",
         params={"api-version": "2022-04-01", "$skiptoken": "not-a-token"},

@@ -8,16 +8,13 @@ Microsoft's AuthorizationManagementClient (unchanged, pointed at the emulator) d
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
-from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2020_10_01.models import (
@@ -30,8 +27,16 @@ from azure.mgmt.authorization.v2021_01_01_preview.models import RoleAssignmentAp
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.services.arm.state import ArmState
+from jitpim.testing import (
+    ARM_SCOPE,
+    KEYVAULT_SCOPE,
+    ControlPlaneToken,
+    arm_authorization_client_as,
+    resource_group_id,
+    role_definition_id,
+    vault_resource_id,
+)
 
-ARM_SCOPE = "https://management.azure.com/.default"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -41,56 +46,6 @@ REQUESTS = "providers/Microsoft.Authorization/roleAssignmentScheduleRequests"
 @pytest.fixture(autouse=True)
 def _fresh(emu: Emulator) -> None:
     emu.reset()
-
-
-class _UserToken:
-    def __init__(self, info: dict[str, Any], user: str, scope: str = ARM_SCOPE, *, mfa: bool = True) -> None:
-        response = requests.post(
-            f"{info['control']}/tokens",
-            json={"principal": user, "scope": scope, "mfa": mfa},
-            verify=info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + 3000)
-
-
-def _app(info: dict[str, Any], name: str) -> ClientSecretCredential:
-    app = info["principals"][name]
-    return ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-
-
-def _client(info: dict[str, Any], who: str, *, mfa: bool = True) -> AuthorizationManagementClient:
-    credential: Any = _UserToken(info, who, mfa=mfa) if info["principals"][who]["type"] == "user" else _app(info, who)
-    return AuthorizationManagementClient(
-        credential,
-        info["subscription_id"],
-        base_url=info["arm"],
-        connection_verify=info["ca_cert"],
-        credential_scopes=[ARM_SCOPE],
-    )
-
-
-def _vault(info: dict[str, Any]) -> str:
-    return str(info["vaults"]["kv-payments"]["resource_id"])
-
-
-def _rg(info: dict[str, Any]) -> str:
-    return f"/subscriptions/{info['subscription_id']}/resourceGroups/rg-payments"
-
-
-def _role_id(info: dict[str, Any], guid: str) -> str:
-    return f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
 def _request(
@@ -116,7 +71,7 @@ def _request(
         )
     return RoleAssignmentScheduleRequest(
         principal_id=info["principals"][who]["object_id"],
-        role_definition_id=_role_id(info, role),
+        role_definition_id=role_definition_id(info, role),
         request_type=request_type,
         justification=justification,
         linked_role_eligibility_schedule_id=linked,
@@ -152,18 +107,22 @@ def _activate(info: dict[str, Any], client: AuthorizationManagementClient, scope
 
 def test_alice_sees_her_eligibilities_at_the_tenant_root(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, "alice")
+    client = arm_authorization_client_as(info, "alice")
     instances = list(client.role_eligibility_schedule_instances.list_for_scope("/", filter="asTarget()"))
     by_role = {i.role_definition_id.rsplit("/", 1)[-1]: i for i in instances}
     assert set(by_role) == {SECRETS_OFFICER, CONTRIBUTOR}
     officer = by_role[SECRETS_OFFICER]
-    assert officer.scope == _vault(info)
+    assert officer.scope == vault_resource_id(info)
     assert officer.status == "Provisioned" and officer.member_type == "Direct"
-    assert officer.role_eligibility_schedule_id.startswith(f"{_vault(info)}/providers/Microsoft.Authorization/")
+    assert officer.role_eligibility_schedule_id.startswith(
+        f"{vault_resource_id(info)}/providers/Microsoft.Authorization/"
+    )
     assert officer.expanded_properties.role_definition.display_name == "Key Vault Secrets Officer"
     assert officer.expanded_properties.principal.type == "User"
     # At a narrower scope asTarget() returns what is at or below it, not what is inherited from above.
-    at_vault = list(client.role_eligibility_schedule_instances.list_for_scope(_vault(info), filter="asTarget()"))
+    at_vault = list(
+        client.role_eligibility_schedule_instances.list_for_scope(vault_resource_id(info), filter="asTarget()")
+    )
     assert [i.role_definition_id.rsplit("/", 1)[-1] for i in at_vault] == [SECRETS_OFFICER]
     schedules = list(client.role_eligibility_schedules.list_for_scope("/", filter="asTarget()"))
     assert {s.id for s in schedules} == {i.role_eligibility_schedule_id for i in instances}
@@ -171,11 +130,11 @@ def test_alice_sees_her_eligibilities_at_the_tenant_root(emu: Emulator) -> None:
 
 def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, "alice")
+    client = arm_authorization_client_as(info, "alice")
     alice = info["principals"]["alice"]["object_id"]
     secrets = SecretClient(
         info["vaults"]["kv-payments"]["url"],
-        _UserToken(info, "alice", "https://vault.azure.net/.default"),
+        ControlPlaneToken(info, "alice", KEYVAULT_SCOPE),
         verify_challenge_resource=False,
         connection_verify=info["ca_cert"],
     )
@@ -183,7 +142,7 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
         secrets.get_secret("db-password")
     assert denied.value.status_code == 403
 
-    request = _activate(info, client, _vault(info), SECRETS_OFFICER, duration="PT1H")
+    request = _activate(info, client, vault_resource_id(info), SECRETS_OFFICER, duration="PT1H")
     assert request.status == "Provisioned"
     assert request.request_type == "SelfActivate" and request.requestor_id == alice
     assert request.approval_id is None
@@ -197,7 +156,9 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
     )
     assert (made[0].end - made[0].created_on).total_seconds() == pytest.approx(3600, abs=2)
 
-    instances = list(client.role_assignment_schedule_instances.list_for_scope(_vault(info), filter="asTarget()"))
+    instances = list(
+        client.role_assignment_schedule_instances.list_for_scope(vault_resource_id(info), filter="asTarget()")
+    )
     activated = [i for i in instances if i.assignment_type == "Activated"]
     assert len(activated) == 1
     assert activated[0].origin_role_assignment_id == made[0].id
@@ -207,7 +168,9 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
 
     with pytest.raises(HttpResponseError) as early:
         client.role_assignment_schedule_requests.create(
-            _vault(info), str(uuid.uuid4()), _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None)
+            vault_resource_id(info),
+            str(uuid.uuid4()),
+            _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None),
         )
     assert early.value.status_code == 400
     assert _error(early) == {
@@ -218,29 +181,31 @@ def test_self_activate_grants_access_and_deactivation_waits_five_minutes(emu: Em
 
     emu.advance(301)
     revoked = client.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None)
+        vault_resource_id(info),
+        str(uuid.uuid4()),
+        _request(info, "alice", "SelfDeactivate", SECRETS_OFFICER, duration=None),
     )
     assert revoked.status == "Revoked"
     assert revoked.schedule_info is None
     assert made[0].name.lower() not in world.rbac.assignments
     assert not [
         i
-        for i in client.role_assignment_schedule_instances.list_for_scope(_vault(info), filter="asTarget()")
+        for i in client.role_assignment_schedule_instances.list_for_scope(vault_resource_id(info), filter="asTarget()")
         if i.assignment_type == "Activated"
     ]
 
 
 def test_expiry_removes_the_assignment_and_is_audited(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, "alice")
-    request = _activate(info, client, _vault(info), SECRETS_OFFICER, duration="PT30M")
+    client = arm_authorization_client_as(info, "alice")
+    request = _activate(info, client, vault_resource_id(info), SECRETS_OFFICER, duration="PT30M")
     world = emu.runtime.world
     assert any(a.schedule_id == request.target_role_assignment_schedule_id for a in world.rbac.assignments.values())
     emu.advance(1799)
     assert any(a.schedule_id == request.target_role_assignment_schedule_id for a in world.rbac.assignments.values())
     emu.advance(2)
     assert not any(a.schedule_id == request.target_role_assignment_schedule_id for a in world.rbac.assignments.values())
-    assert not list(client.role_assignment_schedules.list_for_scope(_vault(info), filter="asTarget()"))
+    assert not list(client.role_assignment_schedules.list_for_scope(vault_resource_id(info), filter="asTarget()"))
     dump = requests.get(f"{info['control']}/state", verify=info["ca_cert"], timeout=10).json()["arm"]
     schedule = next(s for s in dump["assignment_schedules"] if s["name"] == request.target_role_assignment_schedule_id)
     assert schedule["status"] == "Expired"
@@ -249,7 +214,7 @@ def test_expiry_removes_the_assignment_and_is_audited(emu: Emulator) -> None:
     ]
     assert len(rows) == 1 and rows[0]["initiatedBy"]["user"]["displayName"] == "Azure AD PIM"
     # The eligibility is untouched: activating again works at once.
-    assert _activate(info, client, _vault(info), SECRETS_OFFICER).status == "Provisioned"
+    assert _activate(info, client, vault_resource_id(info), SECRETS_OFFICER).status == "Provisioned"
 
 
 # -- policy rules ----------------------------------------------------------------------------------------------
@@ -257,26 +222,26 @@ def test_expiry_removes_the_assignment_and_is_audited(emu: Emulator) -> None:
 
 def test_policy_rule_failures_name_the_rules(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, "alice")
+    client = arm_authorization_client_as(info, "alice")
     with pytest.raises(HttpResponseError) as too_long:
-        _activate(info, client, _vault(info), SECRETS_OFFICER, duration="PT9H")
+        _activate(info, client, vault_resource_id(info), SECRETS_OFFICER, duration="PT9H")
     assert too_long.value.status_code == 400
     assert _error(too_long) == {
         "code": "RoleAssignmentRequestPolicyValidationFailed",
         "message": 'The following policy rules failed: ["ExpirationRule"]',
     }
     with pytest.raises(HttpResponseError) as unjustified:
-        _activate(info, client, _vault(info), SECRETS_OFFICER, justification=None)
+        _activate(info, client, vault_resource_id(info), SECRETS_OFFICER, justification=None)
     assert _error(unjustified)["message"] == 'The following policy rules failed: ["JustificationRule"]'
     with pytest.raises(HttpResponseError) as both:
-        _activate(info, client, _vault(info), SECRETS_OFFICER, justification="  ", duration="P1D")
+        _activate(info, client, vault_resource_id(info), SECRETS_OFFICER, justification="  ", duration="P1D")
     assert _error(both)["message"] == 'The following policy rules failed: ["ExpirationRule","JustificationRule"]'
     with pytest.raises(HttpResponseError) as short:
-        _activate(info, client, _vault(info), SECRETS_OFFICER, duration="PT4M")
+        _activate(info, client, vault_resource_id(info), SECRETS_OFFICER, duration="PT4M")
     assert _error(short)["code"] == "ActiveDurationTooShort"
     with pytest.raises(HttpResponseError) as not_eligible:
         client.role_assignment_schedule_requests.create(
-            _rg(info), str(uuid.uuid4()), _request(info, "alice", "SelfActivate", OWNER)
+            resource_group_id(info), str(uuid.uuid4()), _request(info, "alice", "SelfActivate", OWNER)
         )
     assert _error(not_eligible)["message"] == 'The following policy rules failed: ["EligibilityRule"]'
     assert not [
@@ -288,20 +253,20 @@ def test_policy_rule_failures_name_the_rules(emu: Emulator) -> None:
 
 def test_duplicates_are_refused(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, "alice")
-    _activate(info, client, _vault(info), SECRETS_OFFICER)
+    client = arm_authorization_client_as(info, "alice")
+    _activate(info, client, vault_resource_id(info), SECRETS_OFFICER)
     with pytest.raises(HttpResponseError) as again:
-        _activate(info, client, _vault(info), SECRETS_OFFICER)
+        _activate(info, client, vault_resource_id(info), SECRETS_OFFICER)
     assert _error(again) == {"code": "RoleAssignmentExists", "message": "The Role assignment already exists."}
-    pending = _activate(info, client, _rg(info), CONTRIBUTOR)
+    pending = _activate(info, client, resource_group_id(info), CONTRIBUTOR)
     assert pending.status == "PendingApproval"
     with pytest.raises(HttpResponseError) as twice:
-        _activate(info, client, _rg(info), CONTRIBUTOR)
+        _activate(info, client, resource_group_id(info), CONTRIBUTOR)
     assert _error(twice)["code"] == "PendingRoleAssignmentRequest"
     name = pending.name
     with pytest.raises(HttpResponseError) as reput:
         client.role_assignment_schedule_requests.create(
-            _rg(info),
+            resource_group_id(info),
             name,
             _request(info, "alice", "SelfActivate", CONTRIBUTOR, linked=_eligibility_id(client, CONTRIBUTOR)),
         )
@@ -320,11 +285,16 @@ def test_mfa_rule_reads_the_token(emu: Emulator) -> None:
             "Justification",
             "Ticketing",
         ]
-    client = _client(info, "alice", mfa=False)
+    client = arm_authorization_client_as(info, "alice", mfa=False)
     with pytest.raises(HttpResponseError) as failed:
-        _activate(info, client, _vault(info), SECRETS_OFFICER)
+        _activate(info, client, vault_resource_id(info), SECRETS_OFFICER)
     assert _error(failed)["message"] == 'The following policy rules failed: ["TicketingRule","MfaRule"]'
-    assert _activate(info, _client(info, "alice"), _vault(info), SECRETS_OFFICER, ticket=True).status == "Provisioned"
+    assert (
+        _activate(
+            info, arm_authorization_client_as(info, "alice"), vault_resource_id(info), SECRETS_OFFICER, ticket=True
+        ).status
+        == "Provisioned"
+    )
 
 
 # -- approvals --------------------------------------------------------------------------------------------------
@@ -332,9 +302,9 @@ def test_mfa_rule_reads_the_token(emu: Emulator) -> None:
 
 def test_contributor_activation_waits_for_bob(emu: Emulator) -> None:
     info = emu.info
-    alice_client = _client(info, "alice")
-    bob = _client(info, "bob")
-    request = _activate(info, alice_client, _rg(info), CONTRIBUTOR, duration="PT2H")
+    alice_client = arm_authorization_client_as(info, "alice")
+    bob = arm_authorization_client_as(info, "bob")
+    request = _activate(info, alice_client, resource_group_id(info), CONTRIBUTOR, duration="PT2H")
     assert request.status == "PendingApproval"
     assert request.approval_id == f"/providers/Microsoft.Authorization/roleAssignmentApprovals/{request.name}"
     alice_oid = info["principals"]["alice"]["object_id"]
@@ -360,7 +330,7 @@ def test_contributor_activation_waits_for_bob(emu: Emulator) -> None:
         "Approve",
         info["principals"]["bob"]["object_id"],
     )
-    after = alice_client.role_assignment_schedule_requests.get(_rg(info), request.name)
+    after = alice_client.role_assignment_schedule_requests.get(resource_group_id(info), request.name)
     assert after.status == "Provisioned"
     granted = [a for a in emu.runtime.world.rbac.assignments.values() if a.principal_id == alice_oid]
     assert len(granted) == 1
@@ -376,18 +346,18 @@ def test_contributor_activation_waits_for_bob(emu: Emulator) -> None:
 
 def test_denied_and_canceled_requests(emu: Emulator) -> None:
     info = emu.info
-    alice = _client(info, "alice")
-    bob = _client(info, "bob")
-    denied = _activate(info, alice, _rg(info), CONTRIBUTOR)
+    alice = arm_authorization_client_as(info, "alice")
+    bob = arm_authorization_client_as(info, "bob")
+    denied = _activate(info, alice, resource_group_id(info), CONTRIBUTOR)
     bob.role_assignment_approval_step.put(
         denied.name, denied.name, RoleAssignmentApprovalStepProperties(review_result="Deny", justification="no")
     )
-    assert alice.role_assignment_schedule_requests.get(_rg(info), denied.name).status == "Denied"
-    canceled = _activate(info, alice, _rg(info), CONTRIBUTOR)
-    alice.role_assignment_schedule_requests.cancel(_rg(info), canceled.name)
-    assert alice.role_assignment_schedule_requests.get(_rg(info), canceled.name).status == "Canceled"
+    assert alice.role_assignment_schedule_requests.get(resource_group_id(info), denied.name).status == "Denied"
+    canceled = _activate(info, alice, resource_group_id(info), CONTRIBUTOR)
+    alice.role_assignment_schedule_requests.cancel(resource_group_id(info), canceled.name)
+    assert alice.role_assignment_schedule_requests.get(resource_group_id(info), canceled.name).status == "Canceled"
     with pytest.raises(HttpResponseError) as again:
-        alice.role_assignment_schedule_requests.cancel(_rg(info), canceled.name)
+        alice.role_assignment_schedule_requests.cancel(resource_group_id(info), canceled.name)
     assert _error(again)["code"] == "RequestCannotBeCancelled"
     mine = list(alice.role_assignment_schedule_requests.list_for_scope("/", filter="asRequestor()"))
     assert {r.name: r.status for r in mine} == {denied.name: "Denied", canceled.name: "Canceled"}
@@ -403,10 +373,12 @@ def test_denied_and_canceled_requests(emu: Emulator) -> None:
 
 def test_ci_app_admin_assigns_itself_time_bound_and_removes_it(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, "ci-app")
+    ci = arm_authorization_client_as(info, "ci-app")
     ci_oid = info["principals"]["ci-app"]["object_id"]
     assigned = ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="PT30M")
+        vault_resource_id(info),
+        str(uuid.uuid4()),
+        _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="PT30M"),
     )
     assert assigned.status == "Provisioned" and assigned.principal_type == "ServicePrincipal"
     world = emu.runtime.world
@@ -414,30 +386,32 @@ def test_ci_app_admin_assigns_itself_time_bound_and_removes_it(emu: Emulator) ->
     assert len(made) == 1 and made[0].role_definition_id == SECRETS_OFFICER
     schedules = [
         s
-        for s in ci.role_assignment_schedules.list_for_scope(_vault(info), filter=f"principalId eq '{ci_oid}'")
+        for s in ci.role_assignment_schedules.list_for_scope(
+            vault_resource_id(info), filter=f"principalId eq '{ci_oid}'"
+        )
         if s.assignment_type == "Assigned" and s.end_date_time is not None
     ]
     assert len(schedules) == 1 and schedules[0].name == assigned.target_role_assignment_schedule_id
 
     remove = _request(info, "ci-app", "AdminRemove", SECRETS_OFFICER, duration=None)
     with pytest.raises(HttpResponseError) as early:
-        ci.role_assignment_schedule_requests.create(_vault(info), str(uuid.uuid4()), remove)
+        ci.role_assignment_schedule_requests.create(vault_resource_id(info), str(uuid.uuid4()), remove)
     assert _error(early)["code"] == "ActiveDurationTooShort"
     emu.advance(300)
-    removed = ci.role_assignment_schedule_requests.create(_vault(info), str(uuid.uuid4()), remove)
+    removed = ci.role_assignment_schedule_requests.create(vault_resource_id(info), str(uuid.uuid4()), remove)
     assert removed.status == "Revoked"
     assert made[0].name.lower() not in world.rbac.assignments
     with pytest.raises(HttpResponseError) as gone:
-        ci.role_assignment_schedule_requests.create(_vault(info), str(uuid.uuid4()), remove)
+        ci.role_assignment_schedule_requests.create(vault_resource_id(info), str(uuid.uuid4()), remove)
     assert _error(gone) == {"code": "RoleAssignmentDoesNotExist", "message": "The Role assignment does not exist."}
 
 
 def test_admin_assign_rules_and_permissions(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, "ci-app")
+    ci = arm_authorization_client_as(info, "ci-app")
     with pytest.raises(HttpResponseError) as permanent:
         ci.role_assignment_schedule_requests.create(
-            _vault(info),
+            vault_resource_id(info),
             str(uuid.uuid4()),
             _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration=None, expiration_type="NoExpiration"),
         )
@@ -451,18 +425,18 @@ def test_admin_assign_rules_and_permissions(emu: Emulator) -> None:
     assert outside.value.status_code == 403
     assert _error(outside)["code"] == "AuthorizationFailed"
     with pytest.raises(HttpResponseError) as alice:
-        _client(info, "alice").role_assignment_schedule_requests.create(
-            _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
+        arm_authorization_client_as(info, "alice").role_assignment_schedule_requests.create(
+            vault_resource_id(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
         )
     assert alice.value.status_code == 403
 
 
 def test_future_start_is_granted_then_provisioned(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, "ci-app")
+    ci = arm_authorization_client_as(info, "ci-app")
     start = emu.runtime.world.clock.now() + timedelta(minutes=10)
     request = ci.role_assignment_schedule_requests.create(
-        _vault(info),
+        vault_resource_id(info),
         str(uuid.uuid4()),
         _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, start=start.isoformat()),
     )
@@ -471,22 +445,22 @@ def test_future_start_is_granted_then_provisioned(emu: Emulator) -> None:
     ci_oid = info["principals"]["ci-app"]["object_id"]
     assert not [a for a in world.rbac.assignments.values() if a.principal_id == ci_oid and a.schedule_id]
     emu.advance(601)
-    assert ci.role_assignment_schedule_requests.get(_vault(info), request.name).status == "Provisioned"
+    assert ci.role_assignment_schedule_requests.get(vault_resource_id(info), request.name).status == "Provisioned"
     assert [a for a in world.rbac.assignments.values() if a.principal_id == ci_oid and a.schedule_id]
 
 
 def test_validate_answers_without_changing_anything(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, "ci-app")
+    ci = arm_authorization_client_as(info, "ci-app")
     name = str(uuid.uuid4())
     answer = ci.role_assignment_schedule_requests.validate(
-        _vault(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
+        vault_resource_id(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
     )
     assert answer.status == "Provisioned"
     assert name not in emu.runtime.world.service("arm", ArmState).requests
     with pytest.raises(HttpResponseError) as invalid:
         ci.role_assignment_schedule_requests.validate(
-            _vault(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="P365D")
+            vault_resource_id(info), name, _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER, duration="P365D")
         )
     assert _error(invalid)["code"] == "RoleAssignmentRequestPolicyValidationFailed"
 
@@ -495,25 +469,25 @@ def test_provisioning_delay_keeps_requests_accepted(emu: Emulator) -> None:
     info = emu.info
     world = emu.runtime.world
     world.settings.provisioning_seconds = 20
-    ci = _client(info, "ci-app")
+    ci = arm_authorization_client_as(info, "ci-app")
     request = ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
+        vault_resource_id(info), str(uuid.uuid4()), _request(info, "ci-app", "AdminAssign", SECRETS_OFFICER)
     )
     assert request.status == "Accepted"
     emu.advance(20)
-    assert ci.role_assignment_schedule_requests.get(_vault(info), request.name).status == "Provisioned"
+    assert ci.role_assignment_schedule_requests.get(vault_resource_id(info), request.name).status == "Provisioned"
 
 
 def test_wire_details_of_schedule_requests(emu: Emulator) -> None:
     info = emu.info
-    token = _UserToken(info, "alice").token
+    token = ControlPlaneToken(info, "alice", ARM_SCOPE).token
     headers = {"Authorization": f"Bearer {token}"}
-    url = f"{info['arm']}{_vault(info)}/{REQUESTS}/{uuid.uuid4()}"
+    url = f"{info['arm']}{vault_resource_id(info)}/{REQUESTS}/{uuid.uuid4()}"
     body = {
         "properties": {
             "principalId": info["principals"]["alice"]["object_id"],
             "requestType": "SelfActivate",
-            "roleDefinitionId": _role_id(info, SECRETS_OFFICER),
+            "roleDefinitionId": role_definition_id(info, SECRETS_OFFICER),
             "justification": "x",
             "scheduleInfo": {"expiration": {"type": "AfterDuration", "duration": "PT1H"}},
         }
@@ -533,7 +507,7 @@ def test_wire_details_of_schedule_requests(emu: Emulator) -> None:
     }
     assert data["properties"]["expandedProperties"]["scope"]["type"] == "resource"
     bad = requests.put(
-        f"{info['arm']}{_vault(info)}/{REQUESTS}/not-a-guid?api-version=2020-10-01",
+        f"{info['arm']}{vault_resource_id(info)}/{REQUESTS}/not-a-guid?api-version=2020-10-01",
         json=body,
         headers=headers,
         verify=info["ca_cert"],

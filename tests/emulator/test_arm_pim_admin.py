@@ -4,17 +4,12 @@ end-user extension requests, standing assignments seen (and removed) through PIM
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
-from azure.identity import ClientSecretCredential
-from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2020_10_01.models import (
     RoleAssignmentScheduleRequest,
     RoleAssignmentScheduleRequestPropertiesScheduleInfo,
@@ -26,8 +21,14 @@ from azure.mgmt.authorization.v2020_10_01.models import (
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.directory import Membership
+from jitpim.testing import (
+    arm_authorization_client_as,
+    principal_oid,
+    resource_group_id,
+    role_definition_id,
+    vault_resource_id,
+)
 
-ARM_SCOPE = "https://management.azure.com/.default"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 KV_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
@@ -36,60 +37,6 @@ SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 @pytest.fixture(autouse=True)
 def _fresh(emu: Emulator) -> None:
     emu.reset()
-
-
-class _UserToken:
-    def __init__(self, info: dict[str, Any], user: str) -> None:
-        response = requests.post(
-            f"{info['control']}/tokens",
-            json={"principal": user, "scope": ARM_SCOPE, "mfa": True},
-            verify=info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + 3000)
-
-
-def _client(info: dict[str, Any], who: str) -> AuthorizationManagementClient:
-    principal = info["principals"][who]
-    credential: Any = (
-        _UserToken(info, who)
-        if principal["type"] == "user"
-        else ClientSecretCredential(
-            info["tenant_id"],
-            principal["client_id"],
-            principal["client_secret"],
-            authority=info["authority"],
-            disable_instance_discovery=True,
-            connection_verify=info["ca_cert"],
-        )
-    )
-    return AuthorizationManagementClient(
-        credential,
-        info["subscription_id"],
-        base_url=info["arm"],
-        connection_verify=info["ca_cert"],
-        credential_scopes=[ARM_SCOPE],
-    )
-
-
-def _rg(info: dict[str, Any]) -> str:
-    return f"/subscriptions/{info['subscription_id']}/resourceGroups/rg-payments"
-
-
-def _vault(info: dict[str, Any]) -> str:
-    return str(info["vaults"]["kv-payments"]["resource_id"])
-
-
-def _role_id(info: dict[str, Any], guid: str) -> str:
-    return f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
-
-
-def _oid(info: dict[str, Any], who: str) -> str:
-    return str(info["principals"][who]["object_id"])
 
 
 def _eligibility(
@@ -107,8 +54,8 @@ def _eligibility(
         ),
     )
     return RoleEligibilityScheduleRequest(
-        principal_id=_oid(info, who),
-        role_definition_id=_role_id(info, role),
+        principal_id=principal_oid(info, who),
+        role_definition_id=role_definition_id(info, role),
         request_type=request_type,
         justification="onboarding",
         schedule_info=schedule if request_type != "AdminRemove" else None,
@@ -131,8 +78,8 @@ def _assignment(
             )
         )
     return RoleAssignmentScheduleRequest(
-        principal_id=_oid(info, who),
-        role_definition_id=_role_id(info, role),
+        principal_id=principal_oid(info, who),
+        role_definition_id=role_definition_id(info, role),
         request_type=request_type,
         justification="maintenance window",
         schedule_info=schedule,
@@ -146,45 +93,47 @@ def _code(excinfo: pytest.ExceptionInfo[Any]) -> str:
 
 def test_admin_makes_bob_eligible_and_bob_activates(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    bob = _client(info, "bob")
+    admin = arm_authorization_client_as(info, "admin-app")
+    bob = arm_authorization_client_as(info, "bob")
     created = admin.role_eligibility_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER)
+        resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER)
     )
     assert created.status == "Provisioned" and created.request_type == "AdminAssign"
     assert created.target_role_eligibility_schedule_id
     [instance] = list(bob.role_eligibility_schedule_instances.list_for_scope("/", filter="asTarget()"))
-    assert instance.role_definition_id == _role_id(info, READER)
+    assert instance.role_definition_id == role_definition_id(info, READER)
     assert (instance.end_date_time - instance.start_date_time).days == 30
     with pytest.raises(HttpResponseError) as duplicate:
-        admin.role_eligibility_schedule_requests.create(_rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER))
+        admin.role_eligibility_schedule_requests.create(
+            resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER)
+        )
     assert _code(duplicate) == "RoleAssignmentExists"
 
     activation = bob.role_assignment_schedule_requests.create(
-        _rg(info),
+        resource_group_id(info),
         str(uuid.uuid4()),
         _assignment(info, "bob", READER, "SelfActivate", linked=instance.role_eligibility_schedule_id),
     )
     assert activation.status == "Provisioned"
     listed = list(
         admin.role_eligibility_schedule_requests.list_for_scope(
-            _rg(info), filter=f"principalId eq '{_oid(info, 'bob')}'"
+            resource_group_id(info), filter=f"principalId eq '{principal_oid(info, 'bob')}'"
         )
     )
     assert [r.name for r in listed] == [created.name]
 
     emu.advance(301)
     bob.role_assignment_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "SelfDeactivate", duration=None)
+        resource_group_id(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "SelfDeactivate", duration=None)
     )
     removed = admin.role_eligibility_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, "AdminRemove")
+        resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, "AdminRemove")
     )
     assert removed.status == "Revoked"
     assert list(bob.role_eligibility_schedule_instances.list_for_scope("/", filter="asTarget()")) == []
     with pytest.raises(HttpResponseError) as gone:
         bob.role_assignment_schedule_requests.create(
-            _rg(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "SelfActivate")
+            resource_group_id(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "SelfActivate")
         )
     assert json.loads(gone.value.response.text())["error"]["message"] == (
         'The following policy rules failed: ["EligibilityRule"]'
@@ -193,44 +142,51 @@ def test_admin_makes_bob_eligible_and_bob_activates(emu: Emulator) -> None:
 
 def test_eligibility_rules(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
+    admin = arm_authorization_client_as(info, "admin-app")
     with pytest.raises(HttpResponseError) as app:
         admin.role_eligibility_schedule_requests.create(
-            _rg(info), str(uuid.uuid4()), _eligibility(info, "ci-app", READER)
+            resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "ci-app", READER)
         )
     assert _code(app) == "PrincipalTypeNotSupported"
     with pytest.raises(HttpResponseError) as too_long:
         admin.role_eligibility_schedule_requests.create(
-            _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, duration="P400D")
+            resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, duration="P400D")
         )
     assert _code(too_long) == "RoleAssignmentRequestPolicyValidationFailed"
     with pytest.raises(HttpResponseError) as ci:
-        _client(info, "ci-app").role_eligibility_schedule_requests.create(
-            _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER)
+        arm_authorization_client_as(info, "ci-app").role_eligibility_schedule_requests.create(
+            resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER)
         )
     assert ci.value.status_code == 403
     start = (emu.runtime.world.clock.now() + timedelta(days=1)).isoformat()
     future = admin.role_eligibility_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, start=start)
+        resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, start=start)
     )
     assert future.status == "Granted"
-    admin.role_eligibility_schedule_requests.cancel(_rg(info), future.name)
-    assert admin.role_eligibility_schedule_requests.get(_rg(info), future.name).status == "Canceled"
-    assert list(_client(info, "bob").role_eligibility_schedules.list_for_scope("/", filter="asTarget()")) == []
+    admin.role_eligibility_schedule_requests.cancel(resource_group_id(info), future.name)
+    assert admin.role_eligibility_schedule_requests.get(resource_group_id(info), future.name).status == "Canceled"
+    assert (
+        list(
+            arm_authorization_client_as(info, "bob").role_eligibility_schedules.list_for_scope("/", filter="asTarget()")
+        )
+        == []
+    )
 
 
 def test_admin_extend_moves_the_end_of_the_live_assignment(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, "ci-app")
+    ci = arm_authorization_client_as(info, "ci-app")
     ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _assignment(info, "ci-app", SECRETS_OFFICER, "AdminAssign", "PT30M")
+        vault_resource_id(info), str(uuid.uuid4()), _assignment(info, "ci-app", SECRETS_OFFICER, "AdminAssign", "PT30M")
     )
     world = emu.runtime.world
-    [made] = [a for a in world.rbac.assignments.values() if a.principal_id == _oid(info, "ci-app") and a.schedule_id]
+    [made] = [
+        a for a in world.rbac.assignments.values() if a.principal_id == principal_oid(info, "ci-app") and a.schedule_id
+    ]
     first_end = made.end
     assert first_end is not None
     extended = ci.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _assignment(info, "ci-app", SECRETS_OFFICER, "AdminExtend", "PT2H")
+        vault_resource_id(info), str(uuid.uuid4()), _assignment(info, "ci-app", SECRETS_OFFICER, "AdminExtend", "PT2H")
     )
     assert extended.status == "Provisioned"
     assert made.end is not None and (made.end - first_end) == timedelta(minutes=90)
@@ -240,28 +196,28 @@ def test_admin_extend_moves_the_end_of_the_live_assignment(emu: Emulator) -> Non
 
 def test_self_extend_waits_for_the_admin(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    bob = _client(info, "bob")
+    admin = arm_authorization_client_as(info, "admin-app")
+    bob = arm_authorization_client_as(info, "bob")
     admin.role_assignment_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "AdminAssign", "PT1H")
+        resource_group_id(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "AdminAssign", "PT1H")
     )
     asked = bob.role_assignment_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "SelfExtend", "PT8H")
+        resource_group_id(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "SelfExtend", "PT8H")
     )
     assert asked.status == "PendingAdminDecision"
     admin.role_assignment_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "AdminExtend", "PT8H")
+        resource_group_id(info), str(uuid.uuid4()), _assignment(info, "bob", READER, "AdminExtend", "PT8H")
     )
-    assert bob.role_assignment_schedule_requests.get(_rg(info), asked.name).status == "AdminApproved"
+    assert bob.role_assignment_schedule_requests.get(resource_group_id(info), asked.name).status == "AdminApproved"
 
 
 def test_standing_assignments_show_as_permanent_and_admin_remove_takes_them(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
+    admin = arm_authorization_client_as(info, "admin-app")
     sub = f"/subscriptions/{info['subscription_id']}"
     instances = list(
         admin.role_assignment_schedule_instances.list_for_scope(
-            sub, filter=f"principalId eq '{_oid(info, 'admin-app')}'"
+            sub, filter=f"principalId eq '{principal_oid(info, 'admin-app')}'"
         )
     )
     reader = [i for i in instances if i.role_definition_id.endswith(READER)]
@@ -275,61 +231,61 @@ def test_standing_assignments_show_as_permanent_and_admin_remove_takes_them(emu:
     assert not [
         a
         for a in emu.runtime.world.rbac.assignments.values()
-        if a.principal_id == _oid(info, "admin-app") and a.role_definition_id == READER
+        if a.principal_id == principal_oid(info, "admin-app") and a.role_definition_id == READER
     ]
 
 
 def test_group_eligibility_lets_members_activate(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    group = _oid(info, "kv-operators")
+    admin = arm_authorization_client_as(info, "admin-app")
+    group = principal_oid(info, "kv-operators")
     request = RoleEligibilityScheduleRequest(
         principal_id=group,
-        role_definition_id=_role_id(info, KV_READER),
+        role_definition_id=role_definition_id(info, KV_READER),
         request_type="AdminAssign",
         justification="operators may read the vault",
         schedule_info=RoleEligibilityScheduleRequestPropertiesScheduleInfo(
             expiration=RoleEligibilityScheduleRequestPropertiesScheduleInfoExpiration(type="NoExpiration")
         ),
     )
-    assert admin.role_eligibility_schedule_requests.create(_vault(info), str(uuid.uuid4()), request).status == (
-        "Provisioned"
-    )
+    assert admin.role_eligibility_schedule_requests.create(
+        vault_resource_id(info), str(uuid.uuid4()), request
+    ).status == ("Provisioned")
     world = emu.runtime.world
     with world.lock:
-        world.directory.groups[group].members[_oid(info, "alice")] = Membership(world.clock.now(), None)
+        world.directory.groups[group].members[principal_oid(info, "alice")] = Membership(world.clock.now(), None)
     emu.advance(1)  # directory propagation
-    alice = _client(info, "alice")
+    alice = arm_authorization_client_as(info, "alice")
     roles = {
         i.role_definition_id.rsplit("/", 1)[-1]
         for i in alice.role_eligibility_schedule_instances.list_for_scope("/", filter="asTarget()")
     }
     assert KV_READER in roles
     activation = alice.role_assignment_schedule_requests.create(
-        _vault(info), str(uuid.uuid4()), _assignment(info, "alice", KV_READER, "SelfActivate")
+        vault_resource_id(info), str(uuid.uuid4()), _assignment(info, "alice", KV_READER, "SelfActivate")
     )
     assert activation.status == "Provisioned"
     assert any(
-        a.principal_id == _oid(info, "alice") and a.role_definition_id == KV_READER
+        a.principal_id == principal_oid(info, "alice") and a.role_definition_id == KV_READER
         for a in world.rbac.assignments.values()
     )
 
 
 def test_activation_defaults_to_the_policy_maximum_and_never_outlives_the_eligibility(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    bob = _client(info, "bob")
+    admin = arm_authorization_client_as(info, "admin-app")
+    bob = arm_authorization_client_as(info, "bob")
     admin.role_eligibility_schedule_requests.create(
-        _rg(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, duration="PT3H")
+        resource_group_id(info), str(uuid.uuid4()), _eligibility(info, "bob", READER, duration="PT3H")
     )
     unbounded = RoleAssignmentScheduleRequest(
-        principal_id=_oid(info, "bob"),
-        role_definition_id=_role_id(info, READER),
+        principal_id=principal_oid(info, "bob"),
+        role_definition_id=role_definition_id(info, READER),
         request_type="SelfActivate",
         justification="no expiration given",
     )
-    first = bob.role_assignment_schedule_requests.create(_rg(info), str(uuid.uuid4()), unbounded)
+    first = bob.role_assignment_schedule_requests.create(resource_group_id(info), str(uuid.uuid4()), unbounded)
     assert first.schedule_info.expiration.duration == "PT8H"  # Expiration_EndUser_Assignment.maximumDuration
-    [made] = [a for a in emu.runtime.world.rbac.assignments.values() if a.principal_id == _oid(info, "bob")]
+    [made] = [a for a in emu.runtime.world.rbac.assignments.values() if a.principal_id == principal_oid(info, "bob")]
     assert made.end is not None
     assert (made.end - made.created_on) <= timedelta(hours=3)  # capped at the eligibility's end

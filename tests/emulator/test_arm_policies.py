@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
@@ -26,8 +24,8 @@ from azure.mgmt.authorization.v2020_10_01.models import (
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.scenario import ScenarioError, default_scenario
+from jitpim.testing import ARM_SCOPE, arm_authorization_client_as, vault_resource_id
 
-ARM_SCOPE = "https://management.azure.com/.default"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 RULE_IDS = {
@@ -56,48 +54,6 @@ def _fresh(emu: Emulator) -> None:
     emu.reset()
 
 
-class _UserToken:
-    def __init__(self, info: dict[str, Any], user: str) -> None:
-        response = requests.post(
-            f"{info['control']}/tokens",
-            json={"principal": user, "scope": ARM_SCOPE},
-            verify=info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + 3000)
-
-
-def _client(info: dict[str, Any], who: str) -> AuthorizationManagementClient:
-    principal = info["principals"][who]
-    credential: Any = (
-        _UserToken(info, who)
-        if principal["type"] == "user"
-        else ClientSecretCredential(
-            info["tenant_id"],
-            principal["client_id"],
-            principal["client_secret"],
-            authority=info["authority"],
-            disable_instance_discovery=True,
-            connection_verify=info["ca_cert"],
-        )
-    )
-    return AuthorizationManagementClient(
-        credential,
-        info["subscription_id"],
-        base_url=info["arm"],
-        connection_verify=info["ca_cert"],
-        credential_scopes=[ARM_SCOPE],
-    )
-
-
-def _vault(info: dict[str, Any]) -> str:
-    return str(info["vaults"]["kv-payments"]["resource_id"])
-
-
 def _policy_for(client: AuthorizationManagementClient, scope: str, role: str) -> RoleManagementPolicy:
     """How a client finds a role's policy: the policy assignment for the role at the scope names it."""
     assignments = list(client.role_management_policy_assignments.list_for_scope(scope))
@@ -112,10 +68,10 @@ def _rule(policy: RoleManagementPolicy, rule_id: str) -> Any:
 
 def test_policies_carry_the_real_rules_and_scenario_settings(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    officer = _policy_for(admin, _vault(info), SECRETS_OFFICER)
+    admin = arm_authorization_client_as(info, "admin-app", mfa=None)
+    officer = _policy_for(admin, vault_resource_id(info), SECRETS_OFFICER)
     assert {r.id for r in officer.rules} == RULE_IDS
-    assert officer.scope == _vault(info)
+    assert officer.scope == vault_resource_id(info)
     expiration = _rule(officer, "Expiration_EndUser_Assignment")
     assert expiration.rule_type == "RoleManagementPolicyExpirationRule"
     assert (expiration.is_expiration_required, expiration.maximum_duration) == (True, "PT8H")
@@ -146,7 +102,7 @@ def test_policy_assignment_filter_and_get(emu: Emulator) -> None:
         .get_token(ARM_SCOPE)
         .token
     )
-    url = f"{info['arm']}{_vault(info)}/providers/Microsoft.Authorization/roleManagementPolicyAssignments"
+    url = f"{info['arm']}{vault_resource_id(info)}/providers/Microsoft.Authorization/roleManagementPolicyAssignments"
     response = requests.get(
         url,
         params={
@@ -178,10 +134,10 @@ def test_policy_assignment_filter_and_get(emu: Emulator) -> None:
 
 def test_patch_changes_the_next_activation(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    policy = _policy_for(admin, _vault(info), SECRETS_OFFICER)
+    admin = arm_authorization_client_as(info, "admin-app", mfa=None)
+    policy = _policy_for(admin, vault_resource_id(info), SECRETS_OFFICER)
     updated = admin.role_management_policies.update(
-        _vault(info),
+        vault_resource_id(info),
         policy.name,
         RoleManagementPolicy(
             rules=[
@@ -198,7 +154,7 @@ def test_patch_changes_the_next_activation(emu: Emulator) -> None:
     assert updated.last_modified_by.id == info["principals"]["admin-app"]["object_id"]
     assert len(updated.rules) == 17
 
-    alice = _client(info, "alice")
+    alice = arm_authorization_client_as(info, "alice", mfa=None)
     eligibility = next(
         i
         for i in alice.role_eligibility_schedule_instances.list_for_scope("/", filter="asTarget()")
@@ -207,7 +163,7 @@ def test_patch_changes_the_next_activation(emu: Emulator) -> None:
 
     def activate(duration: str) -> Any:
         return alice.role_assignment_schedule_requests.create(
-            _vault(info),
+            vault_resource_id(info),
             str(uuid.uuid4()),
             RoleAssignmentScheduleRequest(
                 principal_id=info["principals"]["alice"]["object_id"],
@@ -233,16 +189,16 @@ def test_patch_changes_the_next_activation(emu: Emulator) -> None:
 
 def test_policy_writes_and_reads_are_authorized(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, "ci-app")
-    policy = _policy_for(ci, _vault(info), SECRETS_OFFICER)  # PIM Assignment Requester may read policies
+    ci = arm_authorization_client_as(info, "ci-app", mfa=None)
+    policy = _policy_for(ci, vault_resource_id(info), SECRETS_OFFICER)  # PIM Assignment Requester may read policies
     with pytest.raises(HttpResponseError) as write:
-        ci.role_management_policies.update(_vault(info), policy.name, RoleManagementPolicy(rules=[]))
+        ci.role_management_policies.update(vault_resource_id(info), policy.name, RoleManagementPolicy(rules=[]))
     assert write.value.status_code == 403
     # An eligible user reads the policies of the roles she may activate here (Key Vault Secrets Officer on the
     # vault, Contributor inherited from the resource group), and nothing else.
-    alice = _client(info, "alice")
-    visible = list(alice.role_management_policies.list_for_scope(_vault(info)))
-    contributor = _policy_for(ci, _vault(info), CONTRIBUTOR)
+    alice = arm_authorization_client_as(info, "alice", mfa=None)
+    visible = list(alice.role_management_policies.list_for_scope(vault_resource_id(info)))
+    contributor = _policy_for(ci, vault_resource_id(info), CONTRIBUTOR)
     assert sorted(p.name for p in visible) == sorted([policy.name, contributor.name])
     with pytest.raises(HttpResponseError) as nothing:
         list(alice.role_management_policies.list_for_scope(f"/subscriptions/{info['subscription_id']}"))
@@ -251,8 +207,8 @@ def test_policy_writes_and_reads_are_authorized(emu: Emulator) -> None:
 
 def test_invalid_patch_is_refused(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, "admin-app")
-    policy = _policy_for(admin, _vault(info), SECRETS_OFFICER)
+    admin = arm_authorization_client_as(info, "admin-app", mfa=None)
+    policy = _policy_for(admin, vault_resource_id(info), SECRETS_OFFICER)
     token = (
         ClientSecretCredential(
             info["tenant_id"],
@@ -286,12 +242,12 @@ def test_invalid_patch_is_refused(emu: Emulator) -> None:
         assert response.json()["error"]["code"] == "InvalidPolicy"
     assert (
         _rule(
-            admin.role_management_policies.get(_vault(info), policy.name), "Expiration_EndUser_Assignment"
+            admin.role_management_policies.get(vault_resource_id(info), policy.name), "Expiration_EndUser_Assignment"
         ).maximum_duration
         == "PT8H"
     )
     missing = requests.get(
-        f"{info['arm']}{_vault(info)}/providers/Microsoft.Authorization/roleManagementPolicies/"
+        f"{info['arm']}{vault_resource_id(info)}/providers/Microsoft.Authorization/roleManagementPolicies/"
         f"{uuid.uuid4()}?api-version=2020-10-01",
         headers={"Authorization": f"Bearer {token}"},
         verify=info["ca_cert"],
@@ -314,8 +270,8 @@ def test_scenario_policy_entries_can_be_scoped() -> None:
     )
     with Emulator.start(scenario=scenario) as emu:
         info = emu.info
-        admin = _client(info, "admin-app")
-        at_vault = _policy_for(admin, _vault(info), SECRETS_OFFICER)
+        admin = arm_authorization_client_as(info, "admin-app", mfa=None)
+        at_vault = _policy_for(admin, vault_resource_id(info), SECRETS_OFFICER)
         assert _rule(at_vault, "Expiration_EndUser_Assignment").maximum_duration == "PT1H"
         assert _rule(at_vault, "Enablement_EndUser_Assignment").enabled_rules == ["Justification", "Ticketing"]
         stage = _rule(at_vault, "Approval_EndUser_Assignment").setting.approval_stages[0]

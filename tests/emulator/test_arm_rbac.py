@@ -8,22 +8,25 @@ the emulator) and by raw `requests` where the wire details (status codes, error 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
-from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
 from jitpim.emulator import Emulator
+from jitpim.testing import (
+    ARM_SCOPE,
+    app_credential,
+    arm_authorization_client,
+    principal_token,
+    role_definition_id,
+    vault_resource_id,
+)
 
-ARM_SCOPE = "https://management.azure.com/.default"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
@@ -36,62 +39,9 @@ def _fresh(emu: Emulator) -> None:
     emu.reset()
 
 
-class _UserToken:
-    """A delegated ARM token for a seeded user, as an interactive sign-in gives (control plane `/tokens`)."""
-
-    def __init__(self, info: dict[str, Any], user: str, scope: str = ARM_SCOPE) -> None:
-        response = requests.post(
-            f"{info['control']}/tokens",
-            json={"principal": user, "scope": scope, "mfa": True},
-            verify=info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + 3000)
-
-
-def _app(info: dict[str, Any], name: str) -> ClientSecretCredential:
-    app = info["principals"][name]
-    return ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-
-
-def _client(info: dict[str, Any], credential: Any) -> AuthorizationManagementClient:
-    return AuthorizationManagementClient(
-        credential,
-        info["subscription_id"],
-        base_url=info["arm"],
-        connection_verify=info["ca_cert"],
-        credential_scopes=[ARM_SCOPE],
-    )
-
-
-def _headers(info: dict[str, Any], who: str) -> dict[str, str]:
-    if info["principals"][who]["type"] == "user":
-        return {"Authorization": f"Bearer {_UserToken(info, who).token}"}
-    return {"Authorization": f"Bearer {_app(info, who).get_token(ARM_SCOPE).token}"}
-
-
 def _raw(info: dict[str, Any], method: str, path: str, who: str | None, **kwargs: Any) -> requests.Response:
-    headers = _headers(info, who) if who else {}
+    headers = {"Authorization": f"Bearer {principal_token(info, who, ARM_SCOPE)}"} if who else {}
     return requests.request(method, info["arm"] + path, headers=headers, verify=info["ca_cert"], timeout=10, **kwargs)
-
-
-def _vault(info: dict[str, Any]) -> str:
-    return str(info["vaults"]["kv-payments"]["resource_id"])
-
-
-def _role_id(info: dict[str, Any], guid: str) -> str:
-    return f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
 def _params(
@@ -100,7 +50,7 @@ def _params(
     oid = info["principals"][principal]["object_id"]
     kind = principal_type or ("ServicePrincipal" if info["principals"][principal]["type"] == "application" else "User")
     return RoleAssignmentCreateParameters(
-        role_definition_id=_role_id(info, role), principal_id=oid, principal_type=kind
+        role_definition_id=role_definition_id(info, role), principal_id=oid, principal_type=kind
     )
 
 
@@ -117,11 +67,11 @@ def _error(excinfo: pytest.ExceptionInfo[Any]) -> dict[str, Any]:
 
 def test_role_definitions_list_filter_and_get(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, _app(info, "ci-app"))
+    client = arm_authorization_client(info, app_credential(info, "ci-app"))
     sub = f"/subscriptions/{info['subscription_id']}"
     found = list(client.role_definitions.list(sub, filter="roleName eq 'Key Vault Secrets Officer'"))
     assert [d.name for d in found] == [SECRETS_OFFICER]
-    assert found[0].id == _role_id(info, SECRETS_OFFICER)
+    assert found[0].id == role_definition_id(info, SECRETS_OFFICER)
     assert found[0].role_type == "BuiltInRole"
     custom = list(client.role_definitions.list(sub, filter="type eq 'CustomRole'"))
     assert [d.role_name for d in custom] == ["PIM Assignment Requester"]
@@ -207,8 +157,8 @@ def test_paths_are_case_insensitive_and_carry_arm_headers(emu: Emulator) -> None
 
 def test_ci_app_grants_itself_secrets_officer_and_then_reads_secrets(emu: Emulator) -> None:
     info = emu.info
-    credential = _app(info, "ci-app")
-    client = _client(info, credential)
+    credential = app_credential(info, "ci-app")
+    client = arm_authorization_client(info, credential)
     name = str(uuid.uuid4())
     secrets = SecretClient(
         info["vaults"]["kv-payments"]["url"],
@@ -220,14 +170,14 @@ def test_ci_app_grants_itself_secrets_officer_and_then_reads_secrets(emu: Emulat
         secrets.get_secret("db-password")
     assert before.value.status_code == 403
 
-    created = client.role_assignments.create(_vault(info), name, _params(info, SECRETS_OFFICER, "ci-app"))
+    created = client.role_assignments.create(vault_resource_id(info), name, _params(info, SECRETS_OFFICER, "ci-app"))
     assert created.name == name
-    assert created.id == f"{_vault(info)}/{RA}/{name}"
-    assert created.role_definition_id == _role_id(info, SECRETS_OFFICER)
+    assert created.id == f"{vault_resource_id(info)}/{RA}/{name}"
+    assert created.role_definition_id == role_definition_id(info, SECRETS_OFFICER)
     assert created.principal_type == "ServicePrincipal"
     assert created.created_by == info["principals"]["ci-app"]["object_id"]
     stored = emu.runtime.world.rbac.assignments[name]
-    assert (stored.scope, stored.role_definition_id, stored.end) == (_vault(info), SECRETS_OFFICER, None)
+    assert (stored.scope, stored.role_definition_id, stored.end) == (vault_resource_id(info), SECRETS_OFFICER, None)
 
     emu.advance(3)  # the scenario's RBAC propagation delay
     assert secrets.get_secret("db-password").value == "initial-db-password-v1"
@@ -235,10 +185,10 @@ def test_ci_app_grants_itself_secrets_officer_and_then_reads_secrets(emu: Emulat
 
 def test_ci_app_cannot_grant_owner_nor_grant_anyone_else(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, _app(info, "ci-app"))
+    client = arm_authorization_client(info, app_credential(info, "ci-app"))
     before = set(emu.runtime.world.rbac.assignments)
     with pytest.raises(HttpResponseError) as owner:
-        client.role_assignments.create(_vault(info), str(uuid.uuid4()), _params(info, OWNER, "ci-app"))
+        client.role_assignments.create(vault_resource_id(info), str(uuid.uuid4()), _params(info, OWNER, "ci-app"))
     assert owner.value.status_code == 403
     error = _error(owner)
     assert error["code"] == "AuthorizationFailed"
@@ -246,7 +196,9 @@ def test_ci_app_cannot_grant_owner_nor_grant_anyone_else(emu: Emulator) -> None:
     assert "'Microsoft.Authorization/roleAssignments/write'" in error["message"]
     assert owner.value.response.headers["x-ms-failure-cause"] == "gateway"
     with pytest.raises(HttpResponseError) as other:
-        client.role_assignments.create(_vault(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "alice"))
+        client.role_assignments.create(
+            vault_resource_id(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "alice")
+        )
     assert other.value.status_code == 403
     assert _error(other)["code"] == "AuthorizationFailed"
     with pytest.raises(HttpResponseError) as wider:  # no write at the resource group at all
@@ -262,10 +214,14 @@ def test_ci_app_cannot_grant_owner_nor_grant_anyone_else(emu: Emulator) -> None:
 
 def test_role_assignment_exists_is_409_with_the_existing_id(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, _app(info, "ci-app"))
-    first = client.role_assignments.create(_vault(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app"))
+    client = arm_authorization_client(info, app_credential(info, "ci-app"))
+    first = client.role_assignments.create(
+        vault_resource_id(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app")
+    )
     with pytest.raises(ResourceExistsError) as again:
-        client.role_assignments.create(_vault(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app"))
+        client.role_assignments.create(
+            vault_resource_id(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app")
+        )
     assert again.value.status_code == 409
     error = _error(again)
     assert error["code"] == "RoleAssignmentExists"
@@ -275,10 +231,10 @@ def test_role_assignment_exists_is_409_with_the_existing_id(emu: Emulator) -> No
 def test_identical_re_put_is_200_and_changing_the_principal_is_refused(emu: Emulator) -> None:
     info = emu.info
     name = str(uuid.uuid4())
-    path = f"{_vault(info)}/{RA}/{name}?api-version=2022-04-01"
+    path = f"{vault_resource_id(info)}/{RA}/{name}?api-version=2022-04-01"
     body = {
         "properties": {
-            "roleDefinitionId": _role_id(info, SECRETS_OFFICER),
+            "roleDefinitionId": role_definition_id(info, SECRETS_OFFICER),
             "principalType": "ServicePrincipal",
             "principalId": info["principals"]["ci-app"]["object_id"],
         }
@@ -293,19 +249,19 @@ def test_identical_re_put_is_200_and_changing_the_principal_is_refused(emu: Emul
 
 def test_delete_twice_is_200_then_204(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, _app(info, "ci-app"))
+    client = arm_authorization_client(info, app_credential(info, "ci-app"))
     name = str(uuid.uuid4())
-    client.role_assignments.create(_vault(info), name, _params(info, SECRETS_OFFICER, "ci-app"))
-    path = f"{_vault(info)}/{RA}/{name}?api-version=2022-04-01"
+    client.role_assignments.create(vault_resource_id(info), name, _params(info, SECRETS_OFFICER, "ci-app"))
+    path = f"{vault_resource_id(info)}/{RA}/{name}?api-version=2022-04-01"
     first = _raw(info, "DELETE", path, "ci-app")
     assert first.status_code == 200
     assert first.json()["name"] == name
     second = _raw(info, "DELETE", path, "ci-app")
     assert second.status_code == 204 and second.content == b""
     assert name not in emu.runtime.world.rbac.assignments
-    assert client.role_assignments.delete(_vault(info), name) is None
+    assert client.role_assignments.delete(vault_resource_id(info), name) is None
     with pytest.raises(ResourceNotFoundError) as missing:
-        client.role_assignments.get(_vault(info), name)
+        client.role_assignments.get(vault_resource_id(info), name)
     assert _error(missing)["code"] == "RoleAssignmentNotFound"
 
 
@@ -315,7 +271,9 @@ def test_ci_app_cannot_delete_someone_elses_assignment(emu: Emulator) -> None:
     group_assignment = next(
         a for a in world.rbac.assignments.values() if a.principal_id == info["principals"]["kv-operators"]["object_id"]
     )
-    response = _raw(info, "DELETE", f"{_vault(info)}/{RA}/{group_assignment.name}?api-version=2022-04-01", "ci-app")
+    response = _raw(
+        info, "DELETE", f"{vault_resource_id(info)}/{RA}/{group_assignment.name}?api-version=2022-04-01", "ci-app"
+    )
     assert response.status_code == 403
     assert "ABAC condition not fulfilled" in response.json()["error"]["message"]
     assert group_assignment.name in world.rbac.assignments
@@ -323,18 +281,18 @@ def test_ci_app_cannot_delete_someone_elses_assignment(emu: Emulator) -> None:
 
 def test_by_id_operations_and_lists(emu: Emulator) -> None:
     info = emu.info
-    admin = _client(info, _app(info, "admin-app"))
+    admin = arm_authorization_client(info, app_credential(info, "admin-app"))
     ci_oid = info["principals"]["ci-app"]["object_id"]
-    created = admin.role_assignments.create(_vault(info), str(uuid.uuid4()), _params(info, READER, "ci-app"))
+    created = admin.role_assignments.create(vault_resource_id(info), str(uuid.uuid4()), _params(info, READER, "ci-app"))
     assert admin.role_assignments.get_by_id(created.id).name == created.name
 
-    at_vault = list(admin.role_assignments.list_for_scope(_vault(info), filter="atScope()"))
+    at_vault = list(admin.role_assignments.list_for_scope(vault_resource_id(info), filter="atScope()"))
     roles_at_vault = {(a.principal_id, a.role_definition_id.rsplit("/", 1)[-1]) for a in at_vault}
     assert (ci_oid, RBAC_ADMIN) in roles_at_vault and (ci_oid, READER) in roles_at_vault
     # atScope() includes assignments above the scope (the subscription's), not only those at it.
     assert any(a.scope == f"/subscriptions/{info['subscription_id']}" for a in at_vault)
     in_group = list(admin.role_assignments.list_for_resource_group("rg-payments"))
-    assert any(a.scope == _vault(info) for a in in_group)  # below the resource group
+    assert any(a.scope == vault_resource_id(info) for a in in_group)  # below the resource group
     for_ci = list(admin.role_assignments.list_for_subscription(filter=f"principalId eq '{ci_oid}'"))
     assert {a.principal_id for a in for_ci} == {ci_oid}
     assert len(for_ci) == 3  # RBAC admin (vault), PIM requester (resource group), the new Reader
@@ -346,7 +304,7 @@ def test_by_id_operations_and_lists(emu: Emulator) -> None:
     with emu.runtime.world.lock:
         group.members[alice] = Membership(emu.runtime.world.clock.now(), None)
     emu.advance(1)
-    for_alice = list(admin.role_assignments.list_for_scope(_vault(info), filter=f"assignedTo('{alice}')"))
+    for_alice = list(admin.role_assignments.list_for_scope(vault_resource_id(info), filter=f"assignedTo('{alice}')"))
     assert [a.principal_id for a in for_alice] == [group.object_id]
 
     admin.role_assignments.delete_by_id(created.id)
@@ -354,7 +312,7 @@ def test_by_id_operations_and_lists(emu: Emulator) -> None:
     bad = _raw(
         info,
         "GET",
-        f"{_vault(info)}/{RA}?api-version=2022-04-01",
+        f"{vault_resource_id(info)}/{RA}?api-version=2022-04-01",
         "admin-app",
         params={"$filter": f"principalId eq '{ci_oid}' and roleDefinitionId eq '{READER}'"},
     )
@@ -391,7 +349,7 @@ def test_by_id_operations_and_lists(emu: Emulator) -> None:
 def test_put_validation_errors(emu: Emulator, name: str | None, body: dict[str, Any], status: int, code: str) -> None:
     info = emu.info
     props: dict[str, Any] = {
-        "roleDefinitionId": _role_id(info, READER),
+        "roleDefinitionId": role_definition_id(info, READER),
         "principalType": "ServicePrincipal",
         "principalId": info["principals"]["ci-app"]["object_id"],
     }
@@ -400,7 +358,7 @@ def test_put_validation_errors(emu: Emulator, name: str | None, body: dict[str, 
     response = _raw(
         info,
         "PUT",
-        f"{_vault(info)}/{RA}/{name or uuid.uuid4()}?api-version=2022-04-01",
+        f"{vault_resource_id(info)}/{RA}/{name or uuid.uuid4()}?api-version=2022-04-01",
         "admin-app",
         json={"properties": props},
     )
@@ -413,7 +371,7 @@ def test_missing_scopes_answer_arm_not_found_codes(emu: Emulator) -> None:
     sub = info["subscription_id"]
     body = {
         "properties": {
-            "roleDefinitionId": _role_id(info, READER),
+            "roleDefinitionId": role_definition_id(info, READER),
             "principalType": "ServicePrincipal",
             "principalId": info["principals"]["ci-app"]["object_id"],
         }
@@ -421,7 +379,7 @@ def test_missing_scopes_answer_arm_not_found_codes(emu: Emulator) -> None:
     cases = {
         f"/subscriptions/{uuid.uuid4()}": "SubscriptionNotFound",
         f"/subscriptions/{sub}/resourceGroups/rg-nope": "ResourceGroupNotFound",
-        f"{_vault(info)}-nope": "ResourceNotFound",
+        f"{vault_resource_id(info)}-nope": "ResourceNotFound",
     }
     for scope, code in cases.items():
         response = _raw(info, "PUT", f"{scope}/{RA}/{uuid.uuid4()}?api-version=2022-04-01", "admin-app", json=body)
@@ -442,12 +400,12 @@ def test_reads_need_permission(emu: Emulator) -> None:
 
 def test_permissions_read_follows_propagation(emu: Emulator) -> None:
     info = emu.info
-    client = _client(info, _app(info, "ci-app"))
-    path = f"{_vault(info)}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"
+    client = arm_authorization_client(info, app_credential(info, "ci-app"))
+    path = f"{vault_resource_id(info)}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"
     before = _raw(info, "GET", path, "ci-app").json()["value"]
     assert len(before) == 2  # RBAC admin (with its condition) at the vault, PIM requester at the resource group
     assert any(p.get("condition") and "Microsoft.Authorization/roleAssignments/write" in p["actions"] for p in before)
-    client.role_assignments.create(_vault(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app"))
+    client.role_assignments.create(vault_resource_id(info), str(uuid.uuid4()), _params(info, SECRETS_OFFICER, "ci-app"))
     assert len(_raw(info, "GET", path, "ci-app").json()["value"]) == 2  # not yet propagated
     emu.advance(3)
     after = _raw(info, "GET", path, "ci-app").json()["value"]
@@ -471,13 +429,13 @@ def test_resource_reads(emu: Emulator) -> None:
     assert group.json()["id"] == f"/subscriptions/{sub}/resourceGroups/rg-payments"
     nope = _raw(info, "GET", f"/subscriptions/{sub}/resourceGroups/nope?api-version=2021-04-01", "admin-app")
     assert (nope.status_code, nope.json()["error"]["code"]) == (404, "ResourceGroupNotFound")
-    vault = _raw(info, "GET", f"{_vault(info)}?api-version=2023-07-01", "admin-app")
+    vault = _raw(info, "GET", f"{vault_resource_id(info)}?api-version=2023-07-01", "admin-app")
     assert vault.status_code == 200
     assert vault.json()["properties"]["vaultUri"] == info["vaults"]["kv-payments"]["url"] + "/"
     assert vault.json()["properties"]["enableRbacAuthorization"] is True
-    missing = _raw(info, "GET", f"{_vault(info)}x?api-version=2023-07-01", "admin-app")
+    missing = _raw(info, "GET", f"{vault_resource_id(info)}x?api-version=2023-07-01", "admin-app")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "ResourceNotFound")
-    denied = _raw(info, "GET", f"{_vault(info)}?api-version=2023-07-01", "alice")
+    denied = _raw(info, "GET", f"{vault_resource_id(info)}?api-version=2023-07-01", "alice")
     assert (denied.status_code, denied.json()["error"]["code"]) == (403, "AuthorizationFailed")
     groups = _raw(info, "GET", f"/subscriptions/{sub}/resourcegroups?api-version=2021-04-01", "admin-app")
     assert [g["name"] for g in groups.json()["value"]] == ["rg-payments"]

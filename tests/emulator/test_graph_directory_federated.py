@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import ClientAssertionCredential, ClientSecretCredential
+from azure.identity import ClientAssertionCredential
 
 from jitpim.emulator import Emulator
+from jitpim.testing import app_credential
 
 GRAPH = "https://graph.microsoft.com/.default"
 ARM = "https://management.azure.com/.default"
@@ -18,16 +19,7 @@ GITHUB = "https://token.actions.githubusercontent.com"
 
 
 def _auth(info: dict[str, Any], name: str = "admin-app") -> dict[str, str]:
-    app = info["principals"][name]
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-    return {"Authorization": f"Bearer {credential.get_token(GRAPH).token}"}
+    return {"Authorization": f"Bearer {app_credential(info, name).get_token(GRAPH).token}"}
 
 
 def _fics(info: dict[str, Any], suffix: str = "", app: str = "ci-app") -> str:

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import pytest
 from azure.core.credentials import AccessToken
-from azure.identity import ClientSecretCredential
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.applications.applications_request_builder import ApplicationsRequestBuilder
@@ -34,6 +33,7 @@ from msgraph.generated.role_management.directory.role_definitions.role_definitio
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from jitpim.emulator import Emulator
+from jitpim.testing import app_credential
 
 GRAPH = "https://graph.microsoft.com/.default"
 APPLICATION_ADMINISTRATOR = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
@@ -47,18 +47,6 @@ def _sdk_env(info: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str,
     return info
 
 
-def _app_credential(info: dict[str, Any], name: str) -> ClientSecretCredential:
-    app = info["principals"][name]
-    return ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-
-
 def _client(info: dict[str, Any], credential: Any) -> GraphServiceClient:
     client = GraphServiceClient(credentials=credential, scopes=[GRAPH])
     client.request_adapter.base_url = info["graph"] + "/v1.0"
@@ -69,7 +57,7 @@ def _run(info: dict[str, Any], name: str, body: Callable[[GraphServiceClient], A
     """Run one SDK conversation as `name` (an app) on a fresh event loop and client."""
 
     async def main() -> T:
-        return await body(_client(info, _app_credential(info, name)))
+        return await body(_client(info, app_credential(info, name)))
 
     return asyncio.run(main())
 

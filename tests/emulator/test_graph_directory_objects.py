@@ -7,26 +7,17 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from azure.identity import ClientSecretCredential
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.directory import Membership
+from jitpim.testing import app_credential
 
 GRAPH = "https://graph.microsoft.com/.default"
 GROUPS_ADMINISTRATOR = "fdd7a751-b60b-444a-984c-02652fe8fa1c"
 
 
 def _auth(info: dict[str, Any], name: str) -> dict[str, str]:
-    app = info["principals"][name]
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-    return {"Authorization": f"Bearer {credential.get_token(GRAPH).token}"}
+    return {"Authorization": f"Bearer {app_credential(info, name).get_token(GRAPH).token}"}
 
 
 def _user_auth(control: Any, name: str) -> dict[str, str]:

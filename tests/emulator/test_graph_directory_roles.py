@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import requests
-from azure.identity import ClientSecretCredential
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.directory import DirectoryRoleAssignment
+from jitpim.testing import app_credential
 
 GRAPH = "https://graph.microsoft.com/.default"
 PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
@@ -18,16 +18,7 @@ SECURITY_READER = "5d6b6bb7-de71-4623-b4af-96380a352509"
 
 
 def _auth(info: dict[str, Any], name: str) -> dict[str, str]:
-    app = info["principals"][name]
-    credential = ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-    return {"Authorization": f"Bearer {credential.get_token(GRAPH).token}"}
+    return {"Authorization": f"Bearer {app_credential(info, name).get_token(GRAPH).token}"}
 
 
 def _url(info: dict[str, Any], suffix: str) -> str:

@@ -7,64 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-import requests
-from azure.identity import ClientSecretCredential
-
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.clock import parse_time
+from jitpim.testing import EmulatorGraph
 
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 REQUESTS = "/roleManagement/directory/roleAssignmentScheduleRequests"
 APPROVALS = "/roleManagement/directory/roleAssignmentApprovals"
 
 
-class Graph:
-    def __init__(self, http: requests.Session, info: dict[str, Any]) -> None:
-        self.http = http
-        self.info = info
-
-    def oid(self, name: str) -> str:
-        return str(self.info["principals"][name]["object_id"])
-
-    def token(self, who: str) -> str:
-        principal = self.info["principals"][who]
-        if principal["type"] == "application":
-            credential = ClientSecretCredential(
-                self.info["tenant_id"],
-                principal["client_id"],
-                principal["client_secret"],
-                authority=self.info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=self.info["ca_cert"],
-            )
-            return credential.get_token("https://graph.microsoft.com/.default").token
-        response = self.http.post(f"{self.info['control']}/tokens", json={"principal": who, "mfa": True})
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        who: str,
-        body: Any = None,
-        *,
-        version: str = "v1.0",
-        params: dict[str, str] | None = None,
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(who)}"}
-        return self.http.request(
-            method, f"{self.info['graph']}/{version}{path}", json=body, headers=headers, params=params
-        )
-
-
-@pytest.fixture(name="graph")
-def _graph(http: requests.Session, info: dict[str, Any]) -> Graph:
-    return Graph(http, info)
-
-
-def _request_global_admin(graph: Graph) -> dict[str, Any]:
+def _request_global_admin(graph: EmulatorGraph) -> dict[str, Any]:
     body = {
         "action": "selfActivate",
         "principalId": graph.oid("alice"),
@@ -79,11 +31,11 @@ def _request_global_admin(graph: Graph) -> dict[str, Any]:
     return dict(response.json())
 
 
-def _step(graph: Graph, approval_id: str) -> str:
+def _step(graph: EmulatorGraph, approval_id: str) -> str:
     return f"{APPROVALS}/{approval_id}/steps/{approval_id}"
 
 
-def test_approver_approves_and_the_window_starts_at_approval(graph: Graph, fresh_emu: Emulator) -> None:
+def test_approver_approves_and_the_window_starts_at_approval(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     req = _request_global_admin(graph)
     waiting = graph.call(
         "GET",
@@ -139,7 +91,7 @@ def test_approver_approves_and_the_window_starts_at_approval(graph: Graph, fresh
     assert activities.count("Add member to role approval requested (PIM activation)") == 1
 
 
-def test_only_configured_approvers_decide_and_never_the_requestor(graph: Graph) -> None:
+def test_only_configured_approvers_decide_and_never_the_requestor(graph: EmulatorGraph) -> None:
     req = _request_global_admin(graph)
     own = graph.call("PATCH", _step(graph, req["id"]), "alice", {"reviewResult": "Approve"}, version="beta")
     assert own.status_code == 403
@@ -155,7 +107,7 @@ def test_only_configured_approvers_decide_and_never_the_requestor(graph: Graph) 
     assert unknown.status_code == 404
 
 
-def test_denial_ends_the_request(graph: Graph, fresh_emu: Emulator) -> None:
+def test_denial_ends_the_request(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     req = _request_global_admin(graph)
     denied = graph.call(
         "PATCH", _step(graph, req["id"]), "bob", {"reviewResult": "Deny", "justification": "no"}, version="beta"
@@ -168,7 +120,7 @@ def test_denial_ends_the_request(graph: Graph, fresh_emu: Emulator) -> None:
     assert row["initiatedBy"]["user"]["id"] == graph.oid("bob")
 
 
-def test_undecided_requests_expire_after_the_stage_timeout(graph: Graph, fresh_emu: Emulator) -> None:
+def test_undecided_requests_expire_after_the_stage_timeout(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     req = _request_global_admin(graph)
     fresh_emu.advance(86400 + 1)
     assert graph.call("GET", f"{REQUESTS}/{req['id']}", "alice").json()["status"] == "Canceled"
@@ -180,7 +132,7 @@ def test_undecided_requests_expire_after_the_stage_timeout(graph: Graph, fresh_e
     assert late.status_code == 409
 
 
-def test_default_approvers_are_privileged_role_administrators(graph: Graph) -> None:
+def test_default_approvers_are_privileged_role_administrators(graph: EmulatorGraph) -> None:
     """With no approver named, bob (Privileged Role Administrator) may decide."""
     flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{GLOBAL_ADMIN}'"
     policy_id = graph.call(

@@ -8,60 +8,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-import requests
-from azure.identity import ClientSecretCredential
-
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.clock import format_time
+from jitpim.testing import EmulatorGraph
 
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 REQUESTS = "/roleManagement/directory/roleAssignmentScheduleRequests"
 AUDITS = "/auditLogs/directoryAudits"
 
 
-class Graph:
-    def __init__(self, http: requests.Session, info: dict[str, Any]) -> None:
-        self.http = http
-        self.info = info
-
-    def oid(self, name: str) -> str:
-        return str(self.info["principals"][name]["object_id"])
-
-    def token(self, who: str) -> str:
-        principal = self.info["principals"][who]
-        if principal["type"] == "application":
-            credential = ClientSecretCredential(
-                self.info["tenant_id"],
-                principal["client_id"],
-                principal["client_secret"],
-                authority=self.info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=self.info["ca_cert"],
-            )
-            return credential.get_token("https://graph.microsoft.com/.default").token
-        response = self.http.post(f"{self.info['control']}/tokens", json={"principal": who, "mfa": True})
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def call(
-        self, method: str, path: str, who: str, body: Any = None, params: dict[str, str] | None = None
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(who)}"}
-        return self.http.request(method, f"{self.info['graph']}/v1.0{path}", json=body, headers=headers, params=params)
-
-    def audits(self, **params: str) -> list[dict[str, Any]]:
-        response = self.call("GET", AUDITS, "admin-app", params=params)
-        assert response.status_code == 200, response.text
-        return list(response.json()["value"])
+def _audits(graph: EmulatorGraph, **params: str) -> list[dict[str, Any]]:
+    response = graph.call("GET", AUDITS, "admin-app", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["value"])
 
 
-@pytest.fixture(name="graph")
-def _graph(http: requests.Session, info: dict[str, Any]) -> Graph:
-    return Graph(http, info)
-
-
-def _activate(graph: Graph) -> dict[str, Any]:
+def _activate(graph: EmulatorGraph) -> dict[str, Any]:
     body = {
         "action": "selfActivate",
         "principalId": graph.oid("alice"),
@@ -75,9 +37,9 @@ def _activate(graph: Graph) -> dict[str, Any]:
     return dict(response.json())
 
 
-def test_activation_writes_the_pim_and_core_directory_rows(graph: Graph) -> None:
+def test_activation_writes_the_pim_and_core_directory_rows(graph: EmulatorGraph) -> None:
     req = _activate(graph)
-    rows = graph.audits(**{"$orderby": "activityDateTime asc"})
+    rows = _audits(graph, **{"$orderby": "activityDateTime asc"})
     assert [(r["loggedByService"], r["activityDisplayName"]) for r in rows] == [
         ("PIM", "Add member to role requested (PIM activation)"),
         ("Core Directory", "Add member to role"),
@@ -98,7 +60,7 @@ def test_activation_writes_the_pim_and_core_directory_rows(graph: Graph) -> None
     assert rows[1]["operationType"] == "Assign" and rows[0]["correlationId"] == rows[2]["correlationId"]
 
 
-def test_deactivation_and_cancel_are_audited(graph: Graph, fresh_emu: Emulator) -> None:
+def test_deactivation_and_cancel_are_audited(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     _activate(graph)
     fresh_emu.advance(400)
     deactivate = {
@@ -124,7 +86,7 @@ def test_deactivation_and_cancel_are_audited(graph: Graph, fresh_emu: Emulator) 
     ).json()
     assert granted["status"] == "Granted"
     assert graph.call("POST", f"{REQUESTS}/{granted['id']}/cancel", "ci-app").status_code == 204
-    names = [r["activityDisplayName"] for r in graph.audits(**{"$orderby": "activityDateTime asc"})]
+    names = [r["activityDisplayName"] for r in _audits(graph, **{"$orderby": "activityDateTime asc"})]
     assert names[3:6] == [
         "Remove member from role requested (PIM deactivate)",
         "Remove member from role",
@@ -133,25 +95,27 @@ def test_deactivation_and_cancel_are_audited(graph: Graph, fresh_emu: Emulator) 
     assert names[-1] == "Add member to role in PIM canceled (timebound)"
 
 
-def test_filters_order_and_paging(graph: Graph, fresh_emu: Emulator) -> None:
+def test_filters_order_and_paging(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     start = format_time(fresh_emu.runtime.clock.now())
     _activate(graph)
-    completed = graph.audits(
+    completed = _audits(
+        graph,
         **{
             "$filter": "loggedByService eq 'PIM' and activityDisplayName eq "
             "'Add member to role completed (PIM activation)' and "
             f"activityDateTime ge {start}"
-        }
+        },
     )
     assert len(completed) == 1
-    assert graph.audits(**{"$filter": f"activityDateTime le {start}"}) == []
-    prefixed = graph.audits(**{"$filter": "startswith(activityDisplayName,'Add member to role')"})
+    assert _audits(graph, **{"$filter": f"activityDateTime le {start}"}) == []
+    prefixed = _audits(graph, **{"$filter": "startswith(activityDisplayName,'Add member to role')"})
     assert len(prefixed) == 3
-    by_target = graph.audits(
-        **{"$filter": f"targetResources/any(t:t/id eq '{graph.oid('alice')}') and loggedByService eq 'Core Directory'"}
+    by_target = _audits(
+        graph,
+        **{"$filter": f"targetResources/any(t:t/id eq '{graph.oid('alice')}') and loggedByService eq 'Core Directory'"},
     )
     assert [r["activityDisplayName"] for r in by_target] == ["Add member to role"]
-    newest = graph.audits()
+    newest = _audits(graph)
     assert newest[0]["activityDisplayName"] == "Add member to role completed (PIM activation)"
 
     headers = {"Authorization": f"Bearer {graph.token('admin-app')}"}
@@ -168,7 +132,7 @@ def test_filters_order_and_paging(graph: Graph, fresh_emu: Emulator) -> None:
     assert graph.call("GET", AUDITS, "admin-app", params={"$orderby": "category"}).status_code == 400
 
 
-def test_reading_the_log_needs_audit_permission(graph: Graph) -> None:
+def test_reading_the_log_needs_audit_permission(graph: EmulatorGraph) -> None:
     assert graph.call("GET", AUDITS, "ci-app").status_code == 403
     denied = graph.call("GET", AUDITS, "alice")
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "Authorization_RequestDenied"

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import requests
-from azure.identity import ClientSecretCredential
 
 from jitpim.emulator import Emulator
+from jitpim.testing import EmulatorGraph
 
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -20,54 +19,7 @@ INSTANCES = "/roleManagement/directory/roleAssignmentScheduleInstances"
 ELIGIBILITY_REQUESTS = "/roleManagement/directory/roleEligibilityScheduleRequests"
 
 
-class Graph:
-    """Calls the emulated Graph as a seeded app (client-credentials) or user (control-plane token)."""
-
-    def __init__(self, http: requests.Session, info: dict[str, Any]) -> None:
-        self.http = http
-        self.info = info
-
-    def oid(self, name: str) -> str:
-        return str(self.info["principals"][name]["object_id"])
-
-    def token(self, who: str, *, mfa: bool = True) -> str:
-        principal = self.info["principals"][who]
-        if principal["type"] == "application":
-            credential = ClientSecretCredential(
-                self.info["tenant_id"],
-                principal["client_id"],
-                principal["client_secret"],
-                authority=self.info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=self.info["ca_cert"],
-            )
-            return credential.get_token("https://graph.microsoft.com/.default").token
-        response = self.http.post(f"{self.info['control']}/tokens", json={"principal": who, "mfa": mfa})
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        who: str,
-        body: Any = None,
-        *,
-        version: str = "v1.0",
-        mfa: bool = True,
-        params: dict[str, str] | None = None,
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(who, mfa=mfa)}"}
-        url = f"{self.info['graph']}/{version}{path}"
-        return self.http.request(method, url, json=body, headers=headers, params=params)
-
-
-@pytest.fixture(name="graph")
-def _graph(http: requests.Session, info: dict[str, Any]) -> Graph:
-    return Graph(http, info)
-
-
-def _activation(graph: Graph, role: str = APP_ADMIN, **extra: Any) -> dict[str, Any]:
+def _activation(graph: EmulatorGraph, role: str = APP_ADMIN, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "action": "selfActivate",
         "principalId": graph.oid("alice"),
@@ -80,7 +32,9 @@ def _activation(graph: Graph, role: str = APP_ADMIN, **extra: Any) -> dict[str, 
     return body
 
 
-def _admin_assign(graph: Graph, principal: str = "ci-app", role: str = USER_ADMIN, **extra: Any) -> dict[str, Any]:
+def _admin_assign(
+    graph: EmulatorGraph, principal: str = "ci-app", role: str = USER_ADMIN, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "action": "adminAssign",
         "principalId": graph.oid(principal),
@@ -99,14 +53,14 @@ def _error(response: requests.Response) -> tuple[int, str, str]:
     return response.status_code, error["code"], error["message"]
 
 
-def _wids(graph: Graph, who: str) -> list[str]:
+def _wids(graph: EmulatorGraph, who: str) -> list[str]:
     import jwt
 
     return list(jwt.decode(graph.token(who), options={"verify_signature": False}).get("wids", []))
 
 
 def test_admin_assign_materialises_an_assignment_when_an_app_grants_with_expiration(
-    graph: Graph, fresh_emu: Emulator
+    graph: EmulatorGraph, fresh_emu: Emulator
 ) -> None:
     """adminAssign by the CI app -> 201 Provisioned, an instance, a core role assignment, then expiry."""
     response = graph.call("POST", REQUESTS, "ci-app", _admin_assign(graph))
@@ -135,7 +89,9 @@ def test_admin_assign_materialises_an_assignment_when_an_app_grants_with_expirat
     assert not [a for a in world.directory.role_assignments if a.principal_id == graph.oid("ci-app")]
 
 
-def test_self_activate_needs_justification_when_the_default_policy_applies(graph: Graph, fresh_emu: Emulator) -> None:
+def test_self_activate_needs_justification_when_the_default_policy_applies(
+    graph: EmulatorGraph, fresh_emu: Emulator
+) -> None:
     """Application Administrator: the scenario's default policy requires a justification."""
     body = _activation(graph)
     del body["justification"]
@@ -150,7 +106,7 @@ def test_self_activate_needs_justification_when_the_default_policy_applies(graph
     assert APP_ADMIN in _wids(graph, "alice")  # a new token carries the activated role
 
 
-def test_self_activate_fails_with_expiration_rule_when_longer_than_the_maximum(graph: Graph) -> None:
+def test_self_activate_fails_with_expiration_rule_when_longer_than_the_maximum(graph: EmulatorGraph) -> None:
     body = _activation(graph, scheduleInfo={"expiration": {"type": "AfterDuration", "duration": "PT9H"}})
     del body["justification"]
     status, code, message = _error(graph.call("POST", REQUESTS, "alice", body))
@@ -158,7 +114,7 @@ def test_self_activate_fails_with_expiration_rule_when_longer_than_the_maximum(g
     assert message == 'The following policy rules failed: ["ExpirationRule","JustificationRule"]'
 
 
-def test_global_admin_activation_waits_for_approval_when_mfa_and_ticket_are_given(graph: Graph) -> None:
+def test_global_admin_activation_waits_for_approval_when_mfa_and_ticket_are_given(graph: EmulatorGraph) -> None:
     """Global Administrator: MFA, ticket and bob's approval; the request parks in PendingApproval."""
     no_mfa = graph.call("POST", REQUESTS, "alice", _activation(graph, GLOBAL_ADMIN), mfa=False)
     assert _error(no_mfa)[2] == 'The following policy rules failed: ["TicketingRule","MfaRule"]'
@@ -171,7 +127,7 @@ def test_global_admin_activation_waits_for_approval_when_mfa_and_ticket_are_give
     assert GLOBAL_ADMIN not in _wids(graph, "alice")
 
 
-def test_self_activate_is_refused_with_eligibility_rule_when_not_eligible(graph: Graph) -> None:
+def test_self_activate_is_refused_with_eligibility_rule_when_not_eligible(graph: EmulatorGraph) -> None:
     status, code, message = _error(graph.call("POST", REQUESTS, "alice", _activation(graph, USER_ADMIN)))
     assert (status, code, message) == (
         400,
@@ -180,7 +136,7 @@ def test_self_activate_is_refused_with_eligibility_rule_when_not_eligible(graph:
     )
 
 
-def test_validation_order_reports_existence_before_rules(graph: Graph) -> None:
+def test_validation_order_reports_existence_before_rules(graph: EmulatorGraph) -> None:
     """SubjectNotFound / RoleNotFound come before any rule; a missing scope is a 403 before anything."""
     unknown = _admin_assign(graph, justification=None)
     unknown["principalId"] = "00000000-0000-0000-0000-000000000001"
@@ -193,20 +149,20 @@ def test_validation_order_reports_existence_before_rules(graph: Graph) -> None:
     assert "RoleAssignmentSchedule.ReadWrite.Directory,RoleManagement.ReadWrite.Directory" in message
 
 
-def test_admin_actions_need_a_privileged_role_when_a_user_calls(graph: Graph) -> None:
+def test_admin_actions_need_a_privileged_role_when_a_user_calls(graph: EmulatorGraph) -> None:
     """alice has the scope but no Privileged Role Administrator role; bob has it."""
     status, code, message = _error(graph.call("POST", REQUESTS, "alice", _admin_assign(graph, "alice")))
     assert (status, code) == (403, "UnknownError") and "UnauthorizedAccessException" in message
     assert graph.call("POST", REQUESTS, "bob", _admin_assign(graph, "alice")).json()["status"] == "Provisioned"
 
 
-def test_service_principals_cannot_self_activate(graph: Graph) -> None:
+def test_service_principals_cannot_self_activate(graph: EmulatorGraph) -> None:
     body = _activation(graph, principalId=graph.oid("ci-app"))
     status, code, message = _error(graph.call("POST", REQUESTS, "ci-app", body))
     assert (status, code) == (403, "UnknownError") and "Attempted to perform an unauthorized operation." in message
 
 
-def test_duplicates_answer_exists_and_pending(graph: Graph) -> None:
+def test_duplicates_answer_exists_and_pending(graph: EmulatorGraph) -> None:
     assert graph.call("POST", REQUESTS, "ci-app", _admin_assign(graph)).status_code == 201
     assert _error(graph.call("POST", REQUESTS, "ci-app", _admin_assign(graph))) == (
         400,
@@ -219,7 +175,7 @@ def test_duplicates_answer_exists_and_pending(graph: Graph) -> None:
     assert _error(again)[:2] == (400, "PendingRoleAssignmentRequest")
 
 
-def test_validation_only_changes_nothing(graph: Graph, fresh_emu: Emulator) -> None:
+def test_validation_only_changes_nothing(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     before = len(fresh_emu.runtime.world.audit.rows)
     response = graph.call("POST", REQUESTS, "alice", _activation(graph, isValidationOnly=True))
     assert response.status_code == 201
@@ -237,7 +193,7 @@ def test_validation_only_changes_nothing(graph: Graph, fresh_emu: Emulator) -> N
     )
 
 
-def test_self_deactivate_is_refused_within_five_minutes_then_revokes(graph: Graph, fresh_emu: Emulator) -> None:
+def test_self_deactivate_is_refused_within_five_minutes_then_revokes(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     assert graph.call("POST", REQUESTS, "alice", _activation(graph)).status_code == 201
     deactivate = {
         "action": "SelfDeactivate",
@@ -261,12 +217,12 @@ def test_self_deactivate_is_refused_within_five_minutes_then_revokes(graph: Grap
     assert graph.call("POST", REQUESTS, "alice", _activation(graph)).json()["status"] == "Provisioned"
 
 
-def test_durations_under_five_minutes_are_too_short(graph: Graph) -> None:
+def test_durations_under_five_minutes_are_too_short(graph: EmulatorGraph) -> None:
     body = _admin_assign(graph, scheduleInfo={"expiration": {"type": "afterDuration", "duration": "PT4M"}})
     assert _error(graph.call("POST", REQUESTS, "ci-app", body))[:2] == (400, "ActiveDurationTooShort")
 
 
-def test_admin_remove_revokes_a_standing_assignment(graph: Graph, fresh_emu: Emulator) -> None:
+def test_admin_remove_revokes_a_standing_assignment(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     """bob's standing Privileged Role Administrator role is listed as an instance and can be removed."""
     pra = "e8611ab8-c189-46e8-94e1-60213ab1f814"
     flt = {"$filter": f"principalId eq '{graph.oid('bob')}'"}
@@ -283,7 +239,9 @@ def test_admin_remove_revokes_a_standing_assignment(graph: Graph, fresh_emu: Emu
     assert graph.call("GET", INSTANCES, "ci-app", params=flt).json()["value"] == []
 
 
-def test_future_start_is_granted_then_provisioned_when_the_clock_reaches_it(graph: Graph, fresh_emu: Emulator) -> None:
+def test_future_start_is_granted_then_provisioned_when_the_clock_reaches_it(
+    graph: EmulatorGraph, fresh_emu: Emulator
+) -> None:
     now = fresh_emu.runtime.clock.now()
     start = (now.replace(microsecond=0) + __import__("datetime").timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     body = _admin_assign(
@@ -301,7 +259,7 @@ def test_future_start_is_granted_then_provisioned_when_the_clock_reaches_it(grap
     assert got["status"] == "Provisioned"
 
 
-def test_cancel_answers_204_for_granted_and_400_for_provisioned(graph: Graph) -> None:
+def test_cancel_answers_204_for_granted_and_400_for_provisioned(graph: EmulatorGraph) -> None:
     provisioned = graph.call("POST", REQUESTS, "ci-app", _admin_assign(graph)).json()
     status, code, message = _error(graph.call("POST", f"{REQUESTS}/{provisioned['id']}/cancel", "ci-app"))
     assert (status, code) == (400, "UnknownError") and "RequestCannotBeCancelled" in message
@@ -314,7 +272,7 @@ def test_cancel_answers_204_for_granted_and_400_for_provisioned(graph: Graph) ->
     assert missing.status_code == 404
 
 
-def test_filter_by_current_user_scopes_to_the_caller(graph: Graph) -> None:
+def test_filter_by_current_user_scopes_to_the_caller(graph: EmulatorGraph) -> None:
     eligible = graph.call(
         "GET", "/roleManagement/directory/roleEligibilitySchedules/filterByCurrentUser(on='principal')", "alice"
     ).json()
@@ -337,7 +295,7 @@ def test_filter_by_current_user_scopes_to_the_caller(graph: Graph) -> None:
     assert _error(graph.call("GET", REQUESTS, "alice"))[:2] == (403, "UnknownError")
 
 
-def test_lists_page_with_top_and_next_link(graph: Graph, http: requests.Session) -> None:
+def test_lists_page_with_top_and_next_link(graph: EmulatorGraph, http: requests.Session) -> None:
     pages, url = [], f"{graph.info['graph']}/v1.0{INSTANCES}?$top=1"
     headers = {"Authorization": f"Bearer {graph.token('ci-app')}"}
     while url:
@@ -347,7 +305,7 @@ def test_lists_page_with_top_and_next_link(graph: Graph, http: requests.Session)
     assert len(pages) == 2 and all(len(p) == 1 for p in pages)  # the two standing PRA assignments
 
 
-def test_every_admin_action_on_assignments(graph: Graph, fresh_emu: Emulator) -> None:
+def test_every_admin_action_on_assignments(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     """adminUpdate, adminExtend, selfExtend (PendingAdminDecision), adminRemove, adminRenew."""
     alice = graph.oid("alice")
     base = {"principalId": alice, "roleDefinitionId": USER_ADMIN, "directoryScopeId": "/", "justification": "j"}
@@ -404,7 +362,7 @@ def test_every_admin_action_on_assignments(graph: Graph, fresh_emu: Emulator) ->
     assert removed["status"] == "Revoked"
 
 
-def test_eligibility_requests_add_and_remove_eligibility(graph: Graph) -> None:
+def test_eligibility_requests_add_and_remove_eligibility(graph: EmulatorGraph) -> None:
     body = {
         "action": "adminAssign",
         "principalId": graph.oid("alice"),
@@ -429,7 +387,7 @@ def test_eligibility_requests_add_and_remove_eligibility(graph: Graph) -> None:
     )
 
 
-def test_expand_role_definition_and_principal(graph: Graph) -> None:
+def test_expand_role_definition_and_principal(graph: EmulatorGraph) -> None:
     graph.call("POST", REQUESTS, "alice", _activation(graph))
     rows = graph.call(
         "GET",

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import requests
-from azure.identity import ClientSecretCredential
 
 from jitpim.emulator import Emulator
+from jitpim.testing import EmulatorGraph
 
 BASE = "/identityGovernance/privilegedAccess/group"
 REQUESTS = f"{BASE}/assignmentScheduleRequests"
@@ -20,57 +19,13 @@ GROUP = "kv-operators"
 VAULT = "kv-payments"
 
 
-class Graph:
-    def __init__(self, http: requests.Session, info: dict[str, Any]) -> None:
-        self.http = http
-        self.info = info
-
-    def oid(self, name: str) -> str:
-        return str(self.info["principals"][name]["object_id"])
-
-    def token(self, who: str, *, scope: str = "https://graph.microsoft.com/.default", mfa: bool = True) -> str:
-        principal = self.info["principals"][who]
-        if principal["type"] == "application":
-            credential = ClientSecretCredential(
-                self.info["tenant_id"],
-                principal["client_id"],
-                principal["client_secret"],
-                authority=self.info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=self.info["ca_cert"],
-            )
-            return credential.get_token(scope).token
-        response = self.http.post(f"{self.info['control']}/tokens", json={"principal": who, "mfa": mfa, "scope": scope})
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        who: str,
-        body: Any = None,
-        *,
-        version: str = "v1.0",
-        params: dict[str, str] | None = None,
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(who)}"}
-        return self.http.request(
-            method, f"{self.info['graph']}/{version}{path}", json=body, headers=headers, params=params
-        )
-
-    def read_secret(self, who: str) -> int:
-        token = self.token(who, scope="https://vault.azure.net/.default")
-        url = f"{self.info['vaults'][VAULT]['url']}/secrets/db-password?api-version=7.5"
-        return self.http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code
+def _read_secret(graph: EmulatorGraph, who: str) -> int:
+    token = graph.token(who, scope="https://vault.azure.net/.default")
+    url = f"{graph.info['vaults'][VAULT]['url']}/secrets/db-password?api-version=7.5"
+    return int(graph.http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code)
 
 
-@pytest.fixture(name="graph")
-def _graph(http: requests.Session, info: dict[str, Any]) -> Graph:
-    return Graph(http, info)
-
-
-def _activate(graph: Graph, principal: str = "alice", **extra: Any) -> dict[str, Any]:
+def _activate(graph: EmulatorGraph, principal: str = "alice", **extra: Any) -> dict[str, Any]:
     body = {
         "accessId": "member",
         "principalId": graph.oid(principal),
@@ -88,8 +43,10 @@ def _error(response: requests.Response) -> tuple[int, str, str]:
     return response.status_code, error["code"], error["message"]
 
 
-def test_activation_adds_the_membership_that_key_vault_honours_until_expiry(graph: Graph, fresh_emu: Emulator) -> None:
-    assert graph.read_secret("alice") == 403
+def test_activation_adds_the_membership_that_key_vault_honours_until_expiry(
+    graph: EmulatorGraph, fresh_emu: Emulator
+) -> None:
+    assert _read_secret(graph, "alice") == 403
     response = graph.call("POST", REQUESTS, "alice", _activate(graph))
     assert response.status_code == 201
     req = response.json()
@@ -108,12 +65,12 @@ def test_activation_adds_the_membership_that_key_vault_honours_until_expiry(grap
     assert membership.source == "pim" and membership.end is not None
 
     fresh_emu.advance(5)  # RBAC and directory propagation (scenario: 3 s and 1 s)
-    assert graph.read_secret("alice") == 200
+    assert _read_secret(graph, "alice") == 200
 
     fresh_emu.advance(2 * 3600)
     assert graph.oid("alice") not in fresh_emu.runtime.world.directory.groups[graph.oid(GROUP)].members
     assert graph.call("GET", INSTANCES, "alice", params=flt).json()["value"] == []
-    assert graph.read_secret("alice") == 403
+    assert _read_secret(graph, "alice") == 403
     rows = fresh_emu.runtime.world.audit.rows
     assert [r["activityDisplayName"] for r in rows[-2:]] == [
         "Remove member from group",
@@ -124,7 +81,7 @@ def test_activation_adds_the_membership_that_key_vault_honours_until_expiry(grap
     )
 
 
-def test_lists_without_group_or_principal_filter_are_empty(graph: Graph) -> None:
+def test_lists_without_group_or_principal_filter_are_empty(graph: EmulatorGraph) -> None:
     eligible = graph.call("GET", f"{BASE}/eligibilitySchedules", "admin-app")
     assert eligible.status_code == 200 and eligible.json()["value"] == []
     filtered = graph.call(
@@ -135,7 +92,7 @@ def test_lists_without_group_or_principal_filter_are_empty(graph: Graph) -> None
     assert [e["eligibilityScheduleId"] for e in mine.json()["value"]] == [filtered[0]["id"]]
 
 
-def test_ci_app_grants_itself_time_bound_membership(graph: Graph, fresh_emu: Emulator) -> None:
+def test_ci_app_grants_itself_time_bound_membership(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     body = {
         "accessId": "member",
         "principalId": graph.oid("ci-app"),
@@ -153,7 +110,7 @@ def test_ci_app_grants_itself_time_bound_membership(graph: Graph, fresh_emu: Emu
     assert graph.oid("ci-app") not in fresh_emu.runtime.world.directory.groups[graph.oid(GROUP)].members
 
 
-def test_permanent_membership_is_refused_by_the_default_group_policy(graph: Graph) -> None:
+def test_permanent_membership_is_refused_by_the_default_group_policy(graph: EmulatorGraph) -> None:
     body = {
         "accessId": "member",
         "principalId": graph.oid("ci-app"),
@@ -169,7 +126,7 @@ def test_permanent_membership_is_refused_by_the_default_group_policy(graph: Grap
     )
 
 
-def test_group_activation_needs_eligibility_and_a_known_group(graph: Graph) -> None:
+def test_group_activation_needs_eligibility_and_a_known_group(graph: EmulatorGraph) -> None:
     owner = _activate(graph, accessId="owner")
     assert _error(graph.call("POST", REQUESTS, "alice", owner))[:2] == (
         400,
@@ -181,7 +138,7 @@ def test_group_activation_needs_eligibility_and_a_known_group(graph: Graph) -> N
     assert _error(graph.call("POST", REQUESTS, "alice", bad_access))[:2] == (400, "BadRequest")
 
 
-def test_group_approvals_are_decided_through_stages(graph: Graph, fresh_emu: Emulator) -> None:
+def test_group_approvals_are_decided_through_stages(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     """A group policy with approval: bob approves through the v1.0 stage; the membership appears."""
     world = fresh_emu.runtime.world
     state = world.services()["graph"]

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-import requests
-from azure.identity import ClientSecretCredential
-
 from jitpim.emulator import Emulator
+from jitpim.testing import EmulatorGraph
 
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
@@ -39,43 +36,7 @@ RULE_IDS = {
 }
 
 
-class Graph:
-    def __init__(self, http: requests.Session, info: dict[str, Any]) -> None:
-        self.http = http
-        self.info = info
-
-    def oid(self, name: str) -> str:
-        return str(self.info["principals"][name]["object_id"])
-
-    def token(self, who: str) -> str:
-        principal = self.info["principals"][who]
-        if principal["type"] == "application":
-            credential = ClientSecretCredential(
-                self.info["tenant_id"],
-                principal["client_id"],
-                principal["client_secret"],
-                authority=self.info["authority"],
-                disable_instance_discovery=True,
-                connection_verify=self.info["ca_cert"],
-            )
-            return credential.get_token("https://graph.microsoft.com/.default").token
-        response = self.http.post(f"{self.info['control']}/tokens", json={"principal": who, "mfa": True})
-        response.raise_for_status()
-        return str(response.json()["access_token"])
-
-    def call(
-        self, method: str, path: str, who: str, body: Any = None, params: dict[str, str] | None = None
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(who)}"}
-        return self.http.request(method, f"{self.info['graph']}/v1.0{path}", json=body, headers=headers, params=params)
-
-
-@pytest.fixture(name="graph")
-def _graph(http: requests.Session, info: dict[str, Any]) -> Graph:
-    return Graph(http, info)
-
-
-def _policy_of(graph: Graph, role: str) -> dict[str, Any]:
+def _policy_of(graph: EmulatorGraph, role: str) -> dict[str, Any]:
     flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{role}'"
     rows = graph.call("GET", ASSIGNMENTS, "ci-app", params={"$filter": flt, "$expand": "policy($expand=rules)"})
     assert rows.status_code == 200
@@ -88,14 +49,14 @@ def _rule(policy: dict[str, Any], rule_id: str) -> dict[str, Any]:
     return next(r for r in policy["rules"] if r["id"] == rule_id)
 
 
-def test_policy_lists_require_the_scope_filter(graph: Graph) -> None:
+def test_policy_lists_require_the_scope_filter(graph: EmulatorGraph) -> None:
     missing = graph.call("GET", POLICIES, "ci-app")
     assert missing.status_code == 400
     assert missing.json()["error"]["code"] == "UnknownError"
     assert '"errorCode":"MissingProvider"' in missing.json()["error"]["message"]
 
 
-def test_directory_policies_carry_the_seventeen_rules(graph: Graph, fresh_emu: Emulator) -> None:
+def test_directory_policies_carry_the_seventeen_rules(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     listed = graph.call(
         "GET",
         POLICIES,
@@ -121,7 +82,7 @@ def test_directory_policies_carry_the_seventeen_rules(graph: Graph, fresh_emu: E
     assert one["setting"]["approvalMode"] == "SingleStage"
 
 
-def test_scenario_settings_become_rules(graph: Graph) -> None:
+def test_scenario_settings_become_rules(graph: EmulatorGraph) -> None:
     policy = _policy_of(graph, GLOBAL_ADMIN)
     assert _rule(policy, "Expiration_EndUser_Assignment")["maximumDuration"] == "PT2H"
     assert set(_rule(policy, "Enablement_EndUser_Assignment")["enabledRules"]) == {
@@ -137,7 +98,7 @@ def test_scenario_settings_become_rules(graph: Graph) -> None:
     assert _rule(policy, "Expiration_Admin_Assignment")["isExpirationRequired"] is True
 
 
-def test_patching_a_rule_changes_later_validation(graph: Graph, fresh_emu: Emulator) -> None:
+def test_patching_a_rule_changes_later_validation(graph: EmulatorGraph, fresh_emu: Emulator) -> None:
     policy = _policy_of(graph, APP_ADMIN)
     path = f"{POLICIES}/{policy['id']}/rules/Expiration_EndUser_Assignment"
     patch = {
@@ -181,7 +142,7 @@ def test_patching_a_rule_changes_later_validation(graph: Graph, fresh_emu: Emula
     assert len(audit) == 2 and audit[0]["targetResources"][0]["id"] == APP_ADMIN
 
 
-def test_rule_patch_errors(graph: Graph) -> None:
+def test_rule_patch_errors(graph: EmulatorGraph) -> None:
     policy = _policy_of(graph, APP_ADMIN)
     path = f"{POLICIES}/{policy['id']}/rules/Expiration_EndUser_Assignment"
     untyped = graph.call("PATCH", path, "admin-app", {"maximumDuration": "PT1H"})
@@ -194,7 +155,7 @@ def test_rule_patch_errors(graph: Graph) -> None:
     assert graph.call("GET", f"{POLICIES}/{policy['id']}/rules/NoSuchRule", "ci-app").status_code == 404
 
 
-def test_group_policies_are_listed_by_group_scope(graph: Graph) -> None:
+def test_group_policies_are_listed_by_group_scope(graph: EmulatorGraph) -> None:
     group = graph.oid("kv-operators")
     flt = f"scopeId eq '{group}' and scopeType eq 'Group'"
     rows = graph.call("GET", POLICIES, "ci-app", params={"$filter": flt}).json()["value"]

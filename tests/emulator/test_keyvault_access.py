@@ -6,21 +6,19 @@ azure-identity credentials) or, for wire details, by raw `requests`.
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
-from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 
 from jitpim.emulator import Emulator
 from jitpim.emulator.core.directory import Membership
 from jitpim.emulator.core.rbac import RoleAssignment
+from jitpim.testing import KEYVAULT_SCOPE, ControlPlaneToken, app_credential
 
 VAULT = "kv-payments"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
@@ -34,18 +32,6 @@ def _fresh(emu: Emulator) -> None:
     emu.reset()
 
 
-def _credential(info: dict[str, Any], name: str) -> ClientSecretCredential:
-    app = info["principals"][name]
-    return ClientSecretCredential(
-        info["tenant_id"],
-        app["client_id"],
-        app["client_secret"],
-        authority=info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=info["ca_cert"],
-    )
-
-
 def _client(info: dict[str, Any], credential: Any) -> SecretClient:
     return SecretClient(
         vault_url=info["vaults"][VAULT]["url"],
@@ -53,23 +39,6 @@ def _client(info: dict[str, Any], credential: Any) -> SecretClient:
         verify_challenge_resource=False,
         connection_verify=info["ca_cert"],
     )
-
-
-class _UserToken:
-    """A delegated token for a seeded user from the control plane, as an interactive sign-in would give."""
-
-    def __init__(self, info: dict[str, Any], user: str) -> None:
-        response = requests.post(
-            f"{info['control']}/tokens",
-            json={"principal": user, "scope": "https://vault.azure.net/.default", "mfa": True},
-            verify=info["ca_cert"],
-            timeout=10,
-        )
-        response.raise_for_status()
-        self._token = response.json()["access_token"]
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self._token, int(time.time()) + 3000)
 
 
 def _assign(emu: Emulator, principal: str, role: str, *, by: str = "admin-app") -> str:
@@ -136,7 +105,7 @@ def test_empty_body_probe_of_a_write_gets_the_challenge_and_changes_nothing(emu:
 
 def test_token_for_another_audience_is_refused(emu: Emulator) -> None:
     info = emu.info
-    arm_token = _credential(info, "admin-app").get_token("https://management.azure.com/.default").token
+    arm_token = app_credential(info, "admin-app").get_token("https://management.azure.com/.default").token
     response = requests.get(
         f"{info['vaults'][VAULT]['url']}/secrets?api-version=7.5",
         headers={"Authorization": f"Bearer {arm_token}"},
@@ -154,7 +123,7 @@ def test_token_for_another_audience_is_refused(emu: Emulator) -> None:
 
 def test_grant_propagates_then_works_and_removal_denies_again(emu: Emulator) -> None:
     info = emu.info
-    ci = _client(info, _credential(info, "ci-app"))
+    ci = _client(info, app_credential(info, "ci-app"))
     ci_app = info["principals"]["ci-app"]
 
     with pytest.raises(HttpResponseError) as denied:
@@ -191,7 +160,7 @@ def test_each_operation_needs_its_own_data_action(emu: Emulator) -> None:
     info = emu.info
     _assign(emu, "ci-app", SECRETS_USER)  # getSecret + readMetadata only
     emu.advance(emu.runtime.world.settings.rbac_propagation_seconds)
-    ci = _client(info, _credential(info, "ci-app"))
+    ci = _client(info, app_credential(info, "ci-app"))
 
     assert ci.get_secret("db-password").value == "initial-db-password-v1"
     assert {p.name for p in ci.list_properties_of_secrets()} == {"db-password", "payments-api-key"}
@@ -214,7 +183,7 @@ def test_each_operation_needs_its_own_data_action(emu: Emulator) -> None:
 def test_a_group_membership_grants_the_groups_role(emu: Emulator) -> None:
     # kv-operators holds Key Vault Secrets Officer on the vault; alice is not a member yet.
     info = emu.info
-    alice = _client(info, _UserToken(info, "alice"))
+    alice = _client(info, ControlPlaneToken(info, "alice", KEYVAULT_SCOPE))
     with pytest.raises(HttpResponseError) as denied:
         alice.get_secret("payments-api-key")
     body = _forbidden(denied)
@@ -247,7 +216,7 @@ def test_an_expiring_assignment_stops_working_at_its_end(emu: Emulator) -> None:
     with world.lock:
         world.rbac.assignments[name].end = world.clock.now() + timedelta(minutes=10)
     emu.advance(world.settings.rbac_propagation_seconds)
-    ci = _client(info, _credential(info, "ci-app"))
+    ci = _client(info, app_credential(info, "ci-app"))
     assert ci.get_secret("db-password").value == "initial-db-password-v1"
     emu.advance(600)
     with pytest.raises(HttpResponseError) as expired:
