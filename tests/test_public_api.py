@@ -25,3 +25,26 @@ def test_import_and_cli_help_load_no_azure_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_library_example_in_the_package_docstring_works(fresh_emu, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The usage example at the top of `jitpim/__init__.py`, run as written against the emulator."""
+    from jitpim.testing import EmulatedClock, github_job_environ
+
+    info = fresh_emu.info
+    for name, value in github_job_environ(info, workdir=tmp_path).items():
+        monkeypatch.setenv(name, value)
+    example = jitpim.__doc__.split("A minimal use, holding access while a function runs:")[1].split("Names are")[0]
+    code = "\n".join(line[4:] for line in example.strip("\n").splitlines())
+    code = code.replace("SystemClock()", "EmulatedClock(emu)").replace("...  # the access", "held.append(1)  #")
+    held: list[int] = []
+    exec(
+        code,
+        {
+            "VAULT_ID": info["vaults"]["kv-payments"]["resource_id"],
+            "EmulatedClock": EmulatedClock,  # noqa: S102
+            "emu": fresh_emu,
+            "held": held,
+        },
+    )
+    assert held == [1]
