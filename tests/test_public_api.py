@@ -42,7 +42,7 @@ def test_the_library_example_in_the_package_docstring_works(fresh_emu, tmp_path,
         code,
         {
             "VAULT_ID": info["vaults"]["kv-payments"]["resource_id"],
-            "EmulatedClock": EmulatedClock,  # noqa: S102
+            "EmulatedClock": EmulatedClock,
             "emu": fresh_emu,
             "held": held,
         },
