@@ -98,3 +98,28 @@ def test_sigterm_stops_cleanly_and_removes_info(served: dict[str, Any]) -> None:
     assert not (served["state"] / "info.json").exists()
     gone = _run(served, "advance", "1")
     assert gone.returncode == 71 and "no running emulator" in gone.stderr
+
+
+def test_workload_identity_env_lets_unmodified_sdk_code_authenticate(served: dict[str, Any]) -> None:
+    """After `eval "$(jitpim emulator env --as ci-app --workload-identity)"`, plain `DefaultAzureCredential()`
+    (no arguments, no code change) obtains a token for the CI app from the emulator."""
+    out = _run(served, "env", "--as", "ci-app", "--workload-identity")
+    assert out.returncode == 0, out.stderr
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines() if line.startswith("export ")
+    )
+    assert "AZURE_CLIENT_SECRET" not in exports
+    token_file = Path(exports["AZURE_FEDERATED_TOKEN_FILE"])
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "REQUESTS_CA", "SSL_CERT", "CURL_CA"))}
+    env.update({k: v.strip("'") for k, v in exports.items()})
+    code = (
+        "import jwt; from azure.identity import DefaultAzureCredential; "
+        "t = DefaultAzureCredential().get_token('https://management.azure.com/.default').token; "
+        "print(jwt.decode(t, options={'verify_signature': False})['oid'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == served["info"]["principals"]["ci-app"]["object_id"]

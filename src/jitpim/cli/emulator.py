@@ -244,6 +244,12 @@ def env_lines(
     "and the OIDC request URL/token instead of a client secret.",
 )
 @click.option(
+    "--workload-identity",
+    is_flag=True,
+    help="Apps: export AZURE_FEDERATED_TOKEN_FILE (a GitHub ID token of the sample job valid 24 h) instead of a "
+    "client secret, so unmodified `DefaultAzureCredential()` code works (no instance discovery on this path).",
+)
+@click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="JITPIM_EMULATOR_STATE",
@@ -256,7 +262,7 @@ def env_lines(
     help="Read the emulator's ready line from this file instead of STATE_DIR/info.json.",
 )
 @handle_errors
-def env(principal: str, github: bool, state_dir: Path | None, info_file: Path | None) -> None:
+def env(principal: str, github: bool, workload_identity: bool, state_dir: Path | None, info_file: Path | None) -> None:
     """Print shell `export` lines that make jitpim and ordinary Azure SDK code talk to a running emulator
     as PRINCIPAL (in the spirit of `minikube docker-env`).
 
@@ -276,8 +282,23 @@ def env(principal: str, github: bool, state_dir: Path | None, info_file: Path | 
       eval "$(jitpim emulator env --as ci-app)"            # the CI app, with its client secret
       eval "$(jitpim emulator env --as ci-app --github)"   # a GitHub Actions job (OIDC, no secret)
       eval "$(jitpim emulator env --as alice)"             # a person (self mode)
+      eval "$(jitpim emulator env --as ci-app --workload-identity)"   # DefaultAzureCredential() as is
     """
     info = load_info(state_dir, info_file)
+    if workload_identity:
+        entry = (info.get("principals") or {}).get(principal, {})
+        if entry.get("type") != "application":
+            raise ConfigError("--workload-identity is for applications", hint="People sign in with a password.")
+        state = Path(info.get("state_dir") or state_dir or default_state_dir())
+        token = _control(info, "github/token", {"audience": "api://AzureADTokenExchange", "lifetime_seconds": 86400})
+        path = state / f"federated-token-{principal}"
+        _write_private(path, token["value"])
+        lines = env_lines(info, principal, github=False)
+        lines = [line for line in lines if not line.startswith("export AZURE_CLIENT_SECRET=")]
+        lines.insert(-1, "unset AZURE_CLIENT_SECRET")
+        lines.insert(-1, f"export AZURE_FEDERATED_TOKEN_FILE={shlex.quote(str(path))}")
+        click.echo("\n".join(lines))
+        return
     job: dict[str, str] | None = None
     if github and (info.get("principals") or {}).get(principal, {}).get("type") == "application":
         state = Path(info.get("state_dir") or state_dir or default_state_dir())

@@ -18,6 +18,7 @@ from ...core.errors import ArmError
 from ...core.faults import parse_rule
 from ...core.http import json_body, json_response, runtime, world
 from ...core.scenario import ScenarioError, parse_scenario
+from ..github.routes import mint_id_token
 from ..identity.routes import issue_user_token
 
 __all__ = ["PREFIX", "ROUTES"]
@@ -190,6 +191,19 @@ async def github_claims(request: Request) -> Response:
     return json_response(w.github_claims)
 
 
+async def github_token(request: Request) -> Response:
+    """A GitHub Actions ID token of the scenario's job with a chosen lifetime (default GitHub's 300 s), for a
+    workload-identity token file that ordinary SDK code reads (`AZURE_FEDERATED_TOKEN_FILE`)."""
+    body = await json_body(request, ArmError, code="InvalidControlRequest")
+    audience = body.get("audience", "api://AzureADTokenExchange")
+    lifetime = body.get("lifetime_seconds", 300)
+    if not isinstance(audience, str) or not audience:
+        raise _bad("'audience' must be a non-empty string")
+    if not isinstance(lifetime, int) or isinstance(lifetime, bool) or not 60 <= lifetime <= 7 * 86400:
+        raise _bad("'lifetime_seconds' must be an integer between 60 and 604800")
+    return json_response({"value": mint_id_token(world(request), audience, lifetime)})
+
+
 async def audit(request: Request) -> Response:
     return json_response(world(request).audit.rows)
 
@@ -204,5 +218,6 @@ ROUTES = [
     Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/tokens", user_token, methods=["POST"]),
     Route("/github/claims", github_claims, methods=["GET", "PATCH", "POST"]),
+    Route("/github/token", github_token, methods=["POST"]),
     Route("/audit", audit, methods=["GET"]),
 ]

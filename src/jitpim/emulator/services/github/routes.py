@@ -38,7 +38,7 @@ def subject_for(claims: dict[str, Any]) -> str:
     return f"repo:{repo}:ref:{claims.get('ref', '')}"
 
 
-def mint_id_token(w: World, audience: str) -> str:
+def mint_id_token(w: World, audience: str, lifetime: int = TOKEN_LIFETIME) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {k: str(v) for k, v in w.github_claims.items() if v is not None and k != "sub"}
     claims.update(
@@ -49,7 +49,7 @@ def mint_id_token(w: World, audience: str) -> str:
             "iss": w.github_key.issuer,
             "iat": now,
             "nbf": now - 600,
-            "exp": now + TOKEN_LIFETIME,
+            "exp": now + lifetime,
         }
     )
     return w.github_key.sign(claims)
