@@ -8,13 +8,13 @@ shows in the output and, when nothing worse happened, in the exit status (83).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["Evidence", "record_evidence"]
+__all__ = ["Evidence", "collect_evidence", "record_evidence"]
 
 
 class Evidence:
@@ -35,42 +35,61 @@ class Evidence:
         }
 
 
-def _run_file_path(rt: Any) -> Path:
-    explicit = os.environ.get("JITPIM_AUDIT_FILE")
+def _run_file_path(ledger: Any, run: Any, environ: Mapping[str, str]) -> Path:
+    explicit = environ.get("JITPIM_AUDIT_FILE")
     if explicit:
         return Path(explicit)
-    run_key = rt.run.run_key or "local"
-    return Path(rt.ledger.path).parent / "runs" / f"{run_key}.jsonl"
+    return Path(ledger.path).parent / "runs" / f"{run.run_key or 'local'}.jsonl"
 
 
-def record_evidence(rt: Any, lease_ids: Sequence[str], *, quiet: bool = False) -> Evidence | None:
+def collect_evidence(
+    ledger: Any,
+    run: Any,
+    github: Any,
+    lease_ids: Sequence[str],
+    *,
+    environ: Mapping[str, str],
+    say: Callable[[str], None] | None = None,
+) -> Evidence | None:
+    """Sign each lease's summary, write the run's evidence file and deliver to the sinks. Every command
+    that ends leases (exec, release, reap, rotate, demo) goes through here, so they all leave the same
+    evidence. `environ` is explicit so the demo's simulated job stays out of `os.environ`."""
     from ..audit.sinks import deliver
     from ..audit.sinks.config import load_sinks_config
     from ..audit.summary import finalize_lease, signer_for, summary_records, write_run_file
     from ..lifecycle import find_access_file
 
-    lease_ids = [lid for lid in dict.fromkeys(lease_ids) if rt.ledger.find(lid) is not None]
+    lease_ids = [lid for lid in dict.fromkeys(lease_ids) if ledger.find(lid) is not None]
     if not lease_ids:
         return None
-    signer = signer_for(rt.ledger)
-    records = [finalize_lease(rt.ledger, lid, signer) for lid in lease_ids]
+    signer = signer_for(ledger, environ)
+    records = [finalize_lease(ledger, lid, signer) for lid in lease_ids]
     # The run file holds every lease of this run so far (a job's several steps add up in one artifact).
-    run_key = rt.run.run_key
+    run_key = run.run_key
     if run_key:
-        run_ids = [r["lease_id"] for r in rt.ledger.list() if r["lease_id"].startswith(run_key + "/")]
-        records_for_file = summary_records(rt.ledger, run_ids)
+        run_ids = [r["lease_id"] for r in ledger.list() if r["lease_id"].startswith(run_key + "/")]
+        records_for_file = summary_records(ledger, run_ids)
     else:
         records_for_file = records
-    path = _run_file_path(rt)
+    path = _run_file_path(ledger, run, environ)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     run_file = write_run_file(records_for_file, path, signer=signer)
-    if rt.github.active:
-        rt.github.set_output("audit-file", str(run_file))
-    config = load_sinks_config(access_file=find_access_file(None, os.environ))
-    delivery = deliver(records, config, ledger=rt.ledger) if config.sinks else None
+    if github.active:
+        github.set_output("audit-file", str(run_file))
+    config = load_sinks_config(access_file=find_access_file(None, environ), environ=environ)
+    delivery = deliver(records, config, ledger=ledger, environ=environ) if config.sinks else None
     evidence = Evidence(records, run_file, delivery)
-    if not quiet:
-        click.echo(f"audit: {len(records)} signed record(s); evidence file {run_file}", err=True)
+    if say is not None:
+        say(f"{len(records)} signed record(s); evidence file {run_file}")
         if evidence.sinks_failed:
-            click.echo("audit: some sinks failed; records are kept for `jitpim audit flush`", err=True)
+            say("some sinks failed; records are kept for `jitpim audit flush`")
     return evidence
+
+
+def record_evidence(rt: Any, lease_ids: Sequence[str], *, quiet: bool = False) -> Evidence | None:
+    """`collect_evidence` for the lifecycle commands, reporting on stderr."""
+
+    def say(message: str) -> None:
+        click.echo(f"audit: {message}", err=True)
+
+    return collect_evidence(rt.ledger, rt.run, rt.github, lease_ids, environ=os.environ, say=None if quiet else say)

@@ -6,7 +6,7 @@ progress and the ledger into the rotators, and writes the signed audit summary o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -44,13 +44,13 @@ from ..rotation import (
     client_secret_token_check,
     run_validation,
 )
+from ._evidence import collect_evidence
 
 __all__ = [
     "AppRotationResult",
     "RotationRuntime",
     "SecretRotationResult",
     "check_run_context",
-    "finalize_leases",
     "github_secret_report",
     "rotate_app_credential",
     "rotate_secret",
@@ -138,18 +138,6 @@ def provenance_tags(run: RunContext, lease_id: str, actor: str) -> dict[str, str
     }
 
 
-def finalize_leases(ledger: Ledger, lease_ids: Sequence[str], environ: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Write (idempotently) and return the signed summary record of each lease."""
-    from ..audit.signing import load_signer
-    from ..audit.summary import finalize_lease
-
-    if not lease_ids:
-        return []
-    signer = load_signer(ledger_path=ledger.path, environ=environ)
-    assert signer is not None
-    return [finalize_lease(ledger, lease_id, signer) for lease_id in lease_ids]
-
-
 @dataclass
 class _Held:
     """What a rotation result reports about the elevation it ran under."""
@@ -235,7 +223,10 @@ def _under_elevation(
     finally:
         held.releases = list(elevation.releases)
         try:
-            held.summaries = finalize_leases(rt.ledger, lease_ids, rt.environ)
+            evidence = collect_evidence(
+                rt.ledger, rt.run, rt.github, lease_ids, environ=rt.environ, say=lambda m: rt.say("audit", m)
+            )
+            held.summaries = evidence.records if evidence is not None else []
         except JitError as exc:
             held.audit_error = str(exc)
             rt.say("audit", f"could not write the audit summary: {exc}")
