@@ -23,6 +23,7 @@ __all__ = [
     "ControlPlaneUserCredential",
     "EmulatedClock",
     "EmulatorGraph",
+    "ProviderContexts",
     "app_credential",
     "arm_authorization_client",
     "arm_authorization_client_as",
@@ -331,3 +332,22 @@ class EmulatorGraph:
         headers = {"Authorization": f"Bearer {self.token(who, mfa=mfa)}"}
         url = f"{self.info['graph']}/{version}{path}"
         return self.http.request(method, url, json=body, headers=headers, params=params)
+
+
+class ProviderContexts:
+    """Builds `ProviderContext`s for scenario principals (`contexts("ci-app")`, `contexts("alice", Mode.SELF)`)
+    and closes every API client they opened."""
+
+    def __init__(self, emulator: _Emulator) -> None:
+        self.emulator = emulator
+        self.clients: list[Any] = []
+
+    def __call__(self, who: str, mode: Any = None) -> Any:
+        from .model import Mode
+
+        return emulator_provider_context(self.emulator, who, mode or Mode.DIRECT, clients=self.clients)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()

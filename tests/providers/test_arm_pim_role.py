@@ -6,7 +6,6 @@ what it granted; state is asserted in the emulator afterwards."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,37 +15,14 @@ import requests
 from jitpim.emulator import Emulator
 from jitpim.emulator.services.arm.state import ArmState
 from jitpim.errors import NotEligibleError, PolicyDeniedError, ProviderApiError, ProviderError
-from jitpim.http import ApiClient
 from jitpim.model import Decision, Mode, PolicyView, ReasonCode, Target, evaluate
 from jitpim.providers import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ResolvedTarget, get_provider
 from jitpim.providers.arm_pim_role import ArmPimRoleProvider
-from jitpim.testing import ControlPlaneUserCredential, emulator_provider_context
+from jitpim.testing import ControlPlaneUserCredential, ProviderContexts
 
 ARM_SCOPE = "https://management.azure.com/.default"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-
-
-class _Contexts:
-    def __init__(self, emu: Emulator, info: dict[str, Any]) -> None:
-        self.emu, self.info = emu, info
-        self.clients: list[ApiClient] = []
-
-    def __call__(self, who: str, mode: Mode = Mode.DIRECT) -> ProviderContext:
-        return emulator_provider_context(self.emu, who, mode, clients=self.clients)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        for client in self.clients:
-            client.close()
-
-
-@pytest.fixture(name="contexts")
-def _contexts(fresh_emu: Emulator, info: dict[str, Any]) -> Iterator[_Contexts]:
-    contexts = _Contexts(fresh_emu, info)
-    try:
-        yield contexts
-    finally:
-        contexts.close()
 
 
 @pytest.fixture(name="provider")
@@ -122,7 +98,9 @@ def _release_eventually(
     assert result.outcome in (ReleaseOutcome.RELEASED, ReleaseOutcome.ALREADY_GONE)
 
 
-def test_resolve_by_name_and_by_id(provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]) -> None:
+def test_resolve_by_name_and_by_id(
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any]
+) -> None:
     ctx = contexts("ci-app")
     by_name = provider.resolve(_target(_group(info), "Contributor"), ctx)
     full_id = (
@@ -134,7 +112,9 @@ def test_resolve_by_name_and_by_id(provider: ArmPimRoleProvider, contexts: _Cont
     assert by_name.principal_id == info["principals"]["ci-app"]["object_id"]
 
 
-def test_read_policy_direct_and_self(provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]) -> None:
+def test_read_policy_direct_and_self(
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any]
+) -> None:
     ci = contexts("ci-app")
     direct = provider.read_policy(provider.resolve(_target(_vault(info)), ci), ci)
     assert direct.max_duration == timedelta(hours=8)
@@ -153,7 +133,9 @@ def test_read_policy_direct_and_self(provider: ArmPimRoleProvider, contexts: _Co
         provider.read_policy(provider.resolve(_target(subscription, "Owner"), alice), alice)
 
 
-def test_check_uses_pims_dry_run(provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]) -> None:
+def test_check_uses_pims_dry_run(
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any]
+) -> None:
     ci = contexts("ci-app")
     resolved, decision = _plan(provider, ci, _target(_vault(info)))
     assert provider.check(resolved, decision, ci) == []
@@ -170,7 +152,7 @@ def test_check_uses_pims_dry_run(provider: ArmPimRoleProvider, contexts: _Contex
 
 
 def test_self_check_needs_an_eligibility(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     alice = contexts("alice", Mode.SELF)
     resolved, decision = _plan(provider, alice, _target(_vault(info)))
@@ -182,7 +164,7 @@ def test_self_check_needs_an_eligibility(
 
 
 def test_direct_grant_probe_and_release_after_the_floor(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ci = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -215,7 +197,7 @@ def test_direct_grant_probe_and_release_after_the_floor(
 
 
 def test_grant_again_reuses_the_active_assignment(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ci = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -234,7 +216,7 @@ def test_grant_again_reuses_the_active_assignment(
 
 
 def test_lost_response_is_recovered_by_name(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator, control: Any
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator, control: Any
 ) -> None:
     ci = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -261,7 +243,7 @@ def test_lost_response_is_recovered_by_name(
 
 
 def test_direct_extend_within_policy(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ci = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -284,7 +266,7 @@ def test_direct_extend_within_policy(
 
 
 def test_self_activation_probe_and_deactivation(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     alice = contexts("alice", Mode.SELF)
     oid = info["principals"]["alice"]["object_id"]
@@ -309,7 +291,7 @@ def test_self_activation_probe_and_deactivation(
 
 
 def test_approval_pending_then_approved(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     alice = contexts("alice", Mode.SELF)
     oid = info["principals"]["alice"]["object_id"]
@@ -340,7 +322,7 @@ def test_approval_pending_then_approved(
 
 
 def test_release_of_a_pending_request_cancels_it(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     alice = contexts("alice", Mode.SELF)
     resolved, decision = _plan(provider, alice, _target(_group(info), "Contributor"))
@@ -353,7 +335,7 @@ def test_release_of_a_pending_request_cancels_it(
 
 
 def test_a_window_that_starts_later_is_scheduled(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ci = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -371,7 +353,7 @@ def test_a_window_that_starts_later_is_scheduled(
 
 
 def test_self_grant_without_eligibility_is_not_eligible(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     alice = contexts("alice", Mode.SELF)
     resolved = provider.resolve(_target(_vault(info), "Reader"), alice)
@@ -381,7 +363,7 @@ def test_self_grant_without_eligibility_is_not_eligible(
 
 
 def test_eligible_lists_alices_eligibilities(
-    provider: ArmPimRoleProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmPimRoleProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     targets = provider.eligible(contexts("alice", Mode.SELF))
     wanted = {("Key Vault Secrets Officer", _vault(info).lower()), ("Contributor", _group(info).lower())}

@@ -5,7 +5,6 @@ deletes the assignment again. State is asserted in the emulator afterwards; no t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,36 +12,13 @@ import pytest
 
 from jitpim.emulator import Emulator
 from jitpim.errors import NotEligibleError, ProviderApiError, UsageError
-from jitpim.http import ApiClient
 from jitpim.model import Decision, Mode, PolicyView, ReasonCode, Target, evaluate
 from jitpim.providers import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ResolvedTarget, get_provider
 from jitpim.providers.arm_role_assignment import ArmRoleAssignmentProvider
-from jitpim.testing import emulator_provider_context
+from jitpim.testing import ProviderContexts
 
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-
-
-class _Contexts:
-    def __init__(self, emu: Emulator, info: dict[str, Any]) -> None:
-        self.emu, self.info = emu, info
-        self.clients: list[ApiClient] = []
-
-    def __call__(self, who: str, mode: Mode = Mode.DIRECT) -> ProviderContext:
-        return emulator_provider_context(self.emu, who, mode, clients=self.clients)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        for client in self.clients:
-            client.close()
-
-
-@pytest.fixture(name="contexts")
-def _contexts(fresh_emu: Emulator, info: dict[str, Any]) -> Iterator[_Contexts]:
-    contexts = _Contexts(fresh_emu, info)
-    try:
-        yield contexts
-    finally:
-        contexts.close()
 
 
 @pytest.fixture(name="provider")
@@ -90,7 +66,7 @@ def _release_all(
 
 
 def test_resolve_by_name_by_guid_and_by_id(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     ctx = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -107,7 +83,7 @@ def test_resolve_by_name_by_guid_and_by_id(
 
 
 def test_resolve_refuses_unknown_roles_and_scopes(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     ctx = contexts("ci-app")
     with pytest.raises(UsageError) as typo:
@@ -120,7 +96,9 @@ def test_resolve_refuses_unknown_roles_and_scopes(
         provider.resolve(_target(missing), ctx)
 
 
-def test_policy_is_jitpims_own(provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any]) -> None:
+def test_policy_is_jitpims_own(
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any]
+) -> None:
     ctx = contexts("ci-app")
     policy = provider.read_policy(provider.resolve(_target(_vault(info)), ctx), ctx)
     assert policy.max_duration is None and not policy.require_approval
@@ -128,7 +106,7 @@ def test_policy_is_jitpims_own(provider: ArmRoleAssignmentProvider, contexts: _C
 
 
 def test_check_names_the_missing_right(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     ctx = contexts("ci-app")
     on_vault = provider.resolve(_target(_vault(info)), ctx)
@@ -141,7 +119,7 @@ def test_check_names_the_missing_right(
 
 
 def test_grant_probe_release_against_the_vault(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ctx = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -175,7 +153,7 @@ def test_grant_probe_release_against_the_vault(
 
 
 def test_condition_refusal_becomes_not_eligible(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ctx = contexts("ci-app")
     resolved = provider.resolve(_target(_vault(info), "Owner"), ctx)
@@ -187,7 +165,7 @@ def test_condition_refusal_becomes_not_eligible(
 
 
 def test_an_existing_assignment_is_reused_not_duplicated(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any], fresh_emu: Emulator
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any], fresh_emu: Emulator
 ) -> None:
     ctx = contexts("ci-app")
     sp = info["principals"]["ci-app"]["object_id"]
@@ -207,7 +185,7 @@ def test_an_existing_assignment_is_reused_not_duplicated(
 
 def test_a_lost_response_ends_in_exactly_one_assignment(
     provider: ArmRoleAssignmentProvider,
-    contexts: _Contexts,
+    contexts: ProviderContexts,
     info: dict[str, Any],
     fresh_emu: Emulator,
     control: Any,
@@ -244,7 +222,7 @@ def test_a_lost_response_ends_in_exactly_one_assignment(
 
 
 def test_eligible_lists_the_roles_the_condition_allows(
-    provider: ArmRoleAssignmentProvider, contexts: _Contexts, info: dict[str, Any]
+    provider: ArmRoleAssignmentProvider, contexts: ProviderContexts, info: dict[str, Any]
 ) -> None:
     targets = provider.eligible(contexts("ci-app"))
     assert _target(_vault(info)) in targets
