@@ -60,6 +60,47 @@ def _fresh_emu(emu: Emulator) -> Emulator:
     return emu
 
 
+# Test folders whose tests drive jitpim itself: none may end with a grant left in the emulator.
+_NO_GRANT_LEFT = ("lifecycle", "rotation", "providers", "test_demo.py")
+
+
+def _grants_left(emulator: Emulator) -> list[str]:
+    """Time-bound or jitpim-made access still in force: PIM role and group grants, jitpim's RBAC assignments."""
+    world = emulator.runtime.world
+    with world.lock:
+        left = [
+            f"directory role {a.role_definition_id} for {a.principal_id}"
+            for a in world.directory.role_assignments
+            if a.source == "pim"
+        ]
+        left += [
+            f"group {g.display_name} {p}"
+            for g in world.directory.groups.values()
+            for table in (g.members, g.owners)
+            for p, m in table.items()
+            if m.source == "pim"
+        ]
+        left += [
+            f"role assignment {a.name} at {a.scope}"
+            for a in world.rbac.assignments.values()
+            if a.end is not None or (a.description or "").startswith("jitpim")
+        ]
+    return left
+
+
+@pytest.fixture(autouse=True)
+def _no_grant_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "fresh_emu" not in request.fixturenames:
+        return
+    if not any(part in str(request.node.path) for part in _NO_GRANT_LEFT):
+        return
+    # The module-scoped emulator outlives this function-scoped check; `fresh_emu` is already torn down.
+    emulator = request.getfixturevalue("emu")
+    left = _grants_left(emulator)
+    assert not left, f"the test left grants behind in the emulator: {left}"
+
+
 @pytest.fixture(name="info")
 def _info(fresh_emu: Emulator) -> dict[str, Any]:
     return fresh_emu.info
