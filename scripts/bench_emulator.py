@@ -85,7 +85,10 @@ def _serve(state: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
         text=True,
     )
     assert proc.stdout is not None
-    return proc, json.loads(proc.stdout.readline())
+    ready = json.loads(proc.stdout.readline())
+    # The ready line carries no credential; the 0600 info file it names has the client secrets.
+    with open(ready["info_file"]) as info_file:
+        return proc, json.load(info_file)
 
 
 def main() -> None:

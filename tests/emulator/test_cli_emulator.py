@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 JITPIM = [sys.executable, "-m", "jitpim", "emulator"]
 
@@ -55,10 +57,24 @@ def test_ready_line_has_every_documented_field(served: dict[str, Any]) -> None:
     ):
         assert field in info, field
     assert {"ci-app", "admin-app", "alice"} <= set(info["principals"])
-    assert info["principals"]["ci-app"]["client_secret"]
-    assert set(info["github_oidc"]) >= {"request_url", "request_token", "issuer"}
+    assert set(info["github_oidc"]) >= {"request_url", "issuer"}
     info_file = served["state"] / "info.json"
+    assert info["info_file"] == str(info_file)
     assert oct(info_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_ready_line_prints_no_credential_and_the_info_file_holds_them(served: dict[str, Any]) -> None:
+    """The terminal (or a CI log capturing it) never sees a secret; the 0600 info file has every one."""
+    line = json.dumps(served["info"])
+    full = json.loads((served["state"] / "info.json").read_text())
+    secrets = [p["client_secret"] for p in full["principals"].values() if p["type"] == "application"]
+    secrets += [p["password"] for p in full["principals"].values() if p["type"] == "user"]
+    secrets.append(full["github_oidc"]["request_token"])
+    assert len(secrets) >= 6 and all(secrets)
+    for secret in secrets:
+        assert secret not in line
+    assert "client_secret" not in line and "password" not in line and "request_token" not in line
+    assert full["principals"]["ci-app"]["client_id"] == served["info"]["principals"]["ci-app"]["client_id"]
 
 
 def test_env_exports_what_sdk_code_needs(served: dict[str, Any]) -> None:
@@ -123,3 +139,94 @@ def test_workload_identity_env_lets_unmodified_sdk_code_authenticate(served: dic
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == served["info"]["principals"]["ci-app"]["object_id"]
+
+
+def _exports(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    assert result.returncode == 0, result.stderr
+    return {
+        name: shlex.split(value)[0]
+        for name, value in (
+            line.removeprefix("export ").split("=", 1)
+            for line in result.stdout.splitlines()
+            if line.startswith("export ")
+        )
+    }
+
+
+def _client_token(info: dict[str, Any], client_id: str, secret: str) -> requests.Response:
+    return requests.post(
+        f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": "https://management.azure.com/.default",
+        },
+        verify=info["ca_cert"],
+        timeout=10,
+    )
+
+
+def test_reset_rewrites_the_info_file_so_env_exports_a_working_secret(served: dict[str, Any]) -> None:
+    """A reset regenerates the seeded apps' secrets; the info file follows, so `env` never exports a dead one."""
+    info = served["info"]
+    before = _exports(_run(served, "env", "--as", "ci-app"))
+    assert _client_token(info, before["AZURE_CLIENT_ID"], before["AZURE_CLIENT_SECRET"]).status_code == 200
+    assert _run(served, "reset").returncode == 0
+    after = _exports(_run(served, "env", "--as", "ci-app"))
+    assert after["AZURE_CLIENT_SECRET"] != before["AZURE_CLIENT_SECRET"]
+    response = _client_token(info, after["AZURE_CLIENT_ID"], after["AZURE_CLIENT_SECRET"])
+    assert response.status_code == 200, response.text
+    assert oct((served["state"] / "info.json").stat().st_mode & 0o777) == "0o600"
+    assert not list(served["state"].glob(".*.partial"))
+
+
+def test_a_second_serve_on_the_same_state_folder_fails_and_the_first_keeps_serving(served: dict[str, Any]) -> None:
+    info_file = served["state"] / "info.json"
+    before = info_file.read_text()
+    ca_before = Path(served["info"]["ca_cert"]).read_bytes()
+    second = subprocess.run(
+        [*JITPIM, "serve", "--state-dir", str(served["state"])], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert second.returncode == 71, second.stderr
+    assert "already serving the state folder" in second.stderr
+    assert str(served["proc"].pid) in second.stderr
+    assert second.stdout == ""
+    assert info_file.read_text() == before
+    assert Path(served["info"]["ca_cert"]).read_bytes() == ca_before
+    assert served["proc"].poll() is None
+    assert _run(served, "advance", "1").returncode == 0
+
+
+def test_the_state_folder_is_free_again_after_the_first_stops(served: dict[str, Any], tmp_path: Path) -> None:
+    proc = served["proc"]
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    again = subprocess.Popen(
+        [*JITPIM, "serve", "--state-dir", str(served["state"])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert again.stdout is not None
+        assert json.loads(again.stdout.readline())["ready"] is True
+    finally:
+        again.terminate()
+        again.wait(timeout=10)
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "1e400", "-1", "ten", "999999999999"])
+def test_advance_refuses_what_is_not_a_finite_forward_step(served: dict[str, Any], seconds: str) -> None:
+    result = subprocess.run(
+        [*JITPIM, "advance", "--state-dir", str(served["state"]), "--", seconds],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 64, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert "finite number of seconds" in result.stderr or "not a number of seconds" in result.stderr
+    state = json.loads(_run(served, "state").stdout)
+    assert state["clock_offset_seconds"] == 0

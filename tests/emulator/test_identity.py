@@ -292,3 +292,101 @@ def test_unknown_tenant_is_refused(http: requests.Session, info: dict[str, Any])
     )
     assert response.status_code == 400
     assert response.json()["error_codes"] == [90002]
+
+
+def _password_grant(http: requests.Session, info: dict[str, Any], client_id: str, **extra: str) -> requests.Response:
+    alice = info["principals"]["alice"]
+    return http.post(
+        f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "password",
+            "client_id": client_id,
+            "username": alice["user_principal_name"],
+            "password": alice["password"],
+            "scope": GRAPH + " offline_access",
+            **extra,
+        },
+    )
+
+
+def test_refresh_token_is_bound_to_the_client_it_was_issued_to(http: requests.Session, info: dict[str, Any]) -> None:
+    """Redeeming another client's refresh token is refused (AADSTS70000), whoever asks; the owner still can."""
+    cli = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+    issued = _password_grant(http, info, cli)
+    assert issued.status_code == 200, issued.text
+    refresh = issued.json()["refresh_token"]
+    url = f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token"
+    ci = info["principals"]["ci-app"]
+    for client_id, secret in (("1950a258-227b-4e31-a9cf-717495945fc2", None), (ci["client_id"], ci["client_secret"])):
+        form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh, "scope": ARM}
+        if secret:
+            form["client_secret"] = secret
+        stolen = http.post(url, data=form)
+        assert stolen.status_code == 400, stolen.text
+        assert stolen.json()["error"] == "invalid_grant"
+        assert stolen.json()["error_codes"] == [70000]
+        assert "access_token" not in stolen.json()
+    missing = http.post(url, data={"grant_type": "refresh_token", "refresh_token": refresh, "scope": ARM})
+    assert missing.status_code == 400 and missing.json()["error_codes"] == [900144]
+    own = http.post(url, data={"grant_type": "refresh_token", "client_id": cli, "refresh_token": refresh, "scope": ARM})
+    assert own.status_code == 200, own.text
+    assert _claims(own.json()["access_token"])["appid"] == cli
+
+
+def test_password_grant_through_a_confidential_client_needs_its_secret(
+    http: requests.Session, info: dict[str, Any]
+) -> None:
+    """A tenant app that is not a public client must prove itself: no secret -> 401 AADSTS7000218, a wrong one
+    -> 401 AADSTS7000215; with its secret the user's delegated token is issued."""
+    ci = info["principals"]["ci-app"]
+    bare = _password_grant(http, info, ci["client_id"])
+    assert bare.status_code == 401, bare.text
+    assert bare.json()["error"] == "invalid_client"
+    assert bare.json()["error_codes"] == [7000218]
+    wrong = _password_grant(http, info, ci["client_id"], client_secret="not-the-secret")
+    assert wrong.status_code == 401 and wrong.json()["error_codes"] == [7000215]
+    ok = _password_grant(http, info, ci["client_id"], client_secret=ci["client_secret"])
+    assert ok.status_code == 200, ok.text
+    claims = _claims(ok.json()["access_token"])
+    assert (claims["oid"], claims["appid"]) == (info["principals"]["alice"]["object_id"], ci["client_id"])
+    # Its refresh token also needs the client's secret.
+    url = f"{info['authority']}/{info['tenant_id']}/oauth2/v2.0/token"
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": ci["client_id"],
+        "refresh_token": ok.json()["refresh_token"],
+        "scope": ARM,
+    }
+    assert http.post(url, data=form).json()["error_codes"] == [7000218]
+    assert http.post(url, data={**form, "client_secret": ci["client_secret"]}).status_code == 200
+
+
+def test_password_grant_through_a_public_client_app_needs_no_secret(control: Any, http: requests.Session) -> None:
+    """`public_client: true` in the scenario (Graph's isFallbackPublicClient) allows the grant without a secret."""
+    info = control("info", method="GET")
+    scenario = {
+        "tenant": {"id": info["tenant_id"], "domain": "contoso.onmicrosoft.com"},
+        "subscription": {"id": info["subscription_id"]},
+        "principals": {
+            "tool": {"type": "application", "public_client": True},
+            "alice": {"type": "user", "password": "pw-1", "scopes": ["User.Read"]},
+        },
+    }
+    loaded = control("scenario", scenario)
+    try:
+        tool = loaded["principals"]["tool"]
+        response = http.post(
+            f"{loaded['authority']}/{loaded['tenant_id']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "password",
+                "client_id": tool["client_id"],
+                "username": loaded["principals"]["alice"]["user_principal_name"],
+                "password": "pw-1",
+                "scope": "https://graph.microsoft.com/User.Read",
+            },
+        )
+        assert response.status_code == 200, response.text
+    finally:
+        from jitpim.emulator.core.scenario import default_scenario
+
+        control("scenario", default_scenario())

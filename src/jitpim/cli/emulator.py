@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import signal
@@ -27,9 +28,16 @@ def default_state_dir() -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    """Write `text` to `path` (mode 0600) atomically: a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _system_roots() -> str:
@@ -86,39 +94,50 @@ def serve(host: str, port: int, scenario: Path | None, state_dir: Path | None) -
     """Serve the emulator in the foreground until interrupted.
 
     When ready it prints ONE JSON line on stdout with ca_cert, tenant_id, authority, graph, arm,
-    subscription_id, vaults, github_oidc, control and principals (with the seeded apps' client secrets),
-    and writes the same to STATE_DIR/info.json (mode 0600) for `jitpim emulator env`.
+    subscription_id, vaults, github_oidc, control and principals, without any credential, and `info_file`:
+    STATE_DIR/info.json (mode 0600), the same plus the principals' client secrets and passwords and the
+    OIDC request token, which `jitpim emulator env` reads. A reset or a loaded scenario rewrites it.
+    One emulator per state folder: a second `serve` on the same folder fails.
     """
     from ..emulator.core.scenario import ScenarioError
+    from ..emulator.runtime import without_secrets
     from ..emulator.server import Emulator
+    from ..emulator.state_lock import StateDirInUseError
 
     state = state_dir or default_state_dir()
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         emu = Emulator(host=host, port=port, scenario=scenario, state_dir=state)
+    except StateDirInUseError as exc:
+        raise ConfigError(
+            str(exc), hint="`jitpim emulator env` and the other commands talk to the emulator already running."
+        ) from None
     except ScenarioError as exc:
         raise ConfigError(str(exc), hint="See docs/reference/emulator-scenario.md for the format.") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot start the emulator: {exc}") from None
     info_path = state / "info.json"
 
-    def ready(info: dict[str, Any]) -> None:
+    def publish(info: dict[str, Any]) -> dict[str, Any]:
         bundle = write_ca_bundle(Path(info["ca_cert"]), state / "ca-bundle.pem")
-        info = {**info, "ca_bundle": str(bundle), "state_dir": str(state)}
+        info = {**info, "ca_bundle": str(bundle), "state_dir": str(state), "info_file": str(info_path)}
         _write_private(info_path, json.dumps(info, indent=2))
-        sys.stdout.write(json.dumps(info) + "\n")
+        return info
+
+    def ready(info: dict[str, Any]) -> None:
+        # Credentials never reach the terminal (or a CI log that captures it): they are in the 0600 file.
+        sys.stdout.write(json.dumps(without_secrets(publish(info))) + "\n")
         sys.stdout.flush()
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
+    # A reset or a posted scenario generates new client secrets: `emulator env` must export the live ones.
+    emu.on_reload(publish)
     # SIGTERM (and SIGHUP) stop it as cleanly as Ctrl-C: listeners closed, info.json removed.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
-    try:
-        emu.serve_forever(on_ready=ready)
-    finally:
-        info_path.unlink(missing_ok=True)
+    emu.serve_forever(on_ready=ready, on_stop=lambda: info_path.unlink(missing_ok=True))
 
 
 def load_info(state_dir: Path | None, info_file: Path | None) -> dict[str, Any]:
@@ -339,8 +358,31 @@ _state_dir_option = click.option(
 )
 
 
+_MAX_ADVANCE = 10 * 365 * 86400
+
+
+class _Seconds(click.ParamType[float, Any]):
+    """A finite, non-negative number of seconds: `nan` and `inf` parse as floats but move no clock."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds (e.g. 301)", param, ctx)
+        if not math.isfinite(seconds) or not 0 <= seconds <= _MAX_ADVANCE:
+            self.fail(
+                f"{value!r} is not a finite number of seconds from 0 to {_MAX_ADVANCE} (ten years); "
+                "the clock only moves forward, e.g. `jitpim emulator advance 301`",
+                param,
+                ctx,
+            )
+        return seconds
+
+
 @emulator.command()
-@click.argument("seconds", type=click.FloatRange(0, 10 * 365 * 86400))
+@click.argument("seconds", type=_Seconds())
 @_state_dir_option
 @handle_errors
 def advance(seconds: float, state_dir: Path | None) -> None:

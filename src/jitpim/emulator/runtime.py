@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,24 @@ from .core.scenario import apply_scenario, default_scenario
 from .core.tokens import SigningKey
 from .core.world import GITHUB_ISSUER, World
 
-__all__ = ["Runtime"]
+__all__ = ["SECRET_FIELDS", "Runtime", "without_secrets"]
+
+log = logging.getLogger("jitpim.emulator")
+
+# Fields of `Runtime.info()` that are credentials: kept out of anything printed (the ready line).
+SECRET_FIELDS = frozenset({"client_secret", "password", "request_token"})
+
+
+def without_secrets(info: dict[str, Any]) -> dict[str, Any]:
+    """`info` with every credential left out, for the terminal; the full info goes to a 0600 file."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in SECRET_FIELDS}
+        return value
+
+    result: dict[str, Any] = strip(info)
+    return result
 
 
 class Runtime:
@@ -33,6 +51,8 @@ class Runtime:
         self.entra_key: SigningKey | None = None
         self.github_key = SigningKey.generate(GITHUB_ISSUER)
         self._world: World | None = None
+        # Called after every load but the first (a reset, a posted scenario), e.g. to rewrite the info file.
+        self.reload_listeners: list[Callable[[], object]] = []
 
     @property
     def base_url(self) -> str:
@@ -81,9 +101,16 @@ class Runtime:
             attach_all(world)
             for vault in self.scenario.get("vaults") or []:
                 self.vault_url(vault["name"])
+            first = self._world is None
             self._world = world
             self.faults.clear()
-            return world
+        if not first:
+            for listener in list(self.reload_listeners):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("publishing the reloaded emulator's info failed")
+        return world
 
     def reset(self) -> World:
         return self.load(self._initial if self.scenario is self._initial else self.scenario)

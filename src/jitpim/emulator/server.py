@@ -9,6 +9,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from .app import create_app
 from .core.scenario import default_scenario, load_scenario_file
 from .core.tls import TlsMaterial, generate_tls
 from .runtime import Runtime
+from .state_lock import StateDirLock
 
 __all__ = ["Emulator"]
 
@@ -84,6 +86,7 @@ class Emulator:
     """A running emulator. `Emulator.start()` serves it in a background thread; use it as a context manager.
 
     `info` is the ready line's content: endpoints, tenant, CA path, principals and their credentials.
+    A `state_dir` given by the caller is held exclusively (`StateDirInUseError` when another emulator serves it).
     """
 
     def __init__(
@@ -98,10 +101,23 @@ class Emulator:
             raise ValueError("the emulator serves loopback only (127.0.0.1, ::1 or localhost)")
         self.host = "127.0.0.1" if host == "localhost" else host
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._lock: StateDirLock | None = None
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="jitpim-emulator-")
             state_dir = Path(self._tmp.name)
+        else:
+            # Before anything is written there: a second emulator must not replace the first one's CA.
+            self._lock = StateDirLock(state_dir)
+            self._lock.acquire()
         self.state_dir = state_dir
+        try:
+            self._setup(host, port, scenario)
+        except BaseException:
+            self._release()
+            raise
+
+    def _setup(self, host: str, port: int, scenario: dict[str, Any] | str | Path | None) -> None:
+        state_dir = self.state_dir
         if isinstance(scenario, str | Path):
             scenario_data = load_scenario_file(scenario)
         else:
@@ -173,31 +189,54 @@ class Emulator:
     def _run(self) -> None:
         self._server.run(sockets=self._pending)
 
-    def serve_forever(self, on_ready: Any = None) -> None:
-        """Serve in the foreground until SIGINT/SIGTERM; `on_ready(info)` runs once listeners are up."""
+    def serve_forever(
+        self,
+        on_ready: Callable[[dict[str, Any]], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        """Serve in the foreground until SIGINT/SIGTERM; `on_ready(info)` runs once listeners are up, `on_stop()`
+        once they are closed but while the state folder is still held (so no successor's files are touched)."""
         self._thread = threading.Thread(target=self._run, name="jitpim-emulator", daemon=True)
         self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the emulator failed to start")
-            time.sleep(0.005)
-        if on_ready is not None:
-            on_ready(self.info)
         try:
+            while not self._server.started:
+                if not self._thread.is_alive():
+                    raise RuntimeError("the emulator failed to start")
+                time.sleep(0.005)
+            if on_ready is not None:
+                on_ready(self.info)
             while self._thread.is_alive():
                 self._thread.join(0.2)
         except KeyboardInterrupt:
             pass
         finally:
-            self.stop()
+            self._server.should_exit = True
+            if self._thread is not threading.current_thread():
+                self._thread.join(timeout=10)
+            try:
+                if on_stop is not None:
+                    on_stop()
+            finally:
+                self.stop()
+
+    def on_reload(self, callback: Callable[[dict[str, Any]], object]) -> None:
+        """Call `callback(info)` after every later (re)load of the world (a reset, a posted scenario): the
+        principals' generated secrets change with it, so whatever published the ready line publishes again."""
+        self.runtime.reload_listeners.append(lambda: callback(self.info))
 
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
+        self._release()
+
+    def _release(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Emulator:
         if self._thread is None:

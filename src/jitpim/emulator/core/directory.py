@@ -75,6 +75,8 @@ class Application:
     federated_credentials: list[FederatedCredential] = field(default_factory=list)
     owners: set[str] = field(default_factory=set)
     created: datetime | None = None
+    # `isFallbackPublicClient`: the app may use the password and refresh grants without its own credential.
+    public_client: bool = False
 
 
 @dataclass

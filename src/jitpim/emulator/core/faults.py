@@ -44,6 +44,10 @@ class FaultRule:
             raise ValueError("fault count must be between 1 and 10000")
         if self.latency_ms < 0 or self.latency_ms > 60_000:
             raise ValueError("latency_ms must be between 0 and 60000")
+        if self.retry_after < 0 or self.retry_after > 86_400:
+            raise ValueError("retry_after must be between 0 and 86400 seconds")
+        if self.status is not None and not 400 <= self.status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
         re.compile(self.path)
 
     def matches(self, method: str, path: str) -> bool:
@@ -164,6 +168,14 @@ def parse_rule(data: dict[str, Any]) -> FaultRule:
     unknown = set(data) - allowed
     if unknown:
         raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})")
+    for name in ("count", "retry_after", "latency_ms", "status"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"'{name}' must be an integer, not {value!r}")
+    for name in ("kind", "path", "method"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"'{name}' must be a string, not {value!r}")
     return FaultRule(**data)
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import ApiError
+from .json_text import JsonDepthError, JsonTextError, parse_json
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -45,8 +46,10 @@ async def json_body(request: Request, error: type[ApiError], *, code: str = "Bad
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = parse_json(raw)
+    except JsonDepthError as exc:
+        raise error(400, code, str(exc)) from None
+    except JsonTextError:
         raise error(
             400,
             code,

@@ -8,7 +8,6 @@ docs/reference/emulator-scenario.md.
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta
 from importlib import resources
@@ -29,6 +28,7 @@ from .directory import (
     _hash,
 )
 from .ids import stable_guid
+from .json_text import MAX_DEPTH, JsonTextError, check_depth, parse_json
 from .rbac import RoleAssignment, RoleDefinition
 from .world import ArmResource, Settings, World
 
@@ -55,8 +55,15 @@ def load_scenario_file(path: str | Path) -> dict[str, Any]:
 
 def parse_scenario(text: str, origin: str) -> dict[str, Any]:
     try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        # Flow-style YAML nests with brackets as JSON does: bound both before a parser recurses.
+        check_depth(text.encode("utf-8", errors="surrogatepass"))
+        data = parse_json(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except JsonTextError as exc:
+        raise ScenarioError(f"{origin}: not valid YAML/JSON: {exc}") from None
+    except RecursionError:
+        # Block-style YAML nests by indentation; the YAML composer is pure Python, so its recursion ends here.
+        raise ScenarioError(f"{origin}: nested deeper than the maximum depth of {MAX_DEPTH}") from None
+    except yaml.YAMLError as exc:
         raise ScenarioError(f"{origin}: not valid YAML/JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ScenarioError(f"{origin}: the top level must be a mapping with at least 'tenant' and 'subscription'")
@@ -140,6 +147,7 @@ def apply_scenario(world: World, now: datetime) -> None:
                 service_principal_id=p.get("service_principal_id") or stable_guid(world.tenant_id, "sp", name),
                 graph_app_roles=set(p.get("graph_app_roles") or []),
                 created=long_ago,
+                public_client=bool(p.get("public_client", False)),
             )
             secret = p.get("client_secret") or secrets.token_urlsafe(30)
             app.passwords.append(

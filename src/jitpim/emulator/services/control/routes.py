@@ -6,7 +6,7 @@ It is unauthenticated by design: the emulator only ever listens on loopback.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from ...core.clock import format_time
 from ...core.errors import ArmError
 from ...core.faults import parse_rule
 from ...core.http import json_body, json_response, runtime, world
+from ...core.json_text import JsonTextError, is_finite_number, parse_json
 from ...core.scenario import ScenarioError, parse_scenario
 from ..github.routes import mint_id_token
 from ..identity.routes import issue_user_token
@@ -24,6 +25,7 @@ from ..identity.routes import issue_user_token
 __all__ = ["PREFIX", "ROUTES"]
 
 PREFIX = "/_emulator"
+MAX_ADVANCE_SECONDS = 10 * 365 * 86400
 
 
 def _bad(message: str) -> ArmError:
@@ -40,7 +42,10 @@ async def reset(request: Request) -> Response:
 
 
 async def scenario(request: Request) -> Response:
-    raw = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        raw = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(f"the scenario must be UTF-8 text (invalid byte at offset {exc.start})") from None
     try:
         data = parse_scenario(raw, "posted scenario")
         runtime(request).load(data)
@@ -130,8 +135,11 @@ async def clock(request: Request) -> Response:
 async def advance(request: Request) -> Response:
     body = await json_body(request, ArmError, code="InvalidControlRequest")
     seconds = body.get("seconds")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0 or seconds > 10 * 365 * 86400:
-        raise _bad("'seconds' must be a non-negative number (at most ten years)")
+    if not is_finite_number(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        raise _bad(
+            f"'seconds' must be a finite number from 0 to {MAX_ADVANCE_SECONDS} (ten years), not {seconds!r}; "
+            "the clock only moves forward"
+        )
     rt = runtime(request)
     rt.clock.advance(float(seconds))
     now = rt.world.tick()
@@ -147,9 +155,9 @@ async def faults(request: Request) -> Response:
         return Response(status_code=204)
     raw = await request.body()
     try:
-        data = json.loads(raw or b"{}")
-    except json.JSONDecodeError:
-        raise _bad("the body must be a JSON fault rule or a list of them") from None
+        data = parse_json(raw) if raw.strip() else {}
+    except JsonTextError as exc:
+        raise _bad(f"the body must be a JSON fault rule or a list of them: {exc}") from None
     items = data if isinstance(data, list) else [data]
     added = []
     for item in items:
@@ -157,7 +165,7 @@ async def faults(request: Request) -> Response:
             raise _bad("each fault rule must be a JSON object")
         try:
             added.append(rt.faults.add(parse_rule(item)).to_json())
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, re.error) as exc:
             raise _bad(f"invalid fault rule: {exc}") from None
     return json_response(added, status=201)
 

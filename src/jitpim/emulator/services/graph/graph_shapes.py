@@ -91,7 +91,7 @@ def application_json(app: Application, world: World) -> dict[str, Any]:
         "groupMembershipClaims": None,
         "identifierUris": [],
         "isDeviceOnlyAuthSupported": None,
-        "isFallbackPublicClient": None,
+        "isFallbackPublicClient": True if app.public_client else None,
         "nativeAuthenticationApisEnabled": None,
         "notes": None,
         "publisherDomain": world.directory.domain,

@@ -291,6 +291,54 @@ def _check_assertion(w: World, app: Application, assertion: str) -> None:
         raise AadError(400, "invalid_client", 700027, "Client assertion failed signature validation.") from None
 
 
+def _client_id(form: dict[str, str]) -> str:
+    client_id = form.get("client_id", "")
+    if not client_id:
+        raise AadError(
+            400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."
+        )
+    return client_id
+
+
+def _has_client_credential(form: dict[str, str]) -> bool:
+    return bool(form.get("client_secret") or form.get("client_assertion"))
+
+
+def _authenticate_client(w: World, app: Application, form: dict[str, str]) -> str:
+    """Check the client's own credential (a secret or a federated assertion); answers its `appidacr`."""
+    if form.get("client_assertion"):
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise AadError(400, "invalid_request", 50027, "Invalid client_assertion_type.")
+        _check_assertion(w, app, form["client_assertion"])
+        return "2"
+    secret = form.get("client_secret")
+    if not secret:
+        raise AadError(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+    now = w.clock.now()
+    if not any(p.matches(secret, now) for p in app.passwords):
+        if any(p.matches(secret, p.start) for p in app.passwords):
+            raise AadError(
+                401,
+                "invalid_client",
+                7000222,
+                f"The provided client secret keys for app '{app.app_id}' are expired.",
+            )
+        raise AadError(
+            401,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret "
+            "being sent in the request is the client secret value, not the client secret ID, "
+            f"for a secret added to app '{app.app_id}'.",
+        )
+    return "1"
+
+
 async def token(request: Request) -> Response:
     w = _tenant(request)
     raw = (await request.body()).decode("utf-8", errors="replace")
@@ -298,50 +346,15 @@ async def token(request: Request) -> Response:
     grant = form.get("grant_type", "")
     with w.lock:
         if grant == "client_credentials":
-            client_id = form.get("client_id", "")
-            if not client_id:
-                raise AadError(
-                    400,
-                    "invalid_request",
-                    900144,
-                    "The request body must contain the following parameter: 'client_id'.",
-                )
-            app = _client(w, client_id)
-            if form.get("client_assertion"):
-                if form.get("client_assertion_type") != ASSERTION_TYPE:
-                    raise AadError(400, "invalid_request", 50027, "Invalid client_assertion_type.")
-                _check_assertion(w, app, form["client_assertion"])
-                return _app_token(w, app, form.get("scope", ""), "2")
-            secret = form.get("client_secret")
-            if not secret:
-                raise AadError(
-                    401,
-                    "invalid_client",
-                    7000218,
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-                )
-            now = w.clock.now()
-            if not any(p.matches(secret, now) for p in app.passwords):
-                if any(p.matches(secret, p.start) for p in app.passwords):
-                    raise AadError(
-                        401,
-                        "invalid_client",
-                        7000222,
-                        f"The provided client secret keys for app '{app.app_id}' are expired.",
-                    )
-                raise AadError(
-                    401,
-                    "invalid_client",
-                    7000215,
-                    "Invalid client secret provided. Ensure the secret "
-                    "being sent in the request is the client secret value, not the client secret ID, "
-                    f"for a secret added to app '{app.app_id}'.",
-                )
-            return _app_token(w, app, form.get("scope", ""), "1")
+            app = _client(w, _client_id(form))
+            return _app_token(w, app, form.get("scope", ""), _authenticate_client(w, app, form))
         if grant == "password":
-            client_id = form.get("client_id", "")
+            client_id = _client_id(form)
             if client_id not in _PUBLIC_CLIENTS:
-                _client(w, client_id)
+                app = _client(w, client_id)
+                # A confidential client (not marked as a public client) proves itself on every grant.
+                if not app.public_client or _has_client_credential(form):
+                    _authenticate_client(w, app, form)
             user = w.directory.user_by_upn(form.get("username", ""))
             if user is None or not user.password_matches(form.get("password", "")):
                 raise AadError(
@@ -349,18 +362,24 @@ async def token(request: Request) -> Response:
                 )
             return issue_user_token(w, user, client_id, form.get("scope", ""))
         if grant == "refresh_token":
+            client_id = _client_id(form)
             try:
                 data = w.entra_key.verify(form.get("refresh_token", ""), audience="refresh")
             except TokenInvalid:
                 raise AadError(
                     400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
                 ) from None
+            if str(data.get("client_id")) != client_id:
+                # A refresh token is bound to the client it was issued to.
+                raise AadError(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
+            if client_id not in _PUBLIC_CLIENTS:
+                app = _client(w, client_id)
+                if not app.public_client or _has_client_credential(form):
+                    _authenticate_client(w, app, form)
             user = w.directory.users.get(str(data.get("oid")))
             if user is None:
                 raise AadError(400, "invalid_grant", 50057, "The user account is disabled.")
-            return issue_user_token(
-                w, user, str(data.get("client_id")), form.get("scope", ""), mfa=bool(data.get("mfa"))
-            )
+            return issue_user_token(w, user, client_id, form.get("scope", ""), mfa=bool(data.get("mfa")))
     raise AadError(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'.")
 
 

@@ -17,7 +17,6 @@ Error bodies use Azure's `{"error": {"code", "message"}}` envelope.
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Any, Final
 
@@ -27,6 +26,7 @@ from starlette.routing import Route
 
 from ...core.errors import ArmError
 from ...core.http import no_content, world
+from ...core.json_text import JsonTextError, parse_json
 from ...core.tokens import AUDIENCES, Caller, TokenInvalid
 from .state import TELEMETRY_WRITE, IngestedRow, MonitorState
 
@@ -76,9 +76,9 @@ def _rows(raw: bytes, encoding: str) -> list[dict[str, Any]]:
     elif encoding not in ("", "identity"):
         raise ArmError(400, "InvalidContentEncoding", f"Content-Encoding '{encoding}' is not supported.")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ArmError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
+        data = parse_json(raw)
+    except JsonTextError as exc:
+        raise ArmError(400, "InvalidRequestBody", f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise ArmError(400, "InvalidRequestBody", "The request body must be a JSON array of objects.")
     return data
