@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from jitpim.audit.schema import LATEST_VERSION, NewerSchemaError, ledger_tables, outbox_tables
+from jitpim.audit.schema import LATEST_VERSION, READ_INDEXES, NewerSchemaError, ledger_tables, outbox_tables
 
 __all__ = ["MIGRATION_LOCK", "PG_MIGRATIONS", "PG_RUN_ID_SQL", "apply_pg_migrations", "pg_current_version"]
 
@@ -52,6 +52,7 @@ _V2: Final = outbox_tables(serial_key="BIGSERIAL PRIMARY KEY")
 PG_MIGRATIONS: Final = (
     (1, "leases, hash-chained events, chain head", _V1),
     (2, "sink outbox", _V2),
+    (3, "indexes for paging readers", READ_INDEXES),
 )
 assert PG_MIGRATIONS[-1][0] == LATEST_VERSION, "keep the PostgreSQL migrations in step with schema.py"
 

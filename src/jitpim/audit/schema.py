@@ -18,6 +18,7 @@ from jitpim.audit.canonical import GENESIS_HASH
 __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
+    "READ_INDEXES",
     "RUN_ID_SQL",
     "Migration",
     "NewerSchemaError",
@@ -171,9 +172,17 @@ _V1_STATEMENTS: Final = (
 
 _V2_STATEMENTS: Final = outbox_tables(serial_key="INTEGER PRIMARY KEY AUTOINCREMENT")
 
+# Indexes for readers that page through a large ledger (the dashboard): newest leases first, and events of
+# one type (failures, approvals) newest first, without scanning every event. Same SQL on both backends.
+READ_INDEXES: Final = (
+    "CREATE INDEX leases_created ON leases (created_at)",
+    "CREATE INDEX events_type ON events (type, seq)",
+)
+
 MIGRATIONS: Final = (
     Migration(1, "leases, hash-chained events, chain head", _V1_STATEMENTS),
     Migration(2, "sink outbox", _V2_STATEMENTS),
+    Migration(3, "indexes for paging readers", READ_INDEXES),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1].version
 

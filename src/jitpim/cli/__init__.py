@@ -85,6 +85,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("jitpim.cli.demo", "demo", "Run the whole flow against the embedded emulator, with a timeline."),
     "emulator": ("jitpim.cli.emulator", "emulator", "Run the embedded Azure emulator, or print its environment."),
     "audit": ("jitpim.cli.audit", "audit", "Signed audit records: list, show, export, verify, flush, reconcile."),
+    "dashboard": ("jitpim.cli.dashboard", "dashboard", "Serve a read-only web dashboard of the ledger."),
 }
 
 

@@ -553,3 +553,12 @@ def reconcile(
             click.echo(click.style("clean: ", fg="green", bold=True) + "the ledger and the source agree")
     if not report.clean and not no_fail:
         sys.exit(AuditError.exit_code)
+
+
+def _register_report() -> None:
+    from .audit_report import report
+
+    audit.add_command(report)
+
+
+_register_report()
