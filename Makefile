@@ -42,6 +42,7 @@ docs-write: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_emulator.py
+	$(BIN)/python scripts/bench_dashboard.py --events 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
