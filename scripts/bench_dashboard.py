@@ -80,7 +80,7 @@ def build(path: Path, events: int, per_lease: int) -> int:
             seq += 1
             kind = "lease.grant_failed" if failed and k == per_lease - 1 else _TYPES[k % len(_TYPES)]
             at = format_time(created + timedelta(seconds=k))
-            event_rows.append((seq, lease_id, kind, at, 1, '{"n":%d}' % k, f"{seq - 1:064x}", f"{seq:064x}", None))
+            event_rows.append((seq, lease_id, kind, at, 1, f'{{"n":{k}}}', f"{seq - 1:064x}", f"{seq:064x}", None))
     conn.executemany(
         "INSERT INTO leases (lease_id, state, kind, role, scope, principal_id, tenant_id, mode, created_at, "
         "updated_at, start_at, end_at, run, outcome) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
