@@ -55,6 +55,9 @@ class CloudProfile:
     ca_bundle: str | None = None
     instance_discovery: bool = True
     token_exchange_audience: str = "api://AzureADTokenExchange"
+    # Where GitHub Actions' OIDC issuer publishes its discovery document and keys (the trust anchor for
+    # verifying a job's ID token; never taken from the job's environment). The emulator serves its own.
+    github_oidc_url: str = "https://token.actions.githubusercontent.com"
 
     @property
     def is_emulator(self) -> bool:
@@ -174,6 +177,7 @@ def emulator_profile(base_url: str, ca_bundle: str | os.PathLike[str]) -> CloudP
         keyvault_dns_suffix=None,
         ca_bundle=_ca_bundle(ca_bundle, "emulator CA"),
         instance_discovery=False,
+        github_oidc_url=f"{base}/github",
     )
 
 

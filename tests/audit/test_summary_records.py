@@ -7,6 +7,8 @@ import base64
 import json
 import re
 import sys
+import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +292,18 @@ def _job(fresh_emu: Emulator, tmp_path: Path) -> dict[str, Any]:
     with world.lock:
         world.settings.rbac_propagation_seconds = 0
         world.apply_settings()
+        # The job's signed ID token names the pull request, as GitHub's does (provenance comes from it), and
+        # ci-app trusts pull_request tokens of the repository.
+        world.github_claims.update({"ref": "refs/pull/7/merge", "event_name": "pull_request"})
+        app = next(a for a in world.directory.applications.values() if a.display_name == "payments-ci")
+        app.federated_credentials.append(
+            replace(
+                app.federated_credentials[0],
+                id=str(uuid.uuid4()),
+                name="pr",
+                subject="repo:contoso/payments:pull_request",
+            )
+        )
     env = github_job_environ(fresh_emu.info, workdir=tmp_path, pr_number=7)
     env["JITPIM_LEDGER"] = str(tmp_path / "state" / "ledger.sqlite3")
     return {"env": env, "info": fresh_emu.info, "tmp": tmp_path}

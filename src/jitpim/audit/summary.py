@@ -80,8 +80,13 @@ _RUN_FIELDS: Final = (
     "environment",
     "server_url",
     "run_url",
+    "workflow_ref",
+    "job_workflow_ref",
+    "subject",
+    "provenance",
 )
 _RUN_INTS: Final = frozenset({"run_attempt", "run_number", "pr_number"})
+_MISMATCH_FIELDS: Final = ("field", "variable", "claim", "environment")
 _SECRET_TEXT_FIELDS: Final = ("vault", "secret_name", "app_id", "version_id", "previous_version_id")
 
 
@@ -99,6 +104,14 @@ def _run(run: Mapping[str, Any] | None) -> dict[str, Any] | None:
             out[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
         else:
             out[name] = str(value) if value is not None else None
+    # Provenance: whether the fields come from a verified GitHub ID token, and where the environment disagreed.
+    out["verified"] = out["provenance"] == "github-oidc"
+    mismatches = run.get("mismatches")
+    out["mismatches"] = [
+        {key: (str(m[key]) if m.get(key) is not None else None) for key in _MISMATCH_FIELDS}
+        for m in (mismatches if isinstance(mismatches, list) else [])
+        if isinstance(m, Mapping)
+    ]
     return out
 
 

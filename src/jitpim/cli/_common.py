@@ -239,9 +239,25 @@ class Runtime:
     session: Any
     clock: Any
     timeline: Any
-    run: Any
     github: Any
     _ledger: Any = None
+    _run: Any = None
+
+    @property
+    def run(self) -> Any:
+        """The CI provenance to record, from the job's verified GitHub ID token when it has one (fetched on
+        first use: commands that record nothing never ask for a token); disagreements are warnings."""
+        if self._run is None:
+            from ..ci.provenance import verified_run_context
+
+            choice = self.session.credential_choice
+            self._run = verified_run_context(
+                self.session.cloud,
+                environ=self.session.environ,
+                source=getattr(choice, "github", None),
+                warn=lambda message: self.github.warning(message, title="jitpim provenance"),
+            )
+        return self._run
 
     @property
     def ledger(self) -> Any:
@@ -264,14 +280,13 @@ def open_runtime(options: CommonOptions, mode: Mode | None = None) -> Iterator[R
     from ..ci.github import GitHubActions
     from ..cloud import resolve_cloud
     from ..lifecycle import Session, SystemClock, Timeline
-    from ..model import RunContext
 
     cloud = resolve_cloud(options.cloud, emulator_url=options.emulator_url, ca_bundle=options.ca_bundle)
     clock = SystemClock()
     live = TextProgress(options.quiet or options.output == "json")
     timeline = Timeline(live=live)
     session = Session(cloud, mode or options.mode, clock)
-    runtime = Runtime(options, session, clock, timeline, RunContext.from_environ(), GitHubActions())
+    runtime = Runtime(options, session, clock, timeline, GitHubActions())
     try:
         yield runtime
     finally:

@@ -124,9 +124,10 @@ def _walkthrough(
 ) -> dict[str, Any]:
     from ..audit.ledger import Ledger
     from ..ci.github import GitHubActions
+    from ..ci.provenance import verified_run_context
     from ..cloud import resolve_cloud
     from ..lifecycle import LifecycleOptions, Session, Timeline, make_plan
-    from ..model import Mode, RunContext, Ticket, format_duration
+    from ..model import Mode, Ticket, format_duration
     from ..rotation import SecretRotationRequest, ValidationSpec, VaultSecrets, generate, resolve_vault
     from ._demo_job import VALIDATOR, DemoClock, job_environment
     from ._rotation_run import (
@@ -139,7 +140,8 @@ def _walkthrough(
 
     vault_name, secret_name = _first_secret(scenario)
     env = job_environment(info, claims, workdir, path=os.environ.get("PATH", os.defpath))
-    run = RunContext.from_environ(env)
+    # Provenance from the job's ID token, verified against the (emulated) issuer's keys.
+    run = verified_run_context(resolve_cloud(environ=env), environ=env)
     ticket = None if run.pr_number is not None else Ticket.parse(_TICKET)
     clock = DemoClock(now, advance, recorder.step)
 

@@ -28,6 +28,12 @@ class RunContext:
 
     `environment` is the GitHub deployment environment; the runner does not export its name, so the jitpim
     Action passes it as `JITPIM_ENVIRONMENT` (variables starting with `GITHUB_` are reserved for the runner).
+
+    `provenance` says where the fields come from: `github-oidc` (the claims of the job's ID token, verified
+    against GitHub's keys: what jitpim records whenever the job can get one), `environment` (the `GITHUB_*`
+    variables, which any earlier step can rewrite: unverified), or None outside CI. `mismatches` lists every
+    field where the environment disagreed with the verified token: `field`, `variable`, `claim` (the token's
+    value, the one recorded) and `environment`.
     """
 
     repository: str | None = None
@@ -43,6 +49,11 @@ class RunContext:
     pr_number: int | None = None
     environment: str | None = None
     server_url: str | None = None
+    workflow_ref: str | None = None
+    job_workflow_ref: str | None = None
+    subject: str | None = None
+    provenance: str | None = None
+    mismatches: tuple[dict[str, str | None], ...] = ()
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str] | None = None) -> RunContext:
@@ -71,6 +82,8 @@ class RunContext:
             pr_number=int(pull.group(1)) if pull else None,
             environment=get("JITPIM_ENVIRONMENT"),
             server_url=get("GITHUB_SERVER_URL") or "https://github.com",
+            workflow_ref=get("GITHUB_WORKFLOW_REF"),
+            provenance="environment",
         )
 
     @property
@@ -93,12 +106,22 @@ class RunContext:
         url = f"{(self.server_url or 'https://github.com').rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
         return f"{url}/attempts/{self.run_attempt}" if self.run_attempt else url
 
+    @property
+    def verified(self) -> bool:
+        """True when the provenance comes from a verified GitHub ID token."""
+        return self.provenance == "github-oidc"
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["mismatches"] = [dict(m) for m in self.mismatches]
         data["run_url"] = self.run_url
+        data["verified"] = self.verified
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunContext:
         fields = {name for name in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        values = {k: v for k, v in data.items() if k in fields}
+        mismatches = values.get("mismatches") or ()
+        values["mismatches"] = tuple(dict(m) for m in mismatches if isinstance(m, Mapping))
+        return cls(**values)
