@@ -178,21 +178,28 @@ def test_tokens_that_are_not_githubs_do_not_verify(job: dict[str, Any]) -> None:
     assert verify_github_id_token(good, cloud=cloud, audience=EXCHANGE)["repository"] == "evil/forged"
 
 
-def test_a_token_that_does_not_verify_stops_exec_before_anything_is_granted(
+def test_a_forged_token_stops_the_command_before_anything_is_granted(
     job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An ACTIONS_ID_TOKEN_REQUEST_URL pointing elsewhere cannot help: the trust anchor is the cloud profile.
-    def forged(self: GitHubOidcTokenSource) -> dict[str, Any]:
-        return verify_github_id_token(
-            _forged({"repository": "evil/forged"}, kid="x"), cloud=_cloud(job), audience=EXCHANGE
-        )
+    # ACTIONS_ID_TOKEN_REQUEST_URL rewritten to an endpoint that serves the attacker's tokens: they name GitHub's
+    # issuer and key id but are signed with another key. The trust anchor is the cloud profile, not the URL.
+    forged = _forged({"repository": "evil/forged", "run_id": "1"}, kid=job["emu"].runtime.world.github_key.kid)
 
-    monkeypatch.setattr(GitHubOidcTokenSource, "verified_claims", forged)
+    class AttackerEndpoint:
+        audience = EXCHANGE
+
+        def __call__(self) -> str:
+            return forged
+
+    with pytest.raises(AuthError, match="does not verify"):
+        verified_run_context(_cloud(job), environ=job["env"], source=AttackerEndpoint())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GitHubOidcTokenSource, "__call__", lambda self: forged)
     result = _exec(job["env"], job["info"])
     assert result.exit_code == 72, result.output
-    assert "does not verify" in result.output or "does not publish" in result.output
+    assert forged not in result.output
     with Ledger(Path(job["env"]["JITPIM_LEDGER"])) as ledger:
-        assert ledger.list() == []  # not even a lease was written: provenance is settled before the grant
+        assert ledger.list() == []  # not even a lease was written
 
 
 def test_claims_map_to_the_run_context() -> None:
@@ -217,3 +224,18 @@ def test_claims_map_to_the_run_context() -> None:
     assert run.run_key == "gh-77-2"
     assert [m["variable"] for m in run.mismatches] == ["GITHUB_RUN_ATTEMPT"]
     assert json.loads(json.dumps(run.to_json()))["verified"] is True
+
+
+def test_a_token_of_another_issuer_leaves_provenance_unverified(job: dict[str, Any]) -> None:
+    class EnterpriseServer:
+        audience = EXCHANGE
+
+        def __call__(self) -> str:
+            return _forged(
+                {"repository": "contoso/payments"}, kid="ghes", iss="https://ghes.contoso.example/_services/token"
+            )
+
+    warnings: list[str] = []
+    run = verified_run_context(_cloud(job), environ=job["env"], source=EnterpriseServer(), warn=warnings.append)  # type: ignore[arg-type]
+    assert run.provenance == "environment" and not run.verified
+    assert "ghes.contoso.example" in warnings[0] and "unverified" in warnings[0]

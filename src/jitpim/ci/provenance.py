@@ -11,8 +11,9 @@ same way jitpim's own credential does), verifies it against the issuer's keys
     job, server_url                                          <- not in the token: the environment
 
 with `provenance: github-oidc`, and in `mismatches` every field where the environment said something else
-(each one is also a warning in the job log). Without an ID token (no `id-token: write`) the record keeps the
-environment's values marked `provenance: environment`, and a warning says they are unverified.
+(each one is also a warning in the job log). Without an ID token (no `id-token: write`), or with one from
+another issuer (GitHub Enterprise Server), the record keeps the environment's values marked
+`provenance: environment`, and a warning says they are unverified.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from ..auth.github_oidc import GitHubOidcTokenSource
+from ..auth.github_oidc import GITHUB_ISSUER, GitHubOidcTokenSource, verify_github_id_token
+from ..auth.identity import unverified_claims
 from ..cloud import CloudProfile
 from ..model import RunContext
 
@@ -126,7 +128,19 @@ def verified_run_context(
                 "`permissions: id-token: write` so jitpim records the claims of its signed ID token"
             )
         return run
-    run = run_context_from_claims(source.verified_claims(), env)
+    token = source()
+    issuer = unverified_claims(token).get("iss")
+    if issuer != GITHUB_ISSUER:
+        # GitHub Enterprise Server issues its own tokens (https://HOST/_services/token); its keys are not a trust
+        # anchor jitpim knows, so the record says unverified rather than trusting a host the job names.
+        run = RunContext.from_environ(env)
+        if warn is not None:
+            warn(
+                f"the job's ID token comes from issuer {issuer!r}, not {GITHUB_ISSUER}; CI provenance is taken "
+                "from GITHUB_* variables and is unverified"
+            )
+        return run
+    run = run_context_from_claims(verify_github_id_token(token, cloud=cloud, audience=source.audience), env)
     if warn is not None:
         for line in mismatch_lines(run):
             warn(line)
