@@ -10,17 +10,31 @@ from importlib import import_module
 
 from ..errors import ConfigError
 from ..model import TargetKind
-from .base import Grant, GrantStatus, Provider, ProviderContext, ReleaseOutcome, ReleaseResult, ResolvedTarget
+from .base import (
+    Grant,
+    GrantStatus,
+    Provider,
+    ProviderContext,
+    ReleaseOutcome,
+    ReleaseResult,
+    ResolvedTarget,
+    SourceGrant,
+    grant_markers,
+)
+from .marker import GrantMarker
 
 __all__ = [
     "Grant",
+    "GrantMarker",
     "GrantStatus",
     "Provider",
     "ProviderContext",
     "ReleaseOutcome",
     "ReleaseResult",
     "ResolvedTarget",
+    "SourceGrant",
     "get_provider",
+    "grant_markers",
     "register_provider",
 ]
 

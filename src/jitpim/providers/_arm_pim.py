@@ -19,19 +19,30 @@ from ..errors import NotEligibleError, ProviderApiError, UsageError
 from ..model import Mode, PolicyView, TargetKind, Ticket, iso8601_duration, parse_duration
 from ._arm import PIM_API, ArmScope, authz_path, parse_arm_time, with_target
 from .base import Grant, GrantStatus, ProviderContext, ResolvedTarget
+from .marker import GrantMarker, parse_markers, with_markers
 
 __all__ = [
+    "JUSTIFICATION_LIMIT",
     "REQUESTS",
     "grant_from_instance",
     "grant_from_request",
     "grant_status",
+    "marked_justification",
     "new_request_name",
+    "principal_requests",
     "read_pim_policy",
     "request_body",
+    "request_markers",
+    "schedule_markers",
     "schedule_window",
 ]
 
 REQUESTS = "roleAssignmentScheduleRequests"
+# What jitpim writes into a request's justification, its marker included (PIM's portal keeps 500 characters).
+JUSTIFICATION_LIMIT = 500
+# Requests that give or lengthen access: the ones whose justification carries a holder's marker.
+_GRANTING = frozenset({"AdminAssign", "SelfActivate", "AdminExtend", "SelfExtend", "AdminRenew", "SelfRenew"})
+_NO_ACCESS = frozenset({"Denied", "AdminDenied", "Failed", "Canceled", "Invalid", "TimedOut", "Revoked"})
 
 _PROVISIONING = frozenset(
     {
@@ -281,3 +292,45 @@ def schedule_window(
             return None
         raise with_target(exc, resolved.describe()) from exc
     return parse_arm_time(props.get("startDateTime")), parse_arm_time(props.get("endDateTime"))
+
+
+def marked_justification(justification: str | None, marker: GrantMarker | None) -> str | None:
+    """The person's justification followed by the lease's marker (`providers.marker`)."""
+    if marker is None:
+        return justification
+    return with_markers(justification, [marker], limit=JUSTIFICATION_LIMIT)
+
+
+def _request_schedule(props: dict[str, Any]) -> str:
+    return (_tail(props.get("targetRoleAssignmentScheduleId")) or "").lower()
+
+
+def request_markers(items: list[dict[str, Any]], schedule_id: str) -> list[GrantMarker]:
+    """The markers of the granting requests (assign, activate, extend) behind one assignment schedule, oldest
+    first, one per lease (a later request of the same lease, e.g. its extension, replaces the earlier)."""
+    by_lease: dict[str, GrantMarker] = {}
+    rows = sorted(items, key=lambda i: str((i.get("properties") or {}).get("createdOn") or ""))
+    for item in rows:
+        props = item.get("properties") or {}
+        if str(props.get("requestType")) not in _GRANTING or str(props.get("status")) in _NO_ACCESS:
+            continue
+        if _request_schedule(props) != schedule_id.lower():
+            continue
+        for marker in parse_markers(props.get("justification")):
+            by_lease[marker.lease_id] = marker
+    return list(by_lease.values())
+
+
+def principal_requests(ctx: ProviderContext, scope: str, principal_id: str) -> list[dict[str, Any]]:
+    mine = principal_id.lower() == ctx.identity.object_id.lower()
+    wanted = "asTarget()" if mine else f"principalId eq '{principal_id}'"
+    return list(ctx.arm.paged(authz_path(scope, REQUESTS), {"$filter": wanted, "api-version": PIM_API}))
+
+
+def schedule_markers(ctx: ProviderContext, resolved: ResolvedTarget, schedule_id: str) -> list[GrantMarker]:
+    """The markers at the source on the assignment schedule `schedule_id` ([] when it has none)."""
+    try:
+        items = principal_requests(ctx, resolved.scope, resolved.principal_id)
+    except ProviderApiError as exc:
+        raise with_target(exc, resolved.describe()) from exc
+    return request_markers(items, schedule_id)

@@ -7,7 +7,8 @@ are and how a target is written and recognised; this class does the rest:
 
     check          the grant request with `isValidationOnly: true`: PIM's own verdict, nothing committed
     grant          `adminAssign` (direct, broker) or `selfActivate` (self), always time-bound (`afterDuration`),
-                   `customData` = `jitpim:{request_name}` so a lost response can be found again
+                   `customData` = `jitpim:{request_name}` so a lost response can be found again, and the lease's
+                   marker (`providers.marker`) after the justification
     recover        the principal's requests for the target, matched on `customData`; if the service dropped
                    `customData`: same action and justification, created since the attempt (`recovered_by`)
     refresh        GET the request (its `status` is the outcome; HTTP 201 can mean `PendingApproval`)
@@ -16,6 +17,8 @@ are and how a target is written and recognised; this class does the rest:
                    TOO_EARLY, `RoleAssignmentDoesNotExist` is ALREADY_GONE
     extend         `adminExtend` / `selfExtend` to the decision's end
     eligible       the caller's eligibility instances (self) or the principal's eligibility schedules (direct)
+    holders        the markers in the justifications of the requests behind the assignment schedule
+    marked         the caller's live assignments whose requests carry markers (`jitpim reap --source`)
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from ._graph import (
     request_refusal,
     request_window,
 )
-from .base import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ReleaseResult, ResolvedTarget
+from .base import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ReleaseResult, ResolvedTarget, SourceGrant
+from .marker import GrantMarker, parse_markers, strip_markers, with_markers
 
 __all__ = ["GraphPimProvider"]
 
@@ -53,6 +57,37 @@ _PENDING_APPROVAL = frozenset({"PendingApproval", "PendingApprovalProvisioning",
 # Requests with these statuses hold no access, so there is nothing to take back.
 _NOTHING_GRANTED = (GrantStatus.DENIED, GrantStatus.FAILED, GrantStatus.CANCELED)
 _OWN = "graph:own-schedules"
+# What jitpim writes into a request's justification, its marker included (PIM's portal keeps 500 characters).
+JUSTIFICATION_LIMIT = 500
+# Requests that give or lengthen access: the ones whose justification carries a holder's marker.
+_GRANTING = frozenset({"adminassign", "selfactivate", "adminextend", "selfextend", "adminrenew", "selfrenew"})
+_NO_ACCESS = frozenset({"denied", "admindenied", "failed", "canceled", "invalid", "timedout", "revoked"})
+
+
+def _marked(justification: str | None, marker: GrantMarker | None) -> str | None:
+    return with_markers(justification, [marker], limit=JUSTIFICATION_LIMIT) if marker is not None else justification
+
+
+def _same_words(row_justification: Any, justification: str | None) -> bool:
+    """A request's justification is the person's (possibly shortened, `…`) followed by jitpim's marker."""
+    said = strip_markers(row_justification) or None
+    if said is None or justification is None:
+        return said == (justification or None)
+    return said == justification or (said.endswith("…") and justification.startswith(said[:-1]))
+
+
+def _markers_of(rows: list[dict[str, Any]], schedule_id: str) -> list[GrantMarker]:
+    by_lease: dict[str, GrantMarker] = {}
+    for row in sorted(rows, key=_created):
+        if str(row.get("action") or "").lower() not in _GRANTING:
+            continue
+        if str(row.get("status") or "").lower() in _NO_ACCESS or row.get("isValidationOnly"):
+            continue
+        if str(row.get("targetScheduleId") or "").lower() != schedule_id.lower():
+            continue
+        for marker in parse_markers(row.get("justification")):
+            by_lease[marker.lease_id] = marker
+    return list(by_lease.values())
 
 
 def _same(a: Any, b: str) -> bool:
@@ -91,6 +126,11 @@ class GraphPimProvider(abc.ABC):
     def eligibility_filter(self, principal_id: str) -> str: ...
 
     @abc.abstractmethod
+    def resolved_from_row(self, row: dict[str, Any], ctx: ProviderContext) -> ResolvedTarget:
+        """The target an instance or request row is about (for grants found at the source)."""
+        ...
+
+    @abc.abstractmethod
     def eligibility_target(self, row: dict[str, Any], ctx: ProviderContext) -> Target | None: ...
 
     # paths and bodies -----------------------------------------------------------------------------------
@@ -116,11 +156,13 @@ class GraphPimProvider(abc.ABC):
             body["ticketInfo"] = {"ticketNumber": ticket.number, "ticketSystem": ticket.system}
         return body
 
-    def _assign_body(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> dict[str, Any]:
+    def _assign_body(
+        self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, marker: GrantMarker | None = None
+    ) -> dict[str, Any]:
         body = self._body(
             resolved,
             self._action(ctx, "grant"),
-            justification=decision.target.justification,
+            justification=_marked(decision.target.justification, marker),
             ticket=decision.target.ticket,
         )
         schedule: dict[str, Any] = {
@@ -194,9 +236,17 @@ class GraphPimProvider(abc.ABC):
         return []
 
     # grant and recover ----------------------------------------------------------------------------------
-    def grant(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str) -> Grant:
+    def grant(
+        self,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        request_name: str,
+        marker: GrantMarker | None = None,
+    ) -> Grant:
         described = resolved.describe()
-        body = {**self._assign_body(resolved, decision, ctx), "customData": custom_data(request_name)}
+        body = {**self._assign_body(resolved, decision, ctx, marker), "customData": custom_data(request_name)}
         try:
             row = ctx.graph.post(self._requests, body, expected=(200, 201)).json
         except ProviderApiError as exc:
@@ -262,7 +312,7 @@ class GraphPimProvider(abc.ABC):
                 r
                 for r in rows
                 if not r.get("customData")
-                and (r.get("justification") or None) == justification
+                and _same_words(r.get("justification"), justification)
                 and (created := parse_time(r.get("createdDateTime"))) is not None
                 and created >= since
             ]
@@ -315,6 +365,8 @@ class GraphPimProvider(abc.ABC):
             "assignment_type": row.get("assignmentType"),
             "member_type": row.get("memberType"),
         }
+        markers = self._schedule_markers(resolved, ctx, schedule_id) if schedule_id else []
+        data["markers"] = [m.to_json() for m in markers]
         own = (ctx.cache.get(_OWN) or {}).get(schedule_id.lower())
         if own and own.get("request_id") and end is not None:
             request_id = own["request_id"]
@@ -339,8 +391,54 @@ class GraphPimProvider(abc.ABC):
             end_at=end,
             reused=True,
             api_status=str(row.get("assignmentType") or "") or None,
-            data={k: v for k, v in data.items() if v},
+            data={k: v for k, v in data.items() if v or k == "markers"},
         )
+
+    def _schedule_markers(self, resolved: ResolvedTarget, ctx: ProviderContext, schedule_id: str) -> list[GrantMarker]:
+        try:
+            rows = list(ctx.graph.paged(self._requests, {"$filter": self.principal_filter(resolved)}))
+        except ProviderApiError as exc:
+            raise annotate(exc, resolved.describe()) from None
+        return _markers_of([r for r in rows if self.same_target(r, resolved)], schedule_id)
+
+    # markers --------------------------------------------------------------------------------------------
+    def holders(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> list[GrantMarker]:
+        schedule = grant.data.get("schedule_id")
+        return self._schedule_markers(resolved, ctx, str(schedule)) if schedule else []
+
+    def leave(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext, *, lease_id: str) -> None:
+        """A request cannot be edited: the marker stays, and its end says when this holder stopped needing it."""
+        return None
+
+    def marked(self, ctx: ProviderContext, scopes: list[str]) -> list[SourceGrant]:
+        """The caller's live assignments whose requests carry jitpim markers (`scopes` are ARM scopes: unused)."""
+        principal = {"$filter": f"principalId eq '{ctx.identity.object_id}'"}
+        try:
+            rows = list(ctx.graph.paged(self._requests, principal))
+            instances = list(ctx.graph.paged(self._path(self.instances_set), principal))
+        except ProviderApiError as exc:
+            raise annotate(exc, f"{self.kind.value} assignments of {ctx.identity.describe()}") from None
+        found: list[SourceGrant] = []
+        for row in instances:
+            schedule = str(row.get(self.instance_schedule_key) or "")
+            markers = _markers_of(rows, schedule) if schedule else []
+            if not markers:
+                continue
+            resolved = self.resolved_from_row(row, ctx)
+            start, end = instance_window(row)
+            grant = Grant(
+                kind=self.kind,
+                status=GrantStatus.ACTIVE,
+                request_id=schedule,
+                resource_id=None,
+                start_at=start,
+                end_at=end,
+                reused=False,
+                api_status="Provisioned",
+                data={"schedule_id": schedule, "markers": [m.to_json() for m in markers]},
+            )
+            found.append(SourceGrant(resolved, grant, tuple(markers)))
+        return found
 
     # release --------------------------------------------------------------------------------------------
     def release(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> ReleaseResult:
@@ -400,7 +498,15 @@ class GraphPimProvider(abc.ABC):
         return opens if opens > now else now + timedelta(seconds=30)
 
     # extend ---------------------------------------------------------------------------------------------
-    def extend(self, grant: Grant, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> Grant:
+    def extend(
+        self,
+        grant: Grant,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        marker: GrantMarker | None = None,
+    ) -> Grant:
         """Move the grant's end to `decision.end` (the policy bounds the whole window from the grant's start).
 
         Direct mode (`adminExtend`) takes effect at once. Self mode (`selfExtend`) applies to time-bound
@@ -416,7 +522,12 @@ class GraphPimProvider(abc.ABC):
         schedule: dict[str, Any] = {"expiration": {"type": "afterDateTime", "endDateTime": format_time(new_end)}}
         if grant.start_at is not None:
             schedule["startDateTime"] = format_time(grant.start_at)
-        body = self._body(resolved, action, justification=decision.target.justification, ticket=decision.target.ticket)
+        body = self._body(
+            resolved,
+            action,
+            justification=_marked(decision.target.justification, marker),
+            ticket=decision.target.ticket,
+        )
         body["scheduleInfo"] = schedule
         try:
             row = ctx.graph.post(self._requests, body, expected=(200, 201)).json or {}

@@ -19,6 +19,7 @@ from ..errors import JitError, ProviderApiError, ProviderError
 from ..model import MINIMUM_DURATION, Decision, Mode, PolicyView, Reason, ReasonCode, Target, TargetKind
 from ._arm import (
     PIM_API,
+    ArmScope,
     authz_path,
     caller_permissions,
     parse_arm_time,
@@ -34,14 +35,23 @@ from ._arm_pim import (
     REQUESTS,
     grant_from_instance,
     grant_from_request,
+    marked_justification,
     new_request_name,
     read_pim_policy,
     request_body,
+    request_markers,
+    schedule_markers,
     schedule_window,
 )
-from .base import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ReleaseResult, ResolvedTarget
+from .base import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ReleaseResult, ResolvedTarget, SourceGrant
+from .marker import GrantMarker
 
 __all__ = ["ArmPimRoleProvider"]
+
+
+def _scope_path(scope: str) -> str:
+    return ArmScope.parse(scope).path
+
 
 _WRITE = "Microsoft.Authorization/roleAssignmentScheduleRequests/write"
 # Past the five-minute floor by a margin, so the retry is not refused by a clock a little behind ours.
@@ -77,13 +87,18 @@ class ArmPimRoleProvider:
         return str(props.get("roleEligibilityScheduleId") or "") or None
 
     def _body(
-        self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, linked: str | None
+        self,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        linked: str | None,
+        marker: GrantMarker | None = None,
     ) -> dict[str, Any]:
         later = decision.target.start is not None and decision.start > ctx.now()
         return request_body(
             resolved,
             "SelfActivate" if ctx.mode is Mode.SELF else "AdminAssign",
-            justification=decision.target.justification,
+            justification=marked_justification(decision.target.justification, marker),
             ticket=decision.target.ticket,
             start=decision.start if later else None,
             duration=decision.duration,
@@ -200,12 +215,23 @@ class ArmPimRoleProvider:
                 and (start is None or start <= now)
                 and (end is None or now < end)
             ):
-                return grant_from_instance(item)
+                found = grant_from_instance(item)
+                schedule = found.data.get("schedule_id")
+                markers = schedule_markers(ctx, resolved, str(schedule)) if schedule else []
+                return dataclasses.replace(found, data={**found.data, "markers": [m.to_json() for m in markers]})
         return None
 
-    def grant(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str) -> Grant:
+    def grant(
+        self,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        request_name: str,
+        marker: GrantMarker | None = None,
+    ) -> Grant:
         linked = self._linked(resolved, ctx) if ctx.mode is Mode.SELF else None
-        body = self._body(resolved, decision, ctx, linked)
+        body = self._body(resolved, decision, ctx, linked, marker)
         try:
             response = ctx.arm.put(self._request_path(resolved, request_name), body, params={"api-version": PIM_API})
         except ProviderApiError as exc:
@@ -289,7 +315,8 @@ class ArmPimRoleProvider:
                 raise refusal(exc, resolved, right=right) from exc
 
     def _remove(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext, request_type: str) -> ReleaseResult:
-        body = request_body(resolved, request_type, justification=f"jitpim release of request {grant.request_id}")
+        what = grant.request_id or grant.data.get("schedule_id")
+        body = request_body(resolved, request_type, justification=f"jitpim release of {what}")
         name = new_request_name()
         try:
             response = ctx.arm.put(self._request_path(resolved, name), body, params={"api-version": PIM_API})
@@ -304,7 +331,15 @@ class ArmPimRoleProvider:
         return ReleaseResult(ReleaseOutcome.RELEASED, detail=f"{request_type} request {name}: {status}")
 
     # extend -------------------------------------------------------------------------------------------------------
-    def extend(self, grant: Grant, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> Grant:
+    def extend(
+        self,
+        grant: Grant,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        marker: GrantMarker | None = None,
+    ) -> Grant:
         if grant.reused:
             raise ProviderError(
                 "this access was already in place, not granted by jitpim, so jitpim does not change it",
@@ -318,7 +353,7 @@ class ArmPimRoleProvider:
         body = request_body(
             resolved,
             request_type,
-            justification=decision.target.justification,
+            justification=marked_justification(decision.target.justification, marker),
             ticket=decision.target.ticket,
             start=start,
             duration=end - start,
@@ -329,7 +364,7 @@ class ArmPimRoleProvider:
         except ProviderApiError as exc:
             if exc.code == "RoleAssignmentRequestPolicyValidationFailed" or exc.status == 403:
                 raise refusal(exc, resolved, right=_WRITE) from exc
-            return self._extend_by_new_grant(grant, resolved, decision, ctx, exc, request_type)
+            return self._extend_by_new_grant(grant, resolved, decision, ctx, exc, request_type, marker)
         extended = grant_from_request(response.json or {}, ctx.now())
         extension = {"method": request_type, "request_name": name, "api_status": extended.api_status}
         if extended.status is GrantStatus.ACTIVE:
@@ -349,6 +384,7 @@ class ArmPimRoleProvider:
         ctx: ProviderContext,
         refused: ProviderApiError,
         method: str,
+        marker: GrantMarker | None,
     ) -> Grant:
         """The API refused to extend: ask for a new grant that overlaps the old one before it ends."""
         self_mode = method == "SelfExtend"
@@ -356,7 +392,7 @@ class ArmPimRoleProvider:
         body = request_body(
             resolved,
             "SelfActivate" if self_mode else "AdminAssign",
-            justification=decision.target.justification,
+            justification=marked_justification(decision.target.justification, marker),
             ticket=decision.target.ticket,
             duration=decision.end - ctx.now(),
             linked_eligibility_id=linked,
@@ -386,6 +422,63 @@ class ArmPimRoleProvider:
             "refused_with": refused.code,
         }
         return dataclasses.replace(new, data={**new.data, "extension": extension})
+
+    # markers ------------------------------------------------------------------------------------------------------
+    def holders(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> list[GrantMarker]:
+        schedule = grant.data.get("schedule_id")
+        return schedule_markers(ctx, resolved, str(schedule)) if schedule else []
+
+    def leave(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext, *, lease_id: str) -> None:
+        """A request cannot be edited: the marker stays, and its end says when this holder stopped needing it."""
+        return None
+
+    def marked(self, ctx: ProviderContext, scopes: list[str]) -> list[SourceGrant]:
+        """Live PIM assignments at or below `scopes` whose granting requests carry jitpim markers."""
+        found: dict[str, SourceGrant] = {}
+        for scope in scopes:
+            path = _scope_path(scope)
+            requests = list(ctx.arm.paged(authz_path(path, REQUESTS), {"api-version": PIM_API}))
+            instances = ctx.arm.paged(authz_path(path, "roleAssignmentScheduleInstances"), {"api-version": PIM_API})
+            for item in instances:
+                props = item.get("properties") or {}
+                schedule = str(props.get("roleAssignmentScheduleId") or "").rstrip("/").rsplit("/", 1)[-1]
+                if not schedule or schedule.lower() in found or str(props.get("status")) != "Provisioned":
+                    continue
+                markers = request_markers(requests, schedule)
+                if not markers:
+                    continue
+                role_guid = str(props.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
+                at = str(props.get("scope") or scope)
+                resolved = ResolvedTarget(
+                    target=Target.from_flags(kind=self.kind, role=role_guid, scope=at),
+                    role_id=role_guid,
+                    role_name=role_guid,
+                    scope=_scope_path(at),
+                    scope_name=at,
+                    principal_id=str(props.get("principalId") or "").lower(),
+                    tenant_id=ctx.identity.tenant_id,
+                )
+                instance = grant_from_instance(item)
+                self_made = any(
+                    str((r.get("properties") or {}).get("requestType")) == "SelfActivate"
+                    and str((r.get("properties") or {}).get("targetRoleAssignmentScheduleId") or "")
+                    .rstrip("/")
+                    .rsplit("/", 1)[-1]
+                    .lower()
+                    == schedule.lower()
+                    for r in requests
+                )
+                grant = dataclasses.replace(
+                    instance,
+                    reused=False,
+                    data={
+                        **instance.data,
+                        "request_type": "SelfActivate" if self_made else "AdminAssign",
+                        "markers": [m.to_json() for m in markers],
+                    },
+                )
+                found[schedule.lower()] = SourceGrant(resolved, grant, tuple(markers))
+        return list(found.values())
 
     def eligible(self, ctx: ProviderContext) -> list[Target]:
         return eligible_targets(ctx)

@@ -6,13 +6,20 @@ A provider turns a `Target` into access and back, through one API family:
     read_policy  the PIM settings that apply (max duration, justification, ticket, MFA, approval)
     check        pre-flight refusals before anything is sent (eligibility, right to assign,
                  `isValidationOnly` where the API has it)
-    find_existing an equivalent active grant to reuse instead of granting twice
+    find_existing an equivalent active grant to reuse instead of granting twice, with its window (start/end) and
+                 the markers of the jitpim leases that hold it (`providers.marker`)
     grant        send the request; idempotent through `request_name` (a client-chosen GUID)
     recover      after a lost response: look the request up by `request_name`/time instead of re-sending
     refresh      poll the grant's status (approval, provisioning)
     probe        does the access really work now?
     release      take it back; "already gone" is success; PIM's 5-minute floor is `TOO_EARLY`
-    extend       lengthen an active grant within the policy
+    extend       lengthen an active grant within the policy (or add a holder's marker to a shared one)
+    holders      the markers at the source of the leases that hold a grant (shared grants)
+    leave        stop holding a shared grant without ending it: remove this lease's marker where the API keeps
+                 it (the last holder releases instead)
+    marked       every jitpim-marked grant the caller can see, for `jitpim reap --source` (no ledger needed)
+
+Every grant jitpim makes carries a `GrantMarker` (lease id, holder, end) at the source: see `providers.marker`.
 
 Providers are synchronous and do all their I/O through `ProviderContext` (injected API clients and clock),
 so tests swap what sits behind them.
@@ -27,6 +34,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..model import Decision, Mode, PolicyView, Reason, Target, TargetKind
+from .marker import GrantMarker
 
 if TYPE_CHECKING:
     from ..auth import Identity
@@ -41,6 +49,8 @@ __all__ = [
     "ReleaseOutcome",
     "ReleaseResult",
     "ResolvedTarget",
+    "SourceGrant",
+    "grant_markers",
 ]
 
 
@@ -146,6 +156,38 @@ class Grant:
         )
 
 
+def grant_markers(grant: Grant) -> list[GrantMarker]:
+    """The markers a provider found at the source on `grant` (`data["markers"]`)."""
+    return [GrantMarker.from_json(m) for m in grant.data.get("markers") or [] if isinstance(m, dict)]
+
+
+@dataclass(frozen=True)
+class SourceGrant:
+    """A grant found at the source carrying jitpim markers (for `jitpim reap --source`)."""
+
+    resolved: ResolvedTarget
+    grant: Grant
+    markers: tuple[GrantMarker, ...]
+
+    def end(self) -> datetime | None:
+        """When the last holder's window ends (the grant's own end at the source, if it has one, when sooner)."""
+        ends = [m.end for m in self.markers]
+        marked = max(ends) if ends else None
+        if self.grant.end_at is not None and (marked is None or self.grant.end_at < marked):
+            return self.grant.end_at
+        return marked
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.resolved.kind),
+            "role_id": self.resolved.role_id,
+            "scope": self.resolved.scope,
+            "principal_id": self.resolved.principal_id,
+            "grant": self.grant.to_json(),
+            "markers": [m.to_json() for m in self.markers],
+        }
+
+
 class ReleaseOutcome(StrEnum):
     RELEASED = "released"
     ALREADY_GONE = "already_gone"  # nothing to release: success
@@ -190,7 +232,13 @@ class Provider(Protocol):
     def find_existing(self, resolved: ResolvedTarget, ctx: ProviderContext) -> Grant | None: ...
 
     def grant(
-        self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str
+        self,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        request_name: str,
+        marker: GrantMarker | None = None,
     ) -> Grant: ...
 
     def recover(
@@ -203,6 +251,20 @@ class Provider(Protocol):
 
     def release(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> ReleaseResult: ...
 
-    def extend(self, grant: Grant, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> Grant: ...
+    def extend(
+        self,
+        grant: Grant,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        marker: GrantMarker | None = None,
+    ) -> Grant: ...
+
+    def holders(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> list[GrantMarker]: ...
+
+    def leave(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext, *, lease_id: str) -> None: ...
+
+    def marked(self, ctx: ProviderContext, scopes: list[str]) -> list[SourceGrant]: ...
 
     def eligible(self, ctx: ProviderContext) -> list[Target]: ...

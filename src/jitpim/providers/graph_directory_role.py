@@ -100,6 +100,19 @@ class GraphDirectoryRoleProvider(GraphPimProvider):
     def target_fields(self, resolved: ResolvedTarget) -> dict[str, Any]:
         return {"roleDefinitionId": resolved.role_id, "directoryScopeId": resolved.scope}
 
+    def resolved_from_row(self, row: dict[str, Any], ctx: ProviderContext) -> ResolvedTarget:
+        role = str(row.get("roleDefinitionId") or "")
+        scope = str(row.get("directoryScopeId") or _TENANT)
+        return ResolvedTarget(
+            target=Target.from_flags(kind=self.kind, role=role, scope=scope),
+            role_id=role,
+            role_name=role,
+            scope=scope,
+            scope_name="the tenant (/)" if scope == _TENANT else scope,
+            principal_id=str(row.get("principalId") or ctx.identity.object_id),
+            tenant_id=ctx.identity.tenant_id,
+        )
+
     def principal_filter(self, resolved: ResolvedTarget) -> str:
         return (
             f"principalId eq {odata_literal(resolved.principal_id)} "

@@ -87,6 +87,19 @@ class GraphPimGroupProvider(GraphPimProvider):
     def target_fields(self, resolved: ResolvedTarget) -> dict[str, Any]:
         return {"groupId": resolved.scope, "accessId": resolved.role_id}
 
+    def resolved_from_row(self, row: dict[str, Any], ctx: ProviderContext) -> ResolvedTarget:
+        group = str(row.get("groupId") or "")
+        access = access_of(str(row.get("accessId") or "member"))
+        return ResolvedTarget(
+            target=Target.from_flags(kind=self.kind, scope=group, access=access),
+            role_id=access.value,
+            role_name=access.value,
+            scope=group,
+            scope_name=group,
+            principal_id=str(row.get("principalId") or ctx.identity.object_id),
+            tenant_id=ctx.identity.tenant_id,
+        )
+
     def principal_filter(self, resolved: ResolvedTarget) -> str:
         return f"groupId eq {odata_literal(resolved.scope)} and principalId eq {odata_literal(resolved.principal_id)}"
 
