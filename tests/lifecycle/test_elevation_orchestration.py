@@ -33,7 +33,16 @@ from jitpim.lifecycle import (
     make_plan,
 )
 from jitpim.model import Decision, Mode, PolicyView, Reason, RunContext, Target, TargetKind
-from jitpim.providers import Grant, GrantStatus, ProviderContext, ReleaseOutcome, ReleaseResult, ResolvedTarget
+from jitpim.providers import (
+    Grant,
+    GrantMarker,
+    GrantStatus,
+    ProviderContext,
+    ReleaseOutcome,
+    ReleaseResult,
+    ResolvedTarget,
+    SourceGrant,
+)
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -96,7 +105,15 @@ class ScriptedProvider:
         self.granted_at = self.clock.now()
         return grant
 
-    def grant(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str) -> Grant:
+    def grant(
+        self,
+        resolved: ResolvedTarget,
+        decision: Decision,
+        ctx: ProviderContext,
+        *,
+        request_name: str,
+        marker: GrantMarker | None = None,
+    ) -> Grant:
         self.calls.append("grant")
         self._decision = decision
         grant = self._grant(request_name, decision)
@@ -117,6 +134,15 @@ class ScriptedProvider:
             status = GrantStatus.ACTIVE if self.approval == "approve" else GrantStatus.DENIED
             return Grant(grant.kind, status, grant.request_id, grant.resource_id, grant.start_at, grant.end_at)
         return grant
+
+    def holders(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> list[GrantMarker]:
+        return []
+
+    def leave(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext, *, lease_id: str) -> None:
+        return None
+
+    def marked(self, ctx: ProviderContext, scopes: list[str]) -> list[SourceGrant]:
+        return []
 
     def probe(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> bool:
         self.calls.append("probe")

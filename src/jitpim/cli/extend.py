@@ -32,6 +32,7 @@ def extend(common: Any, lease_id: str, duration: str) -> None:
 
     from ..lifecycle import LifecycleOptions, held_from_record
     from ..model import LeaseState, TargetKind, evaluate
+    from ..providers import GrantMarker
 
     length = duration_option(duration, "--duration")
     with open_runtime(common) as rt:
@@ -60,7 +61,9 @@ def extend(common: Any, lease_id: str, duration: str) -> None:
             strict=True,
         )
         decision.raise_for_refusal()
-        grant = held.provider.extend(held.grant, held.resolved, decision, held.ctx)
+        # The lease's marker at the source moves with it (for rbac it is the only end there is).
+        marker = GrantMarker(lease_id, held.resolved.principal_id, decision.end)
+        grant = held.provider.extend(held.grant, held.resolved, decision, held.ctx, marker=marker)
         data = dict(record.get("data") or {})
         data["grant"] = grant.to_json()
         rt.ledger.transition(

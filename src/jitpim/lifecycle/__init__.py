@@ -7,7 +7,7 @@ from .access_file import AccessFile, Profile, find_access_file, load_access_file
 from .elevation import Elevation, HeldLease
 from .execution import ExecResult, child_environment, execute
 from .planning import ContextFactory, LifecycleOptions, Plan, PlannedTarget, make_plan
-from .reaper import Orphan, find_orphans, reap
+from .reaper import Orphan, SourceFinding, SourceReap, find_orphans, reap, reap_source
 from .recorded import held_from_record
 from .release import Releaser, ReleaseReport
 from .reporting import Reporter, Step, Timeline
@@ -37,6 +37,8 @@ __all__ = [
     "Reporter",
     "Session",
     "SignalGuard",
+    "SourceFinding",
+    "SourceReap",
     "Step",
     "SystemClock",
     "Timeline",
@@ -49,5 +51,6 @@ __all__ = [
     "load_access_file",
     "make_plan",
     "reap",
+    "reap_source",
     "run_child",
 ]

@@ -15,6 +15,7 @@ held lease in reverse order, verifies each release, and raises `ReleaseFailedErr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,10 +34,11 @@ from ..errors import (
     ThrottledError,
 )
 from ..model import RunContext, format_duration, lease_id, new_local_run_key
-from ..providers import Grant, GrantStatus, Provider, ProviderContext, ResolvedTarget
+from ..providers import Grant, GrantMarker, GrantStatus, Provider, ProviderContext, ResolvedTarget
 from .planning import LifecycleOptions, Plan, PlannedTarget
 from .release import Releaser, ReleaseReport
 from .reporting import Reporter, Step
+from .sharing import ReuseChoice, access_lost, is_jitpim_grant, join_grant
 from .signals import SignalGuard
 from .waiting import Clock, Poller
 
@@ -154,14 +156,22 @@ class Elevation:
             self._lease_row(item, lid, request_name),
             details={"decision": item.decision.to_json(), "policy": item.policy.to_json()},
         )
+        # Every grant carries this lease's marker at the source (providers.marker): `reap --source` needs no ledger.
+        marker = GrantMarker(lid, item.resolved.principal_id, item.decision.end)
         if item.existing is not None:
-            grant = item.existing
-            self._held(lid, item, grant, "lease.granted", f"reusing an existing grant of {described}")
+            try:
+                grant, message = self._join(item, marker)
+            except JitError as exc:
+                self.ledger.transition(
+                    lid, "failed", "lease.grant_failed", {"error": exc.to_json()}, outcome="grant_failed"
+                )
+                raise
+            self._held(lid, item, grant, "lease.granted", message)
             self._wait_effective(self.held[-1])
             return
         since = self.clock.now() - timedelta(seconds=5)
         try:
-            grant = self._grant_once(item, lid, request_name, since)
+            grant = self._grant_once(item, lid, request_name, since, marker)
         except BaseException as exc:
             if not isinstance(exc, JitError) and self._adopt_if_landed(item, lid, request_name, since):
                 raise  # interrupted mid-request, but the grant had landed: it is held now, and released
@@ -171,6 +181,23 @@ class Elevation:
         self._held(lid, item, grant, "lease.granted", f"granted {described} until {_time(grant.end_at)}")
         self._wait_granted(self.held[-1])
         self._wait_effective(self.held[-1])
+
+    def _join(self, item: PlannedTarget, marker: GrantMarker) -> tuple[Grant, str]:
+        """Use an existing grant the plan found covering the window (or jitpim's own, extended to it): jitpim's
+        own grant is shared (its last holder releases it); anyone else's is reused and never released."""
+        existing = item.existing
+        assert existing is not None
+        described = item.resolved.describe()
+        if not is_jitpim_grant(existing, item.resolved.principal_id):
+            return existing, f"reusing an existing grant of {described} (not jitpim's: it is left in place)"
+        extended = None
+        if item.reuse is ReuseChoice.EXTEND:
+            own = dataclasses.replace(existing, reused=False)
+            extended = item.provider.extend(own, item.resolved, item.decision, item.ctx, marker=marker)
+        grant = join_grant(existing, item.provider, item.resolved, item.ctx, item.decision, marker, extend=extended)
+        holders = ", ".join(sorted({str(m.get("lease_id")) for m in existing.data.get("markers") or []}))
+        verb = "extended and joined" if extended is not None else "joined"
+        return grant, f"{verb} jitpim's own grant of {described} (held by {holders}) until {_time(grant.end_at)}"
 
     def _adopt_if_landed(self, item: PlannedTarget, lid: str, request_name: str, since: datetime) -> bool:
         """A signal (or a crash) in the middle of the grant request: the request may have been applied.
@@ -188,14 +215,18 @@ class Elevation:
                 return True
         return False
 
-    def _grant_once(self, item: PlannedTarget, lid: str, request_name: str, since: datetime) -> Grant:
+    def _grant_once(
+        self, item: PlannedTarget, lid: str, request_name: str, since: datetime, marker: GrantMarker | None = None
+    ) -> Grant:
         """Grant exactly once. When the API gives no usable answer (timeout, 5xx), look the request up by its
         name first: if it landed, that is the grant; if it did not, asking again is safe."""
         described = item.resolved.describe()
         delay = self.options.poll_initial
         for attempt in range(1, _GRANT_ATTEMPTS + 1):
             try:
-                return item.provider.grant(item.resolved, item.decision, item.ctx, request_name=request_name)
+                return item.provider.grant(
+                    item.resolved, item.decision, item.ctx, request_name=request_name, marker=marker
+                )
             except ThrottledError as exc:
                 # Still throttled after the HTTP layer's retries: the service did not process it; ask again.
                 if attempt == _GRANT_ATTEMPTS:
@@ -360,17 +391,37 @@ class Elevation:
     def _release_all(self) -> None:
         releaser = Releaser(self.ledger, self.clock, self.options, self.reporter)
         failures: list[str] = []
+        lost: list[str] = []
         with self.guard.deferred():
             while self.held:
                 held = self.held.pop()
                 if held.state == "failed":
                     continue
+                if held.state == "effective":
+                    lost.extend(self._check_still_held(held))
                 report = releaser.release(held)
                 self.releases.append(report)
                 if report.outcome == "failed":
                     failures.append(f"{held.resolved.describe()}: {report.detail}")
         if failures:
             raise ReleaseFailedError("release failed for " + "; ".join(failures))
+        if lost:
+            raise NotEffectiveError(
+                "the access disappeared while the command ran: " + "; ".join(lost),
+                hint="Something removed the grant at the source before its end (another job's release, an "
+                "administrator, or a reaper); the command may not have done its work: check it and run it again.",
+            )
+
+    def _check_still_held(self, held: HeldLease) -> list[str]:
+        """A final look at the grant before the lease ends (lifecycle.sharing.access_lost): access that vanished
+        mid-run must not end as success."""
+        why = access_lost(held.provider, held.grant, held.resolved, held.ctx, self.clock.now())
+        if not why:
+            return []
+        with contextlib.suppress(JitError):
+            self.ledger.append_event(held.lease_id, "lease.access_lost", {"detail": why})
+        self._say("access_lost", f"{held.resolved.describe()}: {why}", held.lease_id)
+        return [f"{held.resolved.describe()}: {why}"]
 
     def detach(self) -> list[HeldLease]:
         """Stop holding the leases without releasing them (`jitpim elevate`: released later by

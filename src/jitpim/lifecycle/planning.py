@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import JitError, NotEligibleError, PolicyDeniedError
 from ..model import Decision, Mode, PolicyView, Reason, ReasonCode, Target, TargetKind, evaluate
 from ..providers import Grant, Provider, ProviderContext, ResolvedTarget, get_provider
+from .sharing import ReuseChoice, reuse_choice
 from .waiting import Clock
 
 __all__ = ["ContextFactory", "LifecycleOptions", "Plan", "PlannedTarget", "make_plan"]
@@ -54,6 +55,9 @@ class PlannedTarget:
     policy: PolicyView
     decision: Decision
     existing: Grant | None
+    # What to do with `existing` (lifecycle.sharing): reuse it, extend it (jitpim's own), or grant anew.
+    reuse: ReuseChoice = ReuseChoice.GRANT
+    reuse_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class PlannedTarget:
             "policy": self.policy.to_json(),
             "decision": self.decision.to_json(),
             "existing_grant": self.existing.to_json() if self.existing else None,
+            "reuse": {"choice": str(self.reuse), "reason": self.reuse_reason},
         }
 
 
@@ -114,6 +119,7 @@ def make_plan(
                 policy, max_duration=options.rbac_max_duration, source=policy.source or "jitpim rbac ceiling"
             )
         existing = provider.find_existing(resolved, ctx) if options.reuse_existing else None
+
         decision = evaluate(
             target,
             policy,
@@ -122,8 +128,24 @@ def make_plan(
             default_duration=options.default_duration,
             has_mfa=ctx.identity.has_mfa,
             strict=options.strict,
-            already_active=existing is not None,
         )
+        # Reuse only what covers the whole window (lifecycle.sharing); otherwise extend jitpim's own, or grant.
+        choice, why = reuse_choice(
+            existing,
+            start=decision.start,
+            end=decision.end,
+            principal_id=resolved.principal_id,
+            can_extend=options.mode is not Mode.SELF,
+            kind=target.kind,
+        )
+        if choice is ReuseChoice.GRANT:
+            existing = None
+        elif choice is ReuseChoice.CONFLICT:
+            decision = _with_reasons(decision, [Reason(ReasonCode.POLICY_REFUSED, why, None)])
+        else:
+            verb = "reused" if choice is ReuseChoice.REUSE else "extended and reused"
+            notice = Reason(ReasonCode.ALREADY_ACTIVE, f"{why}: it will be {verb}, not granted again", None)
+            decision = _with_reasons(decision, [notice])
         if decision.allowed and existing is None:
             try:
                 decision = _with_reasons(decision, provider.check(resolved, decision, ctx))
@@ -134,5 +156,5 @@ def make_plan(
                 )
             except NotEligibleError as exc:
                 decision = _with_reasons(decision, [Reason(ReasonCode.NOT_ELIGIBLE, exc.message, "EligibilityRule")])
-        items.append(PlannedTarget(target, provider, ctx, resolved, policy, decision, existing))
+        items.append(PlannedTarget(target, provider, ctx, resolved, policy, decision, existing, choice, why))
     return Plan(items)

@@ -1,5 +1,14 @@
 """The reaper: releases leases whose job is gone (the runner was killed, even with SIGKILL) or whose end
-has passed, working only from the ledger.
+has passed, from the ledger (`reap`), and grants jitpim left at the source, with no ledger at all
+(`reap_source`, `jitpim reap --source`: an ephemeral runner loses its ledger with the VM).
+
+Ownership: the reaper ends only what the calling principal holds. A lease or a grant of another principal (a
+person's own activation, another pipeline's assignment) is reported and left alone: only that principal, or an
+administrator acting as itself, can end it, and trying would fail with 403.
+
+At the source, every grant jitpim made carries markers (`providers.marker`: lease id, holder, end). A marked
+grant is removed when no marker still holds it: each marker's end has passed (for `rbac`, which has no expiry at
+the source, this is the only end there is), or the ledger, when there is one, knows its lease as closed.
 
 A lease held by `jitpim exec` is orphaned when no process with its owner's PID and start time exists on
 this host. A lease from `jitpim elevate` outlives its process by design: it is reaped once its end has
@@ -18,8 +27,18 @@ from typing import Any
 from ..audit.ledger import Ledger
 from ..audit.owner import owner_is_alive
 from ..audit.records import LeaseRecord
+from ..audit.store import AuditStore
 from ..errors import JitError
-from ..providers import ResolvedTarget, get_provider
+from ..model import TargetKind
+from ..providers import (
+    GrantMarker,
+    ProviderContext,
+    ReleaseOutcome,
+    ResolvedTarget,
+    SourceGrant,
+    get_provider,
+    visible_subscriptions,
+)
 from .elevation import HeldLease
 from .planning import ContextFactory, LifecycleOptions
 from .recorded import held_from_record
@@ -27,7 +46,10 @@ from .release import Releaser, ReleaseReport
 from .reporting import Reporter, Step
 from .waiting import Clock
 
-__all__ = ["Orphan", "find_orphans", "reap"]
+__all__ = ["Orphan", "SourceFinding", "SourceReap", "find_orphans", "reap", "reap_source"]
+
+# Lease states in which a lease no longer holds its grant.
+_CLOSED = frozenset({"released", "expired", "failed", "releasing", "release_failed"})
 
 
 @dataclass(frozen=True)
@@ -87,8 +109,18 @@ def reap(
 ) -> list[tuple[Orphan, ReleaseReport | None]]:
     results: list[tuple[Orphan, ReleaseReport | None]] = []
     releaser = Releaser(ledger, clock, options, reporter)
+    caller: str | None = None
     for orphan in find_orphans(ledger, clock.now()):
         lease = orphan.record["lease_id"]
+        if caller is None:
+            caller = contexts(None).identity.object_id.lower()
+        holder = (orphan.record.get("principal_id") or "").lower()
+        if holder and holder != caller:
+            # Another principal's lease (e.g. a person's own activation): only it can end it; trying gets 403.
+            why = f"held by another principal ({holder}): run `jitpim reap` as that identity"
+            reporter.step(Step(clock.now(), "reap", f"{lease}: {orphan.reason}; skipped, {why}", lease))
+            results.append((orphan, ReleaseReport(lease, "skipped_not_ours", why)))
+            continue
         reporter.step(Step(clock.now(), "reap", f"{lease}: {orphan.reason}", lease))
         if dry_run:
             results.append((orphan, None))
@@ -107,3 +139,111 @@ def reap(
             continue
         results.append((orphan, releaser.release(held)))
     return results
+
+
+@dataclass(frozen=True)
+class SourceFinding:
+    """One jitpim-marked grant found at the source, what the reaper did with it, and why."""
+
+    found: SourceGrant
+    action: str  # removed | already_gone | left_to_expire | would_remove | kept | skipped_not_ours | failed
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.found.to_json(), "action": self.action, "reason": self.reason}
+
+
+@dataclass
+class SourceReap:
+    findings: list[SourceFinding]
+    errors: list[str]
+
+    @property
+    def failed(self) -> list[SourceFinding]:
+        return [f for f in self.findings if f.action == "failed"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": [f.to_json() for f in self.findings], "errors": self.errors}
+
+
+def _live_markers(found: SourceGrant, ledger: AuditStore | None, now: datetime) -> list[GrantMarker]:
+    live: list[GrantMarker] = []
+    for marker in found.markers:
+        if marker.ended(now):
+            continue
+        record = ledger.find(marker.lease_id) if ledger is not None else None
+        if record is not None and record["state"] in _CLOSED:
+            continue
+        live.append(marker)
+    return live
+
+
+def _judge(found: SourceGrant, caller: str, ledger: AuditStore | None, now: datetime) -> tuple[str, str]:
+    if found.resolved.principal_id.lower() != caller:
+        return "skipped_not_ours", (
+            f"held by another principal ({found.resolved.principal_id}): only it, or an administrator, can end it"
+        )
+    live = _live_markers(found, ledger, now)
+    if live:
+        last = max(live, key=lambda m: m.end)
+        return "kept", f"held by {', '.join(m.lease_id for m in live)} until {last.end:%Y-%m-%d %H:%M:%SZ}"
+    ends = [m.end for m in found.markers]
+    return "remove", f"every holder has ended (last marker end {max(ends):%Y-%m-%d %H:%M:%SZ})"
+
+
+def reap_source(
+    contexts: ContextFactory,
+    *,
+    scopes: list[str],
+    kinds: list[TargetKind],
+    clock: Clock,
+    reporter: Reporter,
+    ledger: AuditStore | None = None,
+    dry_run: bool = False,
+) -> SourceReap:
+    """Find jitpim-marked grants at the source (ARM kinds at `scopes` and below; Graph kinds: the caller's
+    own) and remove those no marker holds any more. Needs no ledger; with one, closed leases count as ended."""
+    ctx = contexts(None)
+    caller = ctx.identity.object_id.lower()
+    report = SourceReap([], [])
+    now = clock.now()
+    if not scopes and any(k in (TargetKind.RBAC, TargetKind.AZURE_ROLE) for k in kinds):
+        try:
+            scopes = visible_subscriptions(ctx)
+        except JitError as exc:
+            report.errors.append(f"cannot list the subscriptions: {exc.message} (name them with --scope)")
+    for kind in kinds:
+        provider = get_provider(kind)
+        arm_scopes = scopes if kind in (TargetKind.RBAC, TargetKind.AZURE_ROLE) else []
+        if kind in (TargetKind.RBAC, TargetKind.AZURE_ROLE) and not scopes:
+            continue
+        try:
+            grants = provider.marked(ctx, arm_scopes)
+        except JitError as exc:
+            where = f" at {', '.join(arm_scopes)}" if arm_scopes else ""
+            report.errors.append(f"{kind}: cannot list grants{where}: {exc.message}")
+            continue
+        for found in grants:
+            action, reason = _judge(found, caller, ledger, now)
+            if action == "remove":
+                action, reason = _remove(found, ctx, reason, dry_run)
+            reporter.step(Step(clock.now(), "reap", f"{found.resolved.describe()}: {action} ({reason})"))
+            report.findings.append(SourceFinding(found, action, reason))
+    return report
+
+
+def _remove(found: SourceGrant, ctx: ProviderContext, reason: str, dry_run: bool) -> tuple[str, str]:
+    if dry_run:
+        return "would_remove", reason
+    provider = get_provider(found.resolved.kind)
+    try:
+        result = provider.release(found.grant, found.resolved, ctx)
+    except JitError as exc:
+        return "failed", f"{reason}; the removal failed: {exc.message}"
+    if result.outcome is ReleaseOutcome.TOO_EARLY:
+        end = found.grant.end_at
+        when = f"{end:%Y-%m-%d %H:%M:%SZ}" if end else "its end"
+        return "left_to_expire", f"{reason}; PIM refuses removal in its first 5 minutes: it ends at {when}"
+    if result.outcome is ReleaseOutcome.ALREADY_GONE:
+        return "already_gone", reason
+    return "removed", reason

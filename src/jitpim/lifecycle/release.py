@@ -1,6 +1,9 @@
 """Releasing a lease and verifying it is gone: used when an elevation ends, by `jitpim release`, and by
 the reaper (from the lease as the ledger recorded it).
 
+A grant several leases hold (lifecycle.sharing) is released by its last holder: the others leave it in place
+(`handed_over`) and take their marker off it where the source keeps one.
+
 PIM refuses removal in the first five minutes of an assignment (`ActiveDurationTooShort`). With
 `early_release="wait"` (the default) the removal is retried when the window opens; with `"expire"` the
 grant is left to end at the source, and the record says so (`lease.left_to_expire`).
@@ -18,6 +21,7 @@ from ..model import format_duration
 from ..providers import ReleaseOutcome, ReleaseResult
 from .planning import LifecycleOptions
 from .reporting import Reporter, Step
+from .sharing import other_holders
 from .waiting import Clock, Poller
 
 if TYPE_CHECKING:
@@ -29,7 +33,7 @@ __all__ = ["ReleaseReport", "Releaser"]
 @dataclass
 class ReleaseReport:
     lease_id: str
-    outcome: str  # released | already_gone | left_to_expire | reused_not_released | failed
+    outcome: str  # released | already_gone | left_to_expire | reused_not_released | handed_over | failed
     detail: str = ""
     released_at: datetime | None = None
 
@@ -67,6 +71,9 @@ class Releaser:
             self._say("released", f"left the pre-existing grant of {described} in place (not ours)", held.lease_id)
             return ReleaseReport(held.lease_id, "reused_not_released", released_at=self.clock.now())
         self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
+        handed = self._hand_over(held)
+        if handed is not None:
+            return handed
         try:
             result = held.provider.release(held.grant, held.resolved, held.ctx)
             if result.outcome is ReleaseOutcome.TOO_EARLY:
@@ -91,6 +98,32 @@ class Releaser:
         self.ledger.transition(held.lease_id, "released", "lease.released", {"outcome": outcome}, outcome=outcome)
         self._say("released", f"released {described} ({outcome.replace('_', ' ')}; verified)", held.lease_id)
         return ReleaseReport(held.lease_id, outcome, result.detail, self.clock.now())
+
+    def _hand_over(self, held: HeldLease) -> ReleaseReport | None:
+        """Another lease still holds this grant: leave it in place for the last holder to release."""
+        try:
+            others = other_holders(
+                self.ledger, held.lease_id, held.provider, held.grant, held.resolved, held.ctx, self.clock.now()
+            )
+        except JitError:
+            return None  # the holders cannot be counted: release, as a lease alone would
+        if not others:
+            return None
+        note = ""
+        try:
+            held.provider.leave(held.grant, held.resolved, held.ctx, lease_id=held.lease_id)
+        except JitError as exc:
+            note = f" (its marker stays at the source until its end: {exc.message})"
+        detail = f"left in place for {len(others)} other holder(s): {', '.join(others)}{note}"
+        self.ledger.transition(
+            held.lease_id,
+            "released",
+            "lease.released",
+            {"outcome": "handed_over", "holders": others},
+            outcome="handed_over",
+        )
+        self._say("released", f"{held.resolved.describe()}: {detail}", held.lease_id)
+        return ReleaseReport(held.lease_id, "handed_over", detail, self.clock.now())
 
     def _release_when_allowed(self, held: HeldLease, retry_at: datetime | None) -> ReleaseResult:
         deadline = self.options.early_release_max_wait

@@ -10,6 +10,7 @@ from importlib import import_module
 
 from ..errors import ConfigError
 from ..model import TargetKind
+from ._arm import visible_subscriptions
 from .base import (
     Grant,
     GrantStatus,
@@ -21,7 +22,7 @@ from .base import (
     SourceGrant,
     grant_markers,
 )
-from .marker import GrantMarker
+from .marker import GrantMarker, parse_markers
 
 __all__ = [
     "Grant",
@@ -35,7 +36,9 @@ __all__ = [
     "SourceGrant",
     "get_provider",
     "grant_markers",
+    "parse_markers",
     "register_provider",
+    "visible_subscriptions",
 ]
 
 _MODULES: dict[TargetKind, tuple[str, str]] = {

@@ -44,12 +44,14 @@ __all__ = [
     "probe_access",
     "refusal",
     "resolve_arm_target",
+    "visible_subscriptions",
     "with_target",
 ]
 
 RBAC_API = "2022-04-01"
 PIM_API = "2020-10-01"
 VAULT_API = "2023-07-01"
+SUBSCRIPTIONS_API = "2022-12-01"
 KEYVAULT_DATA_API = "7.5"
 
 _AUTHZ = "providers/Microsoft.Authorization"
@@ -409,3 +411,12 @@ def probe_access(ctx: ProviderContext, resolved: ResolvedTarget) -> bool:
         if vault is not None:
             return _probe_vault(ctx, scope, vault, resolved)
     return covers_role(caller_permissions(ctx, scope.path), role)
+
+
+def visible_subscriptions(ctx: ProviderContext) -> list[str]:
+    """`/subscriptions/{id}` for every subscription the caller can see (`GET /subscriptions`)."""
+    return [
+        f"/subscriptions/{item['subscriptionId']}"
+        for item in ctx.arm.paged("/subscriptions", {"api-version": SUBSCRIPTIONS_API})
+        if isinstance(item, dict) and item.get("subscriptionId")
+    ]
