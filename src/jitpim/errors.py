@@ -153,7 +153,7 @@ class ApprovalTimeoutError(ApprovalError):
 
 
 class NotEffectiveError(JitError):
-    """Granted, but the access never started working in time."""
+    """Granted, but the access never started working in time, or disappeared while the command ran."""
 
     exit_code = 77
     default_hint = (

@@ -195,3 +195,22 @@ def test_a_secret_that_does_not_work_is_removed_and_the_store_restored(
     record = [e for e in rt.ledger.events() if e["type"] == "secret.rotated"][-1]["body"]
     assert record["final_state"] == "rolled_back" and record["restored_version_id"] == restored.version
     assert record["new_key_id"] not in keys
+
+
+def test_second_rotation_joins_jitpims_own_grant(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+    """Issue 10: with `--early-release expire` the first rotation leaves its PIM role to expire; the second
+    rotation must recognise that grant as jitpim's own (its marker), not call it "pre-existing ... not ours",
+    and end it as jitpim's (released, or left to expire again), never as someone else's."""
+    rt.options = LifecycleOptions(early_release="expire")
+    first = _rotate(rt, fresh_emu)
+    assert first.exit_code == 0
+    assert "left_to_expire" in {r.outcome for r in first.releases}
+    fresh_emu.advance(60)
+    second = _rotate(rt, fresh_emu)
+    assert second.exit_code == 0
+    assert "reused_not_released" not in {r.outcome for r in second.releases}
+    messages = [s.message for s in rt.timeline.steps]
+    assert not [m for m in messages if "not ours" in m or "pre-existing" in m], messages
+    assert any("jitpim's own grant" in m for m in messages), messages
+    fresh_emu.advance(11 * 60)  # past the extended end: PIM ends it at the source
+    assert _held_roles(fresh_emu) == []

@@ -522,23 +522,18 @@ def reconcile(
 
     The identity (AZURE_* / GitHub OIDC, as for the other commands) needs AuditLog.Read.All and read
     access to the role assignments."""
-    from ..audit.reconcile import reconcile as run_reconcile
-    from ..auth import credential_for
     from ..cloud import resolve_cloud
-    from ..http import arm_client, graph_client
+    from ..lifecycle import Session, SystemClock
+    from ..lifecycle.reconcile import reconcile as run_reconcile
+    from ..model import Mode
 
     start = _when(since, "--since")
     now = _when(at_, "--at") or datetime.now(UTC)
     assert start is not None
     profile = resolve_cloud(cloud, emulator_url=emulator_url, ca_bundle=ca_bundle)
-    with credential_for(profile, mode="direct") as choice, _open(ledger) as store:
-        graph = graph_client(profile, choice.credential)
-        arm = arm_client(profile, choice.credential)
-        try:
-            report = run_reconcile(store, graph=graph, arm=arm, now=now, since=start, record_expiries=record_expiries)
-        finally:
-            graph.close()
-            arm.close()
+    # Through the providers (they know the APIs), as the identity of the environment (AZURE_* / GitHub OIDC).
+    with Session(profile, Mode.DIRECT, SystemClock()) as session, _open(ledger) as store:
+        report = run_reconcile(store, session.context, now=now, since=start, record_expiries=record_expiries)
     if output == "json":
         emit_json(report.to_json())
     else:

@@ -11,6 +11,7 @@ from importlib import import_module
 from ..errors import ConfigError
 from ..model import TargetKind
 from ._arm import visible_subscriptions
+from ._graph import directory_audits
 from .base import (
     Grant,
     GrantStatus,
@@ -34,6 +35,7 @@ __all__ = [
     "ReleaseResult",
     "ResolvedTarget",
     "SourceGrant",
+    "directory_audits",
     "get_provider",
     "grant_markers",
     "parse_markers",

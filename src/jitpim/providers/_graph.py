@@ -31,6 +31,7 @@ __all__ = [
     "access_of",
     "annotate",
     "custom_data",
+    "directory_audits",
     "failed_rules",
     "format_time",
     "grant_status",
@@ -407,3 +408,10 @@ def group_object(ctx: ProviderContext, name_or_id: str, *, target: str) -> dict[
 
 def access_of(role_id: str) -> GroupAccess:
     return GroupAccess.OWNER if role_id.lower() == "owner" else GroupAccess.MEMBER
+
+
+def directory_audits(ctx: ProviderContext, since: datetime) -> list[dict[str, Any]]:
+    """Entra's `auditLogs/directoryAudits` rows since `since` (needs AuditLog.Read.All)."""
+    return list(
+        ctx.graph.paged(f"{V1}/auditLogs/directoryAudits", {"$filter": f"activityDateTime ge {format_time(since)}"})
+    )

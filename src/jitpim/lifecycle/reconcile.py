@@ -1,14 +1,15 @@
-"""Reconcile the ledger with what Entra and Azure say happened and hold now.
+"""Reconcile the ledger with what Entra and Azure say happened and hold now (`jitpim audit reconcile`).
 
-Three questions, each answered from the source of truth through jitpim's own HTTP client:
+It sits beside the reaper: both compare the ledger with the source, and both go through the providers, which
+alone know the APIs' paths. Three questions:
 
 * **Elevations outside jitpim**: Entra's `auditLogs/directoryAudits` rows that record access being added
   (PIM activations and assignments completed, role or group changes made outside PIM, Azure-resource PIM
   grants) that no lease in the ledger accounts for, by the request id Azure gave jitpim
   (`RoleAssignmentRequestId`) or by principal, role/group, scope and time.
-* **Released but still active**: leases the ledger records as released (or expired) whose assignment is
-  still listed live (Graph `roleAssignmentScheduleInstances`, PIM-for-Groups `assignmentScheduleInstances`,
-  ARM `roleAssignments`).
+* **Released but still active**: leases the ledger records as released (or expired) whose grant the provider
+  still finds live (`find_existing`: Graph and PIM-for-Groups schedule instances, ARM PIM instances, ARM role
+  assignments), unless another open lease holds the same grant (a shared grant its last holder keeps).
 * **Expiries**: open leases whose end has passed: gone at the source (`expired_at_source`; with
   `record_expiries=True` the lease moves to `expired` with a `lease.expired` event), or still active after
   their end (`overdue_active`, e.g. a plain RBAC assignment the reaper has not removed yet).
@@ -24,15 +25,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from jitpim.audit.records import TERMINAL_STATES, LeaseRecord, format_time
-from jitpim.audit.store import AuditStore
-from jitpim.errors import JitError
-from jitpim.http import ApiClient
+from ..audit.records import TERMINAL_STATES, LeaseRecord, format_time
+from ..audit.store import AuditStore
+from ..errors import JitError
+from ..model import Target, TargetKind
+from ..providers import ProviderContext, ResolvedTarget, directory_audits, get_provider
+from .planning import ContextFactory
+from .sharing import grant_key
 
 __all__ = ["Finding", "ReconcileReport", "reconcile"]
 
 MS_PIM_APP_ID: Final = "01fc33a7-78ba-4d2f-a4b7-768e336e890e"
-ARM_ROLE_ASSIGNMENTS_API: Final = "2022-04-01"
 # Clock skew and provisioning delay between the ledger's times and Entra's.
 _SLACK: Final = timedelta(minutes=5)
 _GRANT_PREFIXES: Final = ("Add member to role", "Add member to group", "Add owner to group")
@@ -184,67 +187,63 @@ def _accounts_for(lease: LeaseRecord, grant: _Grant, now: datetime) -> bool:
     return start <= _parse(grant.at) <= end
 
 
+def _resolved(lease: LeaseRecord) -> ResolvedTarget:
+    """The target as the lease recorded it (its resolved form when it has one; else from its columns)."""
+    data = lease.get("data") or {}
+    if isinstance(data.get("resolved"), dict):
+        return ResolvedTarget.from_json(data["resolved"])
+    kind = TargetKind(lease["kind"])
+    role_id = lease["role_id"] or lease["role"]
+    if kind is TargetKind.PIM_GROUP:
+        target = Target.from_flags(kind=kind, scope=lease["scope"], access=role_id or "member")
+    else:
+        role_id = _role_guid(role_id) if kind in (TargetKind.AZURE_ROLE, TargetKind.RBAC) else role_id
+        target = Target.from_flags(kind=kind, role=role_id, scope=lease["scope"])
+    return ResolvedTarget(
+        target=target,
+        role_id=role_id,
+        role_name=lease["role"],
+        scope=lease["scope"],
+        scope_name=lease["scope"],
+        principal_id=lease["principal_id"] or "",
+        tenant_id=lease["tenant_id"] or "",
+    )
+
+
 class _Live:
-    """Live assignment lookups, cached per (kind, principal, scope)."""
+    """Is a lease's grant live at the source? Asked of its provider (`find_existing`), cached per target."""
 
-    def __init__(self, graph: ApiClient, arm: ApiClient | None, now: datetime) -> None:
-        self.graph, self.arm, self.now = graph, arm, now
-        self._cache: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    def __init__(self, contexts: ContextFactory, now: datetime) -> None:
+        self.contexts, self.now = contexts, now
+        self._ctx: dict[str | None, ProviderContext] = {}
+        self._cache: dict[tuple[str, str, str, str], bool] = {}
 
-    def _items(self, lease: LeaseRecord) -> list[dict[str, Any]]:
-        principal = lease["principal_id"] or ""
-        key = (lease["kind"], principal.lower(), lease["scope"].lower())
-        if key in self._cache:
-            return self._cache[key]
-        kind = lease["kind"]
-        if kind == "entra-role":
-            items = list(
-                self.graph.paged(
-                    "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances",
-                    {"$filter": f"principalId eq '{principal}'"},
-                )
-            )
-        elif kind == "pim-group":
-            items = list(
-                self.graph.paged(
-                    "/v1.0/identityGovernance/privilegedAccess/group/assignmentScheduleInstances",
-                    {"$filter": f"groupId eq '{lease['scope']}' and principalId eq '{principal}'"},
-                )
-            )
-        else:
-            if self.arm is None:
-                raise JitError("no ARM client to read role assignments")
-            items = list(
-                self.arm.paged(
-                    f"{lease['scope'].rstrip('/')}/providers/Microsoft.Authorization/roleAssignments",
-                    {"api-version": ARM_ROLE_ASSIGNMENTS_API, "$filter": f"principalId eq '{principal}'"},
-                )
-            )
-        self._cache[key] = items
-        return items
+    def _context(self, tenant: str | None) -> ProviderContext:
+        if tenant not in self._ctx:
+            self._ctx[tenant] = self.contexts(tenant)
+        return self._ctx[tenant]
 
     def active(self, lease: LeaseRecord) -> bool:
-        kind = lease["kind"]
-        for item in self._items(lease):
-            if kind == "entra-role":
-                if str(item.get("roleDefinitionId", "")).lower() != (lease["role_id"] or "").lower():
-                    continue
-                if str(item.get("directoryScopeId") or "/") != (lease["scope"] or "/"):
-                    continue
-            elif kind == "pim-group":
-                if str(item.get("accessId", "")).lower() != (lease["role_id"] or "member").lower():
-                    continue
-            else:
-                props = item.get("properties") or {}
-                if _role_guid(props.get("roleDefinitionId")) != _role_guid(lease["role_id"]):
-                    continue
-                if str(props.get("scope", "")).lower().rstrip("/") != lease["scope"].lower().rstrip("/"):
-                    continue
-            end = item.get("endDateTime")
-            if isinstance(end, str) and end and _parse(end) <= self.now:
-                continue
-            return True
-        return False
+        key = grant_key(lease["kind"], lease["principal_id"], lease["role_id"] or lease["role"], lease["scope"])
+        if key not in self._cache:
+            resolved = _resolved(lease)
+            provider = get_provider(resolved.kind)
+            found = provider.find_existing(resolved, self._context(resolved.target.tenant))
+            # A plain assignment has no end at the source: listed means active. Elsewhere the end is the source's.
+            ends = found.end_at if found is not None and resolved.kind is not TargetKind.RBAC else None
+            self._cache[key] = found is not None and (ends is None or ends > self.now)
+        return self._cache[key]
+
+
+def _still_held(lease: LeaseRecord, leases: list[LeaseRecord]) -> bool:
+    """Another open lease holds the same grant (a shared grant: its last holder releases it)."""
+    key = grant_key(lease["kind"], lease["principal_id"], lease["role_id"], lease["scope"])
+    return any(
+        other["lease_id"] != lease["lease_id"]
+        and other["state"] not in TERMINAL_STATES
+        and grant_key(other["kind"], other["principal_id"], other["role_id"], other["scope"]) == key
+        for other in leases
+    )
 
 
 def _relevant(leases: Iterable[LeaseRecord], since: datetime) -> list[LeaseRecord]:
@@ -253,12 +252,10 @@ def _relevant(leases: Iterable[LeaseRecord], since: datetime) -> list[LeaseRecor
 
 
 def _audit_findings(
-    graph: ApiClient, leases: list[LeaseRecord], since: datetime, now: datetime, report: ReconcileReport
+    ctx: ProviderContext, leases: list[LeaseRecord], since: datetime, now: datetime, report: ReconcileReport
 ) -> None:
     try:
-        rows = list(
-            graph.paged("/v1.0/auditLogs/directoryAudits", {"$filter": f"activityDateTime ge {format_time(since)}"})
-        )
+        rows = directory_audits(ctx, since)
     except JitError as exc:
         report.errors.append(f"cannot read directoryAudits: {exc.message} (needs AuditLog.Read.All)")
         return
@@ -316,6 +313,7 @@ def _lease_findings(
     now: datetime,
     record_expiries: bool,
     report: ReconcileReport,
+    everything: list[LeaseRecord],
 ) -> None:
     for lease in leases:
         if not lease["principal_id"] or lease["outcome"] == "reused":
@@ -331,6 +329,8 @@ def _lease_findings(
             report.errors.append(f"{lease['lease_id']}: cannot read live assignments: {exc.message}")
             continue
 
+        if ended and active and _still_held(lease, everything):
+            continue  # handed over to a lease that still holds the shared grant
         if ended and active:
             report.findings.append(
                 _lease_finding(
@@ -373,18 +373,23 @@ def _lease_findings(
 
 def reconcile(
     store: AuditStore,
+    contexts: ContextFactory,
     *,
-    graph: ApiClient,
-    arm: ApiClient | None,
     now: datetime,
     since: datetime,
     record_expiries: bool = False,
 ) -> ReconcileReport:
-    """Compare the ledger with directoryAudits and live assignments since `since` (see the module doc)."""
+    """Compare the ledger with directoryAudits and the live grants since `since` (see the module doc).
+    `contexts` gives the provider context (API clients, identity) for a tenant, None for the default one."""
     report = ReconcileReport(since=format_time(since), now=format_time(now))
     leases = store.list()
-    _audit_findings(graph, leases, since, now, report)
+    try:
+        ctx = contexts(None)
+    except JitError as exc:
+        report.errors.append(f"cannot reach the source: {exc.message}")
+        return report
+    _audit_findings(ctx, leases, since, now, report)
     relevant = _relevant(leases, since)
     report.leases = len(relevant)
-    _lease_findings(store, _Live(graph, arm, now), relevant, now, record_expiries, report)
+    _lease_findings(store, _Live(contexts, now), relevant, now, record_expiries, report, leases)
     return report

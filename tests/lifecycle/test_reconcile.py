@@ -19,11 +19,13 @@ from azure.identity import ClientSecretCredential
 from click.testing import CliRunner
 
 from jitpim.audit import Ledger
-from jitpim.audit.reconcile import reconcile
 from jitpim.cli import cli
 from jitpim.cloud import emulator_profile
 from jitpim.emulator import Emulator
 from jitpim.http import ApiClient, arm_client, graph_client
+from jitpim.lifecycle.reconcile import reconcile
+from jitpim.model import Mode
+from jitpim.testing import ProviderContexts
 
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
@@ -54,6 +56,11 @@ class World:
         self.ci = self.info["principals"]["ci-app"]["object_id"]
         self.alice = self.info["principals"]["alice"]["object_id"]
         self.ledger = Ledger(tmp / "ledger.sqlite3", clock=self.now)
+        self.providers = ProviderContexts(emu)
+
+    def contexts(self, who: str = "admin-app") -> Any:
+        """The provider contexts reconcile goes through, acting as `who`."""
+        return lambda tenant: self.providers(who, Mode.DIRECT)
 
     def now(self) -> datetime:
         return self.emu.runtime.world.clock.now()
@@ -118,6 +125,7 @@ class World:
     def close(self) -> None:
         self.graph.close()
         self.arm.close()
+        self.providers.close()
         self.ledger.close()
 
 
@@ -126,6 +134,8 @@ def _world(fresh_emu: Emulator, tmp_path: Path) -> Any:
     built = World(fresh_emu, tmp_path)
     yield built
     built.close()
+    # The scenario leaves grants on purpose (reconcile must find them); nothing jitpim made outlives the test.
+    fresh_emu.reset()
 
 
 def _scenario(world: World) -> dict[str, str]:
@@ -203,7 +213,7 @@ def _scenario(world: World) -> dict[str, str]:
 def test_reconcile_reports_outside_elevations_lingering_grants_and_expiries(world: World) -> None:
     ids = _scenario(world)
     since = world.now() - timedelta(days=1)
-    report = reconcile(world.ledger, graph=world.graph, arm=world.arm, now=world.now(), since=since)
+    report = reconcile(world.ledger, world.contexts(), now=world.now(), since=since)
     assert report.errors == []
     kinds = sorted((f.kind, f.lease_id or f.request_id) for f in report.findings)
     assert kinds == sorted(
@@ -219,16 +229,14 @@ def test_reconcile_reports_outside_elevations_lingering_grants_and_expiries(worl
     assert outside.audit_id and outside.activity and "completed" in outside.activity
     assert world.ledger.get("run/entra-role/groups")["state"] == "effective"  # not recorded without the flag
 
-    recorded = reconcile(
-        world.ledger, graph=world.graph, arm=world.arm, now=world.now(), since=since, record_expiries=True
-    )
+    recorded = reconcile(world.ledger, world.contexts(), now=world.now(), since=since, record_expiries=True)
     expired = next(f for f in recorded.findings if f.kind == "expired_at_source")
     assert expired.recorded
     lease = world.ledger.get("run/entra-role/groups")
     assert lease["state"] == "expired"
     assert world.ledger.events("run/entra-role/groups")[-1]["type"] == "lease.expired"
     # Once recorded, the expiry is no longer a finding; the rest stand.
-    again = reconcile(world.ledger, graph=world.graph, arm=world.arm, now=world.now(), since=since)
+    again = reconcile(world.ledger, world.contexts(), now=world.now(), since=since)
     assert sorted(f.kind for f in again.findings) == ["outside_jitpim", "released_but_active", "released_but_active"]
     assert world.ledger.verify_chain().ok
 
@@ -255,17 +263,31 @@ def test_reconcile_command_exits_83_on_findings_and_names_them(world: World, tmp
 
 
 def test_reconcile_says_what_it_cannot_read(world: World, tmp_path: Path) -> None:
-    ci = world.info["principals"]["ci-app"]
-    credential = ClientSecretCredential(
-        world.info["tenant_id"],
-        ci["client_id"],
-        ci["client_secret"],
-        authority=world.info["authority"],
-        disable_instance_discovery=True,
-        connection_verify=world.info["ca_cert"],
-    )
-    cloud = emulator_profile(world.info["authority"], world.info["ca_cert"])
-    with graph_client(cloud, credential) as graph:
-        report = reconcile(world.ledger, graph=graph, arm=None, now=world.now(), since=world.now() - timedelta(days=1))
+    report = reconcile(world.ledger, world.contexts("ci-app"), now=world.now(), since=world.now() - timedelta(days=1))
     assert report.errors and "directoryAudits" in report.errors[0] and "AuditLog.Read.All" in report.errors[0]
     assert not report.clean
+
+
+def test_a_lease_handed_over_to_another_holder_is_not_released_but_active(world: World) -> None:
+    """A shared grant: the first holder's lease is released in the ledger (handed over) while the second still
+    holds the assignment, which is therefore rightly active."""
+    granted = world.assign(world.ci, APP_ADMIN, "PT1H", "ci deploy")
+    for lease in ("run-a/entra-role/app-admin", "run-b/entra-role/app-admin"):
+        world.lease(
+            lease,
+            kind="entra-role",
+            role="Application Administrator",
+            role_id=APP_ADMIN,
+            scope="/",
+            request_id=granted["id"],
+            end=world.now() + timedelta(hours=1),
+        )
+    world.release("run-a/entra-role/app-admin")
+    report = reconcile(world.ledger, world.contexts(), now=world.now(), since=world.now() - timedelta(days=1))
+    assert [f for f in report.findings if f.kind == "released_but_active"] == []
+    world.release("run-b/entra-role/app-admin")
+    report = reconcile(world.ledger, world.contexts(), now=world.now(), since=world.now() - timedelta(days=1))
+    assert sorted(f.lease_id or "" for f in report.findings if f.kind == "released_but_active") == [
+        "run-a/entra-role/app-admin",
+        "run-b/entra-role/app-admin",
+    ]
