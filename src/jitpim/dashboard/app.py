@@ -133,6 +133,8 @@ def create_app(config: DashboardConfig) -> Starlette:
     store = config.store
     sessions = Sessions()
 
+    # Endpoints are plain functions: starlette runs them in its thread pool, so a slow ledger read never
+    # blocks the event loop (only sign-in, which awaits the request body, is async).
     def html(body: str, status: int = 200) -> Response:
         return HTMLResponse(body, status_code=status, headers=_SECURITY_HEADERS)
 
@@ -147,7 +149,7 @@ def create_app(config: DashboardConfig) -> Starlette:
             headers={**_SECURITY_HEADERS, "content-disposition": f'attachment; filename="{name}.csv"'},
         )
 
-    async def overview(request: Request) -> Response:
+    def overview(request: Request) -> Response:
         now = config.clock()
         filters = _filters(request)
         held = open_grants(store, filters)
@@ -192,12 +194,12 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return html(pages.document(config.title + " dashboard", body, current="/"))
 
-    async def open_export(request: Request) -> Response:
+    def open_export(request: Request) -> Response:
         rows = open_grants(store, _filters(request))
         headers = ("lease_id", "state", "kind", "role", "scope", "principal_id", "end_at", "run")
         return export("open_grants", request.path_params["fmt"], headers, [dict(r) for r in rows])
 
-    async def lease_list(request: Request) -> Response:
+    def lease_list(request: Request) -> Response:
         filters = _filters(request)
         page = leases(store, filters)
         body = (
@@ -209,7 +211,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return html(pages.document("Leases", body, current="/leases"))
 
-    async def lease_export(request: Request) -> Response:
+    def lease_export(request: Request) -> Response:
         filters = _filters(request)
         page = leases(store, filters, page_size=1000)
         headers = (
@@ -231,7 +233,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return export("leases", request.path_params["fmt"], headers, [dict(r) for r in page.rows])
 
-    async def lease_page(request: Request) -> Response:
+    def lease_page(request: Request) -> Response:
         lease_id, fmt = request.path_params["lease_id"], None
         found = store.find(lease_id)
         if found is None and lease_id.endswith(".json"):
@@ -288,7 +290,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return html(pages.document(f"Lease {lease_id}", body, current="/leases"))
 
-    async def usage_page(request: Request) -> Response:
+    def usage_page(request: Request) -> Response:
         filters = _filters(request)
         group = request.query_params.get("group") or "principal"
         if group not in GROUPS:
@@ -315,7 +317,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return html(pages.document("Privilege-hours", body, current="/usage"))
 
-    async def approvals_page(request: Request) -> Response:
+    def approvals_page(request: Request) -> Response:
         filters = _filters(request)
         items = approvals(store, filters)
         fmt = request.path_params.get("fmt")
@@ -339,7 +341,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return html(pages.document("Approvals", body, current="/approvals"))
 
-    async def problems_page(request: Request) -> Response:
+    def problems_page(request: Request) -> Response:
         filters = _filters(request)
         items = problems(store, filters)
         fmt = request.path_params.get("fmt")
@@ -354,7 +356,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return html(pages.document("Problems", body, current="/problems"))
 
-    async def signin_form(request: Request) -> Response:
+    def signin_form(request: Request) -> Response:
         error = request.query_params.get("error")
         body = (
             (f'<p class="bad" role="alert">{escape(error)}</p>' if error else "")
@@ -378,7 +380,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         )
         return response
 
-    async def healthz(request: Request) -> Response:
+    def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     routes = [

@@ -8,7 +8,7 @@ events costs the same as the first page of an empty one. Nothing here writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -165,12 +165,15 @@ def _in_leases(where: _Where) -> str:
     return f" AND e.lease_id IN (SELECT lease_id FROM leases{where.sql()})" if where.clauses else ""  # noqa: S608
 
 
-def _rows(store: AuditStore, sql: str, params: Sequence[object]) -> Iterator[Mapping[str, Any]]:
+def _rows(store: AuditStore, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
+    """Every row of one bounded query (pages, aggregates, limited lists), read inside one transaction."""
     with store.read_transaction() as db:
         cursor = db.execute(sql, list(params))
         names = [column[0] for column in cursor.description]
-        for row in cursor.fetchall():
-            yield dict(zip(names, row, strict=True))
+        # psycopg's rows are already mappings; sqlite3's are sequences in column order.
+        return [
+            dict(row) if isinstance(row, Mapping) else dict(zip(names, row, strict=True)) for row in cursor.fetchall()
+        ]
 
 
 def leases(store: AuditStore, filters: Filters, *, page_size: int = PAGE_SIZE) -> Page:
@@ -188,7 +191,7 @@ def leases(store: AuditStore, filters: Filters, *, page_size: int = PAGE_SIZE) -
 def count_leases(store: AuditStore, filters: Filters) -> int:
     where = _where(store, filters)
     sql = f"SELECT COUNT(*) AS n FROM leases{where.sql()}"  # noqa: S608 - fixed clauses, bound values
-    return int(next(iter(_rows(store, sql, where.params)))["n"])
+    return int(_rows(store, sql, where.params)[0]["n"])
 
 
 def open_grants(store: AuditStore, filters: Filters | None = None, *, limit: int = 200) -> list[LeaseRecord]:
