@@ -25,11 +25,17 @@
     └─ ReleaseFailedError             access may still be granted: the most severe outcome       85
 
 The child's own exit code passes through `jitpim exec` unchanged when everything else succeeded.
+
+Messages, hints and targets echo what the user gave (a scope, a profile name); they are stored neutralised
+(`jitpim.safe_text`): one line, control characters written as escapes, so an error can never inject a line or
+a workflow command into a CI log.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from .safe_text import neutralise
 
 __all__ = [
     "ApprovalDeniedError",
@@ -66,10 +72,36 @@ class JitError(Exception):
     default_hint: ClassVar[str] = ""
 
     def __init__(self, message: str, *, hint: str | None = None, target: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(neutralise(message))
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
         self.target = target
+
+    # Properties, so a message, hint or target set after construction (callers add the target they know) is
+    # neutralised too.
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = neutralise(value)
+
+    @property
+    def hint(self) -> str:
+        return self._hint
+
+    @hint.setter
+    def hint(self, value: str | None) -> None:
+        self._hint = neutralise(value or "")
+
+    @property
+    def target(self) -> str | None:
+        return self._target
+
+    @target.setter
+    def target(self, value: str | None) -> None:
+        self._target = neutralise(value) if value is not None else None
 
     def __str__(self) -> str:
         prefix = f"{self.target}: " if self.target else ""

@@ -74,3 +74,33 @@ def test_format_duration_round_trips_when_formatted_both_ways(value: timedelta, 
     if value:
         assert parse_duration(human) == value
         assert parse_duration(iso) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("99999999999999999999h", "far too long"),
+        ("P99999999999W", "longer than 3650d"),
+        ("3651d", "longer than 3650d"),
+        ("1" * 100_000 + "h", "is not a duration"),
+        ("1d" + " " * 3000 + "x", "is not a duration"),
+        ("PT0.0000001S", "is zero"),
+        ("\u0665m", "cannot read duration"),  # an Arabic-Indic five: digits are ASCII only
+        ("1h\n::warning::x", "cannot read duration"),
+    ],
+)
+def test_absurd_durations_are_usage_errors_not_overflows(text: str, needle: str) -> None:
+    """Huge, endless or sub-microsecond durations are refused with a hint, quickly, and never overflow."""
+    with pytest.raises(UsageError) as info:
+        parse_duration(text)
+    assert needle in info.value.message and info.value.hint
+    assert "\n" not in str(info.value)
+
+
+def test_a_duration_that_is_not_text_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="is not text"):
+        parse_duration(15)  # type: ignore[arg-type]
+
+
+def test_the_longest_duration_still_parses() -> None:
+    assert parse_duration("3650d") == timedelta(days=3650)

@@ -204,3 +204,65 @@ def test_slug_is_stable_and_path_safe_when_targets_differ() -> None:
     assert a.slug != b.slug
     assert "/" not in a.slug and a.slug.startswith("key-vault-secrets-officer-kv-payments-")
     assert "for 30m" in Target.from_flags(kind="rbac", role="Reader", scope=RG, duration="30m").describe()
+
+
+_SUB = "/subscriptions/00000000-0000-0000-0000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"role": 42}, "role must be text, not a number (42)"),
+        ({"role": ["Owner"]}, "role must be text, not a list"),
+        ({"scope": True}, "scope must be text, not true/false"),
+        ({"scope": _SUB + "/resourceGroups/rg\n::warning::pwned"}, "contains control characters (\\n)"),
+        ({"role": "Reader\x1b[2K"}, "contains control characters (\\x1b)"),
+        ({"justification": "deploy\r\n::add-mask::x"}, "contains control characters (\\r \\n)"),
+        ({"tenant": "contoso.com\u202e"}, "contains control characters (\\u202e)"),
+        ({"duration": "400d"}, "longer than jitpim grants (365d)"),
+        ({"duration": 15}, "has no unit"),
+        ({"start": "9999-12-31T00:00:00Z", "duration": "1h"}, "too far ahead"),
+        ({"kind": 3}, "kind must be text"),
+    ],
+)
+def test_a_field_of_the_wrong_type_or_with_control_characters_is_refused(
+    fields: dict[str, object], needle: str
+) -> None:
+    """Every text field is text, on one line: the access file's `role: 42` and a scope carrying a newline and a
+    workflow command are usage errors, not AttributeErrors or forged CI log lines."""
+    values: dict[str, object] = {"kind": "rbac", "role": "Reader", "scope": _SUB, **fields}
+    with pytest.raises(UsageError) as info:
+        Target.from_flags(**values)  # type: ignore[arg-type]
+    assert needle in info.value.message
+    assert info.value.hint and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["JIRA:OPS-123", "ServiceNow:CHG0031337", "GitHub:contoso/payments#42", "CHG:1", "a.b_c-d:X:1"]
+)
+def test_ticket_grammar_accepts_system_colon_number(text: str) -> None:
+    assert str(Ticket.parse(text)) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "JIRA",
+        ":123",
+        "JIRA:",
+        "JIRA :1",
+        "JIRA: 1",
+        "1JIRA:1",
+        "JIRA:OPS 1",
+        "JIRA:1\n::warning::x",
+        "J:" + "1" * 65,
+        "Jira:-1",
+        "J" * 33 + ":1",
+        "JIRA:1;rm",
+    ],
+)
+def test_ticket_grammar_refuses_anything_else(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        Ticket.parse(text)
+    assert "SYSTEM:NUMBER" in info.value.hint or "one line" in info.value.hint
+    assert "\n" not in str(info.value)

@@ -1,7 +1,9 @@
 """What access is asked for: a target (kind, role, scope, ...) and how it is obtained (mode).
 
 `Target.from_flags` is the one place flag combinations are validated, so the CLI, the access file and the
-broker all refuse the same mistakes with the same hints.
+broker all refuse the same mistakes with the same hints. Every text field must be text (an access file's
+`role: 42` is refused, not crashed on) and free of control characters: these values reach the APIs, the
+audit records and the CI log, where a line break could forge a log line or a workflow command.
 """
 
 from __future__ import annotations
@@ -14,9 +16,34 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import ConfigError, UsageError
+from ..safe_text import control_characters
 from .durations import format_duration, iso8601_duration, parse_duration
 
-__all__ = ["GroupAccess", "Mode", "Target", "TargetKind", "Ticket", "is_guid", "validate_arm_scope"]
+__all__ = [
+    "LONGEST_ACCESS",
+    "GroupAccess",
+    "Mode",
+    "Target",
+    "TargetKind",
+    "Ticket",
+    "is_guid",
+    "printable_field",
+    "validate_arm_scope",
+]
+
+# The longest access window jitpim asks for. PIM's own policies stop at a year for assignments; plain RBAC has
+# no expiry at the source, so anything longer is a standing grant by another name.
+LONGEST_ACCESS = timedelta(days=365)
+# A ticket is SYSTEM:NUMBER: a system name (a letter, then letters, digits, `.`, `_`, `-`; at most 32) and a
+# reference (a letter or digit, then letters, digits, `.`, `_`, `-`, `/`, `#`, `:`; at most 64): JIRA:OPS-123,
+# ServiceNow:CHG0031337, GitHub:contoso/payments#42. Nothing else: it is shown in logs and sent to PIM.
+_TICKET = re.compile(r"^(?P<system>[A-Za-z][A-Za-z0-9._-]{0,31}):(?P<number>[A-Za-z0-9][A-Za-z0-9._/#:-]{0,63})$")
+_TICKET_HINT = (
+    "Write the ticket as SYSTEM:NUMBER, e.g. JIRA:OPS-123, ServiceNow:CHG0031337 or GitHub:contoso/payments#42 "
+    "(letters, digits and . _ - in the system; also / # : in the number; no spaces)."
+)
+# Longest text jitpim accepts in a field; PIM's justification limit is 500 characters.
+_MAX_FIELD = 1000
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _DOMAIN = re.compile(
@@ -68,20 +95,45 @@ class Ticket:
 
     @classmethod
     def parse(cls, text: str) -> Ticket:
-        system, sep, number = text.strip().partition(":")
-        system, number = system.strip(), number.strip()
-        if not sep or not system or not number:
-            raise UsageError(
-                f"cannot read ticket {text!r}",
-                hint="Write the ticket as SYSTEM:NUMBER, e.g. JIRA:OPS-123 or ServiceNow:CHG0031337.",
-            )
-        return cls(system=system, number=number)
+        """Read `SYSTEM:NUMBER` (grammar above `_TICKET`); raise `UsageError` naming the form otherwise."""
+        value = printable_field(text, "ticket").strip()
+        match = _TICKET.match(value)
+        if match is None:
+            raise UsageError(f"cannot read ticket {_short(value)!r}", hint=_TICKET_HINT)
+        return cls(system=match["system"], number=match["number"])
 
     def __str__(self) -> str:
         return f"{self.system}:{self.number}"
 
     def to_json(self) -> dict[str, str]:
         return {"system": self.system, "number": self.number}
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def printable_field(value: object, name: str, *, limit: int = _MAX_FIELD) -> str:
+    """`value` when it is text of at most `limit` characters without control characters; else `UsageError`
+    naming the field, what is wrong with it, and what to write."""
+    if not isinstance(value, str):
+        kind = {"NoneType": "empty", "bool": "true/false", "int": "a number", "float": "a number"}.get(
+            type(value).__name__, f"a {type(value).__name__}"
+        )
+        raise UsageError(
+            f"{name} must be text, not {kind} ({_short(repr(value))})",
+            hint=f"Write the {name} as text; in YAML, quote a value that would read as a number, a date or "
+            f'true/false (e.g. {name}: "{_short(str(value), 40)}").',
+        )
+    bad = control_characters(value)
+    if bad:
+        raise UsageError(
+            f"{name} {_short(value)!r} contains control characters ({' '.join(bad)})",
+            hint=f"Give the {name} on one line, without line breaks, tabs or escape sequences.",
+        )
+    if len(value) > limit:
+        raise UsageError(f"{name} is {len(value)} characters long", hint=f"Keep the {name} under {limit} characters.")
+    return value
 
 
 def validate_arm_scope(scope: str) -> str:
@@ -137,11 +189,19 @@ def _kind(value: str | TargetKind) -> TargetKind:
         ) from None
 
 
+_LAST_START_YEAR = 9000
+
+
 def _start(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         parsed = value
     else:
-        text = value.strip()
+        if not isinstance(value, str):  # e.g. an access file's `start: 2026-05-01` (a date, no time or zone)
+            raise UsageError(
+                f"cannot read start time {value!r}",
+                hint='Use ISO-8601 with a time and zone, quoted in YAML, e.g. start: "2026-05-01T08:00:00Z".',
+            )
+        text = printable_field(value, "start time").strip()
         try:
             parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
@@ -150,6 +210,9 @@ def _start(value: str | datetime | None) -> datetime | None:
             ) from None
     if parsed is not None and parsed.tzinfo is None:
         raise UsageError(f"start time {value!s} has no time zone", hint="Add a zone, e.g. Z for UTC.")
+    if parsed is not None and parsed.year > _LAST_START_YEAR:
+        # The window's end (start + duration, with durations up to ten years) must still be a date.
+        raise UsageError(f"start time {value!s} is too far ahead", hint="Give a start within the next year or so.")
     return parsed
 
 
@@ -210,6 +273,13 @@ class Target:
         ticket_value: str | Ticket | None,
         start_value: str | datetime | None,
     ) -> Target:
+        fields = {"role": role, "scope": scope, "tenant": tenant, "justification": justification}
+        for name, value in fields.items():
+            if value is not None:
+                printable_field(value, name)
+        for name, other in (("kind", kind_value), ("access", access_value), ("ticket", ticket_value)):
+            if other is not None and not isinstance(other, (str, TargetKind, GroupAccess, Ticket)):
+                printable_field(other, name)
         kind = _kind(kind_value)
         role = (role or "").strip() or None
         access: GroupAccess | None = None
@@ -267,9 +337,20 @@ class Target:
                     f"tenant {tenant!r} is neither a tenant id nor a domain", hint="Use the tenant's GUID."
                 )
 
+        if duration_value is not None and not isinstance(duration_value, (str, timedelta)):
+            raise UsageError(
+                f"duration {_short(repr(duration_value))} has no unit",
+                hint="Write the duration with its unit, e.g. 30m, 1h30m or PT1H (a bare number is ambiguous).",
+            )
         duration = parse_duration(duration_value) if isinstance(duration_value, str) else duration_value
         if duration is not None and duration <= timedelta(0):
             raise UsageError(f"duration {duration} is not positive", hint="Give a duration such as 30m or 1h.")
+        if duration is not None and duration > LONGEST_ACCESS:
+            raise UsageError(
+                f"duration {format_duration(duration)} is longer than jitpim grants "
+                f"({format_duration(LONGEST_ACCESS)})",
+                hint="Just-in-time access lasts minutes or hours: ask for what the job needs, e.g. 30m or 2h.",
+            )
 
         ticket = Ticket.parse(ticket_value) if isinstance(ticket_value, str) and ticket_value.strip() else None
         if isinstance(ticket_value, Ticket):
