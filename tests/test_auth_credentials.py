@@ -217,3 +217,60 @@ def test_real_cloud_falls_back_when_no_explicit_credential(tmp_path: Path) -> No
     env = {"AZURE_CLIENT_ID": "c", "AZURE_TENANT_ID": "contoso.onmicrosoft.com", "AZURE_CLIENT_SECRET": "s"}
     with credential_for(PUBLIC, mode="direct", environ=env) as choice:
         assert choice.kind == "client-secret" and choice.to_json()["tenant_id"] == "contoso.onmicrosoft.com"
+
+
+@pytest.mark.parametrize(
+    ("setup", "needle"),
+    [
+        ("missing", "which does not exist"),
+        ("directory", "a directory"),
+        ("empty", "is empty"),
+        ("binary", "is not text"),
+        ("not-a-directory", "cannot read AZURE_FEDERATED_TOKEN_FILE"),
+        ("huge", "too large"),
+    ],
+)
+def test_an_unusable_federated_token_file_is_a_config_error_before_any_request(
+    cloud: CloudProfile, info: dict[str, Any], tmp_path: Path, setup: str, needle: str
+) -> None:
+    """AZURE_FEDERATED_TOKEN_FILE naming a missing, empty or unreadable file: ConfigError (71) naming the
+    variable and the fix, not azure-identity's FileNotFoundError traceback at the first token request."""
+    path = tmp_path / "token"
+    if setup == "directory":
+        path.mkdir()
+    elif setup == "empty":
+        path.write_text("  \n")
+    elif setup == "binary":
+        path.write_bytes(b"\xff\xfe\x00")
+    elif setup == "not-a-directory":
+        path.write_text("x")
+        path = path / "token"
+    elif setup == "huge":
+        path.write_text("x" * 100_000)
+    env = {
+        "AZURE_FEDERATED_TOKEN_FILE": str(path),
+        "AZURE_CLIENT_ID": info["principals"]["ci-app"]["client_id"],
+        "AZURE_TENANT_ID": info["tenant_id"],
+    }
+    with pytest.raises(ConfigError) as failure:
+        credential_for(cloud, mode="direct", environ=env)
+    assert needle in failure.value.message and "AZURE_FEDERATED_TOKEN_FILE" in failure.value.message
+    assert "AZURE_FEDERATED_TOKEN_FILE" in failure.value.hint and failure.value.exit_code == 71
+
+
+def test_a_federated_token_file_that_disappears_mid_run_is_an_auth_error(
+    cloud: CloudProfile, info: dict[str, Any], tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("eyJhbGciOiJub25lIn0.e30.")
+    env = {
+        "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+        "AZURE_CLIENT_ID": info["principals"]["ci-app"]["client_id"],
+        "AZURE_TENANT_ID": info["tenant_id"],
+    }
+    with credential_for(cloud, mode="direct", environ=env) as choice:
+        token_file.unlink()
+        with pytest.raises(AuthError) as failure:
+            choice.credential.get_token(cloud.arm_scope)
+    assert "cannot read" in failure.value.message and str(token_file) in failure.value.message
+    assert failure.value.__cause__ is None and failure.value.exit_code == 72

@@ -65,20 +65,60 @@ def _unprivileged(action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return outcome
 
 
+def _reachable_by_others(directory: Path) -> bool:
+    """True when another user can reach `directory`: it and every directory above it are searchable (o+x)."""
+    try:
+        return all(os.stat(part).st_mode & 0o001 for part in (directory, *directory.parents))
+    except OSError:
+        return False
+
+
+def _shared_temp_root() -> Path:
+    """A temporary directory another user can reach, whatever TMPDIR is: pytest's tmp_path and a private
+    TMPDIR (0700, as on many desktops and CI sandboxes) are out of nobody's reach, so the first reachable of
+    TMPDIR, /tmp, /var/tmp and /dev/shm is used."""
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        path = Path(candidate).resolve()
+        if path.is_dir() and _reachable_by_others(path) and os.access(path, os.W_OK):
+            return path
+    pytest.skip("no temporary directory on this machine is reachable by an unprivileged user")
+
+
 @pytest.fixture(name="workdir")
 def _workdir(tmp_path: Path) -> Iterator[Path]:
     """A directory the (possibly unprivileged) test user owns and can reach."""
     if os.geteuid() != 0:
         yield tmp_path
         return
-    # pytest's tmp_path sits under a root-only 0700 directory; nobody needs a reachable one.
-    directory = Path(tempfile.mkdtemp(prefix="jitpim-ledger-test-"))
+    # The test makes its own world-reachable directory: it must not depend on TMPDIR's mode.
+    directory = Path(tempfile.mkdtemp(prefix="jitpim-ledger-test-", dir=_shared_temp_root()))
     os.chmod(directory, 0o755)
     os.chown(directory, NOBODY, NOBODY)
+    assert _reachable_by_others(directory)
     try:
         yield directory
     finally:
         shutil.rmtree(directory)
+
+
+def test_the_workdir_is_reachable_by_nobody_even_under_a_private_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read-only-ledger tests run as nobody; with TMPDIR private (0700), their directory still works."""
+    private = tmp_path / "private-tmp"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    assert tempfile.gettempdir() == str(private)
+    fixture = _workdir.__wrapped__(tmp_path)  # type: ignore[attr-defined]
+    directory = next(fixture)
+    try:
+        assert not str(directory).startswith(str(private))
+        assert _reachable_by_others(directory)
+        if os.geteuid() == 0:
+            assert _unprivileged(lambda: {"listed": os.listdir(directory)}) == {"listed": []}
+    finally:
+        fixture.close()
 
 
 def _try_to_grant(path: Path, prepare: Callable[[], None]) -> dict[str, Any]:

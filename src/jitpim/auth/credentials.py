@@ -40,7 +40,7 @@ from .password_grant import PasswordGrantCredential
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 
-__all__ = ["AZURE_CLI_CLIENT_ID", "CredentialChoice", "GuardedCredential", "credential_for"]
+__all__ = ["AZURE_CLI_CLIENT_ID", "CredentialChoice", "GuardedCredential", "check_token_file", "credential_for"]
 
 _T = TypeVar("_T")
 
@@ -73,6 +73,12 @@ class GuardedCredential:
         except (ClientAuthenticationError, ValueError) as exc:
             failure = auth_error_from(exc, what=f"{type(self.inner).__name__} getting a token for {' '.join(scopes)}")
             failure.hint = AuthError.default_hint
+        except OSError as exc:
+            # A credential that reads a file (the federated token file, rotated by Kubernetes) lost it mid-run.
+            failure = AuthError(
+                f"{self.source}: cannot read {exc.filename or 'its file'}: {exc.strerror or type(exc).__name__}",
+                hint=_TOKEN_FILE_HINT,
+            )
         # Raised outside the handler so that nothing chains to the azure-identity error, which references
         # the token request (its form holds the client secret or assertion) and an open connection pool.
         raise failure
@@ -193,6 +199,41 @@ def credential_for(
         raise ConfigError(f"cannot build the credential: {exc}") from exc
 
 
+_TOKEN_FILE_HINT = (
+    "AZURE_FEDERATED_TOKEN_FILE must name a readable file holding the workload identity's JWT (Kubernetes "
+    "projects it into the pod); fix the path, or unset the variable to use another credential."
+)
+# A federated token is a JWT of a few kilobytes; anything far larger is not one.
+_TOKEN_FILE_MAX_BYTES = 64 * 1024
+
+
+def check_token_file(path: str) -> None:
+    """Refuse a federated token file that azure-identity could not use, before any request: missing, not a
+    file, unreadable, empty, too large, or not text. Raises `ConfigError` naming the variable, never the token."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_TOKEN_FILE_MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"AZURE_FEDERATED_TOKEN_FILE names {path}, which does not exist", hint=_TOKEN_FILE_HINT
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"AZURE_FEDERATED_TOKEN_FILE names {path}, a directory", hint=_TOKEN_FILE_HINT) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read AZURE_FEDERATED_TOKEN_FILE {path}: {exc.strerror or type(exc).__name__}",
+            hint=_TOKEN_FILE_HINT,
+        ) from None
+    if len(data) > _TOKEN_FILE_MAX_BYTES:
+        raise ConfigError(f"AZURE_FEDERATED_TOKEN_FILE {path} is too large to be a token", hint=_TOKEN_FILE_HINT)
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"AZURE_FEDERATED_TOKEN_FILE {path} is not text", hint=_TOKEN_FILE_HINT) from None
+    if not text:
+        raise ConfigError(f"AZURE_FEDERATED_TOKEN_FILE {path} is empty", hint=_TOKEN_FILE_HINT)
+
+
 def _app_credential(
     cloud: CloudProfile, env: Mapping[str, str], client_id: str | None, tenant_id: str | None
 ) -> CredentialChoice:
@@ -229,6 +270,8 @@ def _app_credential(
     if token_file and not missing:
         assert client_id is not None and tenant_id is not None
         from azure.identity import WorkloadIdentityCredential
+
+        check_token_file(token_file)
 
         credential = WorkloadIdentityCredential(
             tenant_id=tenant_id, client_id=client_id, token_file_path=token_file, **_transport_kwargs(cloud, msal=False)
