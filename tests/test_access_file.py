@@ -301,3 +301,37 @@ def test_no_fuzzed_duplicate_ever_changes_a_value_silently(tmp_path: Path) -> No
         for name, profile in access.profiles.items():
             roles = [t.get("role") for t in lenient["profiles"][name]["targets"]]
             assert [t.role for t in profile.targets] == [str(r).strip() for r in roles]
+
+
+def test_yaml_merge_keys_work_and_explicit_keys_override_them(tmp_path: Path) -> None:
+    text = f"""\
+version: 1
+profiles:
+  base: &base
+    justification: shared
+    targets:
+      - &officer {{kind: rbac, role: Reader, scope: "{SCOPE}"}}
+  derived:
+    <<: *base
+    justification: own
+    targets:
+      - <<: *officer
+        role: Contributor
+"""
+    access = load_access_file(_write(tmp_path, text))
+    assert access.profile("derived").targets[0].role == "Contributor"
+    assert access.profile("derived").targets[0].justification == "own"
+    assert access.profile("base").targets[0].role == "Reader"
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[1] / "docs/reference/access-file.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0].replace("<sub>", "00000000-0000-0000-0000-000000000001")
+    access = load_access_file(_write(tmp_path, example))
+    assert set(access.profiles) == {"rotate-kv", "break-glass"}
+    lines = example.splitlines()
+    at = next(i for i, line in enumerate(lines) if "role: Key Vault Secrets Officer" in line)
+    lines.insert(at + 1, lines[at])
+    error = _refused(tmp_path, "\n".join(lines) + "\n")
+    shown = f"jitpim.yaml:{at + 2}: duplicate key 'role' (first at line {at + 1})"
+    assert shown in error.message and f"error: {shown}" in doc
