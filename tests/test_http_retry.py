@@ -104,14 +104,16 @@ def test_get_is_resent_when_response_is_lost(graph: ApiClient, sleeps: list[floa
     assert [e.status for e in graph.retries] == [504] and len(sleeps) == 1
 
 
-def test_connection_failures_are_retried_then_reported_when_nothing_listens() -> None:
-    """Nothing was sent, so even a POST is retried; after the retries, a ProviderError names the host."""
+def test_a_refused_loopback_connection_fails_at_once_naming_the_likely_cause() -> None:
+    """Nothing listens on that port of this machine (a stopped emulator): no retries, and the hint says so.
+    Connection failures that may pass are retried: tests/test_http_connectivity.py."""
     sleeps: list[float] = []
     client = ApiClient("https://127.0.0.1:1", None, None, cloud=PUBLIC, sleep=sleeps.append)
     with client, pytest.raises(ProviderError, match=r"cannot reach https://127\.0\.0\.1:1/x") as failure:
         client.post("/x", {"a": 1})
-    assert len(sleeps) == RetrySettings().max_retries
-    assert {e.reason for e in client.retries} == {"connection failed"}
+    assert sleeps == [] and client.retries == []
+    assert "(connection refused)" in failure.value.message
+    assert "Is the emulator running?" in failure.value.hint and "jitpim emulator serve" in failure.value.hint
     assert "TLS" not in failure.value.hint
 
 

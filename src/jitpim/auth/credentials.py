@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..cloud import CloudProfile
 from ..errors import AuthError, ConfigError, JitError
-from ..http import auth_error_from
+from ..http import auth_error_from, connection_refused, is_loopback_url, unreachable_hint
 from ..model import Mode
 from .github_oidc import GitHubOidcTokenSource
 from .identity import authority_for_tenant
@@ -55,9 +55,11 @@ class GuardedCredential:
     Microsoft's own clients (SecretClient...) as well as to `ApiClient`.
     """
 
-    def __init__(self, inner: Any, source: str) -> None:
+    def __init__(self, inner: Any, source: str, *, authority: str | None = None) -> None:
         self.inner = inner
         self.source = source
+        # Where tokens come from (the cloud's authority host), to say so when nothing answers there.
+        self.authority = authority
 
     def __repr__(self) -> str:
         return f"<GuardedCredential {type(self.inner).__name__}: {self.source}>"
@@ -73,6 +75,8 @@ class GuardedCredential:
         except (ClientAuthenticationError, ValueError) as exc:
             failure = auth_error_from(exc, what=f"{type(self.inner).__name__} getting a token for {' '.join(scopes)}")
             failure.hint = AuthError.default_hint
+            if connection_refused(exc):
+                failure.hint = unreachable_hint(self.authority or "https://login", what="the token issuer")
         except OSError as exc:
             # A credential that reads a file (the federated token file, rotated by Kubernetes) lost it mid-run.
             failure = AuthError(
@@ -166,6 +170,10 @@ def _transport_kwargs(cloud: CloudProfile, *, msal: bool) -> dict[str, Any]:
         kwargs["connection_verify"] = cloud.ca_bundle
     if msal and not cloud.instance_discovery:
         kwargs["disable_instance_discovery"] = True
+    if is_loopback_url(cloud.authority_host):
+        # Nothing listening on this machine (a stopped emulator) will not start listening during
+        # azure-identity's connection retries: fail at once and say so.
+        kwargs["retry_connect"] = 0
     return kwargs
 
 
@@ -192,9 +200,9 @@ def credential_for(
     if tenant_id:
         authority_for_tenant(cloud, tenant_id)  # validates the tenant's form
     try:
-        if mode is Mode.SELF:
-            return _user_credential(cloud, env, client_id, tenant_id)
-        return _app_credential(cloud, env, client_id, tenant_id)
+        choice = (_user_credential if mode is Mode.SELF else _app_credential)(cloud, env, client_id, tenant_id)
+        choice.credential.authority = cloud.authority_host
+        return choice
     except ValueError as exc:  # azure-identity validates its arguments with ValueError
         raise ConfigError(f"cannot build the credential: {exc}") from exc
 

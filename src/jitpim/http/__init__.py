@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .client import DEFAULT_EXPECTED, ApiClient, ApiResponse, arm_client, graph_client, keyvault_client
+from .connectivity import connection_refused, is_loopback_url, unreachable_hint
 from .counter import Call, RequestCounter
 from .envelopes import ParsedError, auth_error_from, error_for_response, parse_error_body
 from .retry import RetryEvent, RetrySettings, default_sleep, is_testing, parse_retry_after, set_testing
@@ -27,15 +28,18 @@ __all__ = [
     "RetrySettings",
     "arm_client",
     "auth_error_from",
+    "connection_refused",
     "default_sleep",
     "error_for_response",
     "graph_client",
+    "is_loopback_url",
     "is_testing",
     "keyvault_client",
     "parse_error_body",
     "parse_retry_after",
     "retry_policy",
     "set_testing",
+    "unreachable_hint",
 ]
 
 

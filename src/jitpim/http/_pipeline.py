@@ -31,12 +31,16 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.pipeline.transport import RequestsTransport
 
+from .connectivity import connection_refused, is_loopback_url
 from .counter import RequestCounter
 from .retry import IDEMPOTENT_METHODS, RetryEvent, RetrySettings, parse_retry_after
 
 __all__ = ["RETRY_UNSAFE_OPTION", "JitRetryPolicy", "build_pipeline_client", "is_tls_verification_failure"]
 
 log = logging.getLogger("jitpim.http")
+# Retries are progress a person waits through: WARNING, so that an unconfigured program (the CLI) shows them
+# on stderr through Python's last-resort handler, and a program with logging set up routes them as it likes.
+progress = logging.getLogger("jitpim.http.retry")
 # Per-call option read (and removed) by the retry policy: the caller states the call is safe to resend.
 RETRY_UNSAFE_OPTION = "jitpim_retry_unsafe"
 
@@ -93,10 +97,14 @@ class JitRetryPolicy(HTTPPolicy[Any, Any]):
                 failure, reason = exc, "no response"
             except ServiceRequestError as exc:
                 # Nothing was sent (connection refused, DNS, TLS handshake): safe to resend, except a
-                # certificate the client does not trust, which no retry will fix.
+                # certificate the client does not trust, which no retry will fix, and a refused connection
+                # to this machine: nothing listens on that port (a stopped emulator), and waiting will not
+                # start it. Those fail at once.
                 if retry >= self.settings.max_retries or is_tls_verification_failure(exc):
                     raise
-                failure, reason = exc, "connection failed"
+                if connection_refused(exc) and is_loopback_url(request.http_request.url):
+                    raise
+                failure, reason = exc, "connection refused" if connection_refused(exc) else "connection failed"
             else:
                 status = response.http_response.status_code
                 if status not in self.settings.statuses or retry >= self.settings.max_retries:
@@ -122,7 +130,18 @@ class JitRetryPolicy(HTTPPolicy[Any, Any]):
             event = RetryEvent(
                 method=method, path=_path(request), attempt=retry, status=status, delay=delay, reason=reason
             )
-            log.info("retrying %s %s in %.1f s (%s, retry %d)", method, event.path, delay, reason, retry)
+            host = urlsplit(request.http_request.url).netloc
+            progress.warning(
+                "jitpim: %s %s%s: %s%s; retry %d of %d in %.1f s",
+                method,
+                host,
+                event.path,
+                reason,
+                f" ({status})" if status is not None else "",
+                retry,
+                self.settings.max_retries,
+                delay,
+            )
             if self.on_retry is not None:
                 self.on_retry(event)
             self.sleep(delay)

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ..cloud import CloudProfile
 from ..errors import ConfigError, JitError, ProviderApiError, ProviderError
+from .connectivity import connection_refused, unreachable_hint
 from .counter import RequestCounter
 from .envelopes import auth_error_from, error_for_response
 from .retry import RetryEvent, RetrySettings, default_sleep, parse_retry_after
@@ -234,12 +235,16 @@ class ApiClient:
             from ._pipeline import is_tls_verification_failure
 
             hint = "Check the network and the cloud profile's URLs."
+            why = type(exc).__name__
             if is_tls_verification_failure(exc):
                 hint = (
                     "TLS verification failed: point JITPIM_CA_BUNDLE at the CA that issued the server's "
                     "certificate (for the emulator, its ca_cert). Verification is never turned off."
                 )
-            raise ProviderError(f"cannot reach {where} ({type(exc).__name__})", hint=hint) from exc
+            elif connection_refused(exc):
+                why = "connection refused"
+                hint = unreachable_hint(url)
+            raise ProviderError(f"cannot reach {where} ({why})", hint=hint) from exc
         if auth_failure is not None:
             # Raised outside the handler: the credential's error references its token request (secrets).
             raise auth_failure
