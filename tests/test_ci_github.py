@@ -184,3 +184,19 @@ def test_a_value_containing_the_delimiter_gets_another_one(tmp_path: Path, monke
     delimiter = f"ghadelimiter_{'1' * 32}"
     assert output.read_text() == f"tricky<<{delimiter}\n{value}\n{delimiter}\n"
     assert _parse_outputs(output.read_text()) == {"tricky": value}
+
+
+def test_annotations_cannot_carry_escape_sequences_or_forge_commands(tmp_path: Path) -> None:
+    """A message echoing user input (a scope with a newline, an ESC sequence, a bidi override) stays one
+    annotation: no new line starts, no terminal control reaches the log, inside Actions and outside."""
+    gha, stdout, _, _, _ = _actions(tmp_path)
+    gha.error("scope /x\n::warning::forged\x1b[2K\u202e", title="bad\x1b[31m")
+    lines = stdout.getvalue().splitlines()
+    assert lines == ["::error title=bad\\x1b[31m::scope /x%0A::warning::forged\\x1b[2K\\u202e"]
+    with gha.group("name\n::error::x"):
+        pass
+    assert stdout.getvalue().splitlines()[1] == "::group::name%0A::error::x"
+    outside_err = io.StringIO()
+    local = GitHubActions({}, io.StringIO(), outside_err)
+    local.warning("a\n::error::b\x1b]0;t\x07")
+    assert outside_err.getvalue() == "jitpim: warning: a\\n::error::b\\x1b]0;t\\x07\n"

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Final, TextIO
 
 from jitpim.errors import ConfigError, UsageError
+from jitpim.safe_text import neutralise
 
 __all__ = ["STEP_SUMMARY_LIMIT_BYTES", "GitHubActions", "escape_data", "escape_property"]
 
@@ -37,8 +38,10 @@ _OUTPUT_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def escape_data(text: str) -> str:
-    """Escape a workflow command's message (the part after the second `::`)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a workflow command's message (the part after the second `::`): the runner's own escapes for
+    `%`, CR and LF (so a multi-line annotation stays one command), and every other control character (ESC
+    sequences, the Unicode line separators, bidi overrides) written visibly by `neutralise`."""
+    return neutralise(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
@@ -160,7 +163,8 @@ class GitHubActions:
             return
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         heading = f"{title}: " if title else ""
-        self._stderr.write(f"jitpim: {level}: {where}{heading}{message}\n")
+        # One line, whatever the message holds: another CI system's log reads it too.
+        self._stderr.write(neutralise(f"jitpim: {level}: {where}{heading}{message}") + "\n")
         self._stderr.flush()
 
     def notice(
