@@ -144,3 +144,33 @@ def test_verify_needs_a_key_for_signatures(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
     assert result.exit_code == 71 and "no public key" in result.output
     assert CliRunner().invoke(cli, ["audit", "verify", "--no-signatures"], env=env).exit_code == 0
+
+
+def test_show_and_list_print_no_raw_control_characters(tmp_path: Path) -> None:
+    """A stored record holding a line break, a workflow command and ESC sequences (an old record, or one
+    written before validation): `audit show` and `audit list` print them as escapes, one line each."""
+    path = tmp_path / "ledger.sqlite3"
+    forged = "deploy\n::warning::forged\x1b[2K\u2028"
+    with Ledger(path) as ledger:
+        ledger.begin(
+            {
+                "lease_id": "gh-9-1/rbac/lease-9",
+                "state": "requested",
+                "kind": "rbac",
+                "role": "Reader\x1b]0;title\x07",
+                "mode": "direct",
+                "principal_id": "p-9",
+                "scope": "/subscriptions/s\n::error::x",
+                "justification": forged,
+                "ticket": "CHG:1\n::add-mask::x",
+                "run": {"repository": "contoso/payments", "run_id": "9", "actor": "\n::notice::octocat"},
+            }
+        )
+    env = {"JITPIM_LEDGER": str(path), "HOME": str(tmp_path)}
+    for args in (("show", "gh-9-1/rbac/lease-9"), ("list",)):
+        result = _run(env, *args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output and "\u2028" not in result.output
+        assert not [line for line in result.output.splitlines() if line.lstrip().startswith("::")], result.output
+    shown = _run(env, "show", "gh-9-1/rbac/lease-9").output
+    assert "deploy\\n::warning::forged\\x1b[2K\\u2028" in shown

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import AuditError, AuditVerificationError, ConfigError, UsageError
+from ..safe_text import neutralise
 from ._output import emit_json, handle_errors, output_option
 
 __all__ = ["audit"]
@@ -95,6 +96,13 @@ def _signer(store: Any, *, create: bool) -> Any:
     return load_signer(ledger_path=store_file(store), create=create)
 
 
+def _say(line: str) -> None:
+    """Print one line of a stored record: its fields (a justification, a ticket, a CI actor) came from
+    outside, and a record may be old or tampered with, so control characters are written as escapes and
+    cannot start a forged log line or workflow command."""
+    click.echo(neutralise(line))
+
+
 def _short(text: str | None, width: int) -> str:
     text = text or "-"
     return text if len(text) <= width else "..." + text[-(width - 3) :]
@@ -155,7 +163,7 @@ def list_(ledger: str | None, output: str, **kwargs: Any) -> None:
     click.echo(f"{'LEASE':44} {'STATE':15} {'OUTCOME':15} {'TARGET':40} {'CREATED':20} SIGNED")
     for row in rows:
         target = f"{row['kind']} {row['role']} @ {row['scope']}"
-        click.echo(
+        _say(
             f"{_short(row['lease_id'], 44):44} {row['state']:15} {row['outcome'] or '-':15} "
             f"{_short(target, 40):40} {row['created_at'][:19]:20} {'yes' if row['signed'] else 'no'}"
         )
@@ -186,25 +194,25 @@ def show(lease_id: str, ledger: str | None, output: str) -> None:
         return
     target = record["target"]
     run = record["run"] or {}
-    click.echo(f"Lease {record['lease_id']}  ({'signed' if finalized else 'NOT finalized: no signed summary yet'})")
-    click.echo(f"  target      {target['kind']} {target['role']} on {target['scope_name'] or target['scope']}")
-    click.echo(f"  principal   {record['principal']['id']} (tenant {record['principal']['tenant_id']})")
-    click.echo(f"  state       {record['state']}, outcome {record['outcome'] or '-'}, exit code {record['exit_code']}")
-    click.echo(f"  why         {record['justification'] or '-'}  ticket {record['ticket'] or '-'}")
+    _say(f"Lease {record['lease_id']}  ({'signed' if finalized else 'NOT finalized: no signed summary yet'})")
+    _say(f"  target      {target['kind']} {target['role']} on {target['scope_name'] or target['scope']}")
+    _say(f"  principal   {record['principal']['id']} (tenant {record['principal']['tenant_id']})")
+    _say(f"  state       {record['state']}, outcome {record['outcome'] or '-'}, exit code {record['exit_code']}")
+    _say(f"  why         {record['justification'] or '-'}  ticket {record['ticket'] or '-'}")
     if run:
-        click.echo(f"  CI          {run.get('repository')} {run.get('ref')} @ {str(run.get('sha') or '')[:12]}")
-        click.echo(f"              run {run.get('run_id')} attempt {run.get('run_attempt')} by {run.get('actor')}")
+        _say(f"  CI          {run.get('repository')} {run.get('ref')} @ {str(run.get('sha') or '')[:12]}")
+        _say(f"              run {run.get('run_id')} attempt {run.get('run_attempt')} by {run.get('actor')}")
     for name, value in record["request_ids"].items():
-        click.echo(f"  {name:11} {value}")
+        _say(f"  {name:11} {value}")
     for secret in record["secrets"]:
-        click.echo(f"  rotated     {secret.get('secret_name')} -> {', '.join(secret['version_ids'])}")
+        _say(f"  rotated     {secret.get('secret_name')} -> {', '.join(secret['version_ids'])}")
     if finalized:
         signature = record["signature"]
-        click.echo(f"  signature   Ed25519 key {signature['key_id']} (ledger seq {record['ledger']['seq']})")
-    click.echo("  events:")
+        _say(f"  signature   Ed25519 key {signature['key_id']} (ledger seq {record['ledger']['seq']})")
+    _say("  events:")
     for event in events:
         mark = " (signed)" if event["type"] == SUMMARY_EVENT else ""
-        click.echo(f"    {event['seq']:>6}  {event['at']}  {event['type']}{mark}  {event['hash'][:12]}")
+        _say(f"    {event['seq']:>6}  {event['at']}  {event['type']}{mark}  {event['hash'][:12]}")
 
 
 @audit.command()
