@@ -187,3 +187,26 @@ def test_exec_against_a_stopped_emulator_fails_fast_with_the_hint(tmp_path: Path
         assert time.monotonic() - started < 10, result.stderr
         assert result.returncode == 72, result.stderr
         assert "Is the emulator running?" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_credential_whose_authority_refuses_is_an_auth_error_with_the_hint() -> None:
+    """ClientAssertionCredential lets the transport error through unwrapped; it still becomes AuthError 72
+    with the stopped-emulator hint, at once (no connection retries against loopback)."""
+    from azure.identity import ClientAssertionCredential
+
+    from jitpim.auth import GuardedCredential
+
+    authority = f"https://127.0.0.1:{_free_port()}"
+    inner = ClientAssertionCredential(
+        "00000000-0000-0000-0000-000000000001",
+        "00000000-0000-0000-0000-000000000002",
+        lambda: "assertion",
+        authority=authority,
+        retry_connect=0,
+    )
+    started = time.monotonic()
+    with GuardedCredential(inner, "test", authority=authority) as credential, pytest.raises(AuthError) as failure:
+        credential.get_token("https://management.azure.com/.default")
+    assert time.monotonic() - started < 5
+    assert "connection refused" in failure.value.message and "emulator" in failure.value.hint
+    assert failure.value.__cause__ is None

@@ -65,7 +65,7 @@ class GuardedCredential:
         return f"<GuardedCredential {type(self.inner).__name__}: {self.source}>"
 
     def _guarded(self, scopes: tuple[str, ...], call: Callable[[], _T]) -> _T:
-        from azure.core.exceptions import ClientAuthenticationError
+        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 
         failure: AuthError
         try:
@@ -77,6 +77,17 @@ class GuardedCredential:
             failure.hint = AuthError.default_hint
             if connection_refused(exc):
                 failure.hint = unreachable_hint(self.authority or "https://login", what="the token issuer")
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            # Some credentials (ClientAssertionCredential) let a transport failure through unwrapped.
+            issuer = self.authority or "the token issuer"
+            refused = connection_refused(exc)
+            failure = AuthError(
+                f"{type(self.inner).__name__} cannot reach {issuer} "
+                f"({'connection refused' if refused else type(exc).__name__})",
+                hint=unreachable_hint(self.authority or "https://login", what="the token issuer")
+                if refused
+                else "Check the network and the cloud profile's authority URL.",
+            )
         except OSError as exc:
             # A credential that reads a file (the federated token file, rotated by Kubernetes) lost it mid-run.
             failure = AuthError(
