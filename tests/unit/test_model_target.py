@@ -266,3 +266,21 @@ def test_ticket_grammar_refuses_anything_else(text: str) -> None:
         Ticket.parse(text)
     assert "SYSTEM:NUMBER" in info.value.hint or "one line" in info.value.hint
     assert "\n" not in str(info.value)
+
+
+def test_a_lease_recorded_by_an_older_jitpim_still_reads_back() -> None:
+    """The reaper and release rebuild targets from the ledger: a ticket outside today's grammar, a multi-line
+    justification or a window over a year (all accepted before) must not make a lease unreleasable."""
+    data = {
+        "kind": "rbac",
+        "role": "Reader",
+        "scope": _SUB,
+        "duration": "P400D",
+        "justification": "line one\nline two",
+        "ticket": "ServiceNow:CHG 0042",
+    }
+    target = Target.from_json(data)
+    assert target.justification == "line one\\nline two"
+    assert str(target.ticket) == "ServiceNow:CHG 0042" and target.duration == timedelta(days=400)
+    with pytest.raises(UsageError):
+        Target.from_json({**data, "scope": "/subscriptions/not-a-guid"})  # the scope is still checked

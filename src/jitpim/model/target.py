@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import ConfigError, UsageError
-from ..safe_text import control_characters
+from ..safe_text import control_characters, neutralise
 from .durations import format_duration, iso8601_duration, parse_duration
 
 __all__ = [
@@ -101,6 +101,16 @@ class Ticket:
         if match is None:
             raise UsageError(f"cannot read ticket {_short(value)!r}", hint=_TICKET_HINT)
         return cls(system=match["system"], number=match["number"])
+
+    @classmethod
+    def recorded(cls, text: str) -> Ticket:
+        """A ticket as an older record holds it: the grammar if it matches, else split at the first colon
+        with control characters written as escapes (never refused: the lease must stay releasable)."""
+        try:
+            return cls.parse(text)
+        except UsageError:
+            system, _, number = neutralise(text).strip().partition(":")
+            return cls(system=system.strip() or "unknown", number=number.strip() or "-")
 
     def __str__(self) -> str:
         return f"{self.system}:{self.number}"
@@ -272,6 +282,8 @@ class Target:
         justification: str | None,
         ticket_value: str | Ticket | None,
         start_value: str | datetime | None,
+        *,
+        stored: bool = False,
     ) -> Target:
         fields = {"role": role, "scope": scope, "tenant": tenant, "justification": justification}
         for name, value in fields.items():
@@ -345,7 +357,7 @@ class Target:
         duration = parse_duration(duration_value) if isinstance(duration_value, str) else duration_value
         if duration is not None and duration <= timedelta(0):
             raise UsageError(f"duration {duration} is not positive", hint="Give a duration such as 30m or 1h.")
-        if duration is not None and duration > LONGEST_ACCESS:
+        if duration is not None and duration > LONGEST_ACCESS and not stored:
             raise UsageError(
                 f"duration {format_duration(duration)} is longer than jitpim grants "
                 f"({format_duration(LONGEST_ACCESS)})",
@@ -405,15 +417,23 @@ class Target:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Target:
-        """Read back `to_json()` (validating it again, so a tampered record cannot smuggle a bad scope in)."""
-        return cls.from_flags(
-            kind=data["kind"],
-            role=data.get("role"),
-            scope=data.get("scope"),
-            access=data.get("access"),
-            tenant=data.get("tenant"),
-            duration=data.get("duration"),
-            justification=data.get("justification"),
-            ticket=data.get("ticket"),
-            start=data.get("start"),
+        """Read back `to_json()` (validating it again, so a tampered record cannot smuggle a bad scope in).
+
+        What only describes the request is read leniently, so a lease recorded by an older jitpim (a ticket
+        outside today's grammar, a multi-line justification, a longer window) can still be released and
+        reaped: the justification's control characters become escapes and the ticket is split at its first
+        colon."""
+        justification = data.get("justification")
+        ticket = data.get("ticket")
+        return cls._build(
+            data["kind"],
+            data.get("role"),
+            data.get("scope"),
+            data.get("access"),
+            data.get("tenant"),
+            data.get("duration"),
+            neutralise(justification) if isinstance(justification, str) else justification,
+            Ticket.recorded(ticket) if isinstance(ticket, str) and ticket.strip() else None,
+            data.get("start"),
+            stored=True,
         )
