@@ -335,3 +335,15 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     error = _refused(tmp_path, "\n".join(lines) + "\n")
     shown = f"jitpim.yaml:{at + 2}: duplicate key 'role' (first at line {at + 1})"
     assert shown in error.message and f"error: {shown}" in doc
+
+
+def test_the_audit_sinks_section_is_allowed_and_checked(tmp_path: Path) -> None:
+    """`audit.sinks` lives in the access file (docs/reference/audit.md); other keys under `audit:` are not."""
+    from jitpim.audit.sinks.config import load_sinks_config
+
+    sinks = "audit:\n  sinks:\n    - name: siem\n      type: syslog\n      host: syslog.example.net\n"
+    path = _write(tmp_path, GOOD + sinks)
+    assert set(load_access_file(path).profiles) == {"deploy"}
+    assert load_sinks_config(access_file=path, environ={}).names() == ["siem"]
+    error = _refused(tmp_path, GOOD + sinks.replace("  sinks:", "  sink:"))
+    assert "jitpim.yaml:19: audit: unknown key 'sink'" in error.message and "'sinks'" in error.hint

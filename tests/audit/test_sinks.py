@@ -503,3 +503,26 @@ def test_logs_ingestion_without_the_publisher_role_is_refused_and_kept(
         assert not report.ok and "403 OperationFailed" in (report.results[0].error or ""), report.to_json()
         assert len(Outbox(ledger).pending("sentinel")) == 1
     assert _rows(control) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        (
+            "sinks.yaml",
+            b"sinks:\n  - name: a\n    type: syslog\n    host: \xff\n",
+            "sinks.yaml:4: byte 0xff is not UTF-8",
+        ),
+        ("sinks.json", b'{"sinks": "\xff"}', "byte 0xff is not UTF-8"),
+        ("sinks.yaml", b"sinks:\n  - name: a\n    type: syslog\n    type: webhook\n", "duplicate key 'type'"),
+        ("sinks.yaml", b"sinks: [\n", "sinks.yaml:2: not valid YAML"),
+    ],
+)
+def test_a_broken_sinks_file_is_a_config_error(tmp_path: Path, name: str, content: bytes, needle: str) -> None:
+    """JITPIM_SINKS naming a file that is not UTF-8, repeats a key or is not YAML: ConfigError (71), not a
+    UnicodeDecodeError traceback, and a duplicated key never silently changes where the records go."""
+    file = tmp_path / name
+    file.write_bytes(content)
+    with pytest.raises(ConfigError) as failure:
+        load_sinks_config(environ={"JITPIM_SINKS": str(file)})
+    assert needle in failure.value.message and failure.value.hint

@@ -36,12 +36,14 @@ from typing import Any
 from ..errors import ConfigError, UsageError
 from ..model import Mode, Target, Ticket, parse_duration
 from ..safe_text import control_characters
-from .strict_yaml import LocatedDict, StrictYamlError, load_strict
+from ..strict_yaml import LocatedDict, StrictYamlError, load_strict
 
 __all__ = ["AccessFile", "Profile", "find_access_file", "load_access_file"]
 
 _DEFAULT_NAMES = ("jitpim.yaml", ".jitpim.yaml", "jitpim.yml", ".jitpim.yml")
-_TOP_KEYS = {"version", "defaults", "profiles"}
+# `audit:` holds the audit sinks (`audit.sinks`, read and checked by jitpim.audit.sinks.config).
+_TOP_KEYS = {"version", "defaults", "profiles", "audit"}
+_AUDIT_KEYS = {"sinks"}
 _TARGET_KEYS = {"kind", "role", "scope", "access", "tenant", "duration", "justification", "ticket", "start"}
 # Keys a profile (or `defaults:`) gives every one of its targets.
 _SHARED_KEYS = {"duration", "justification", "ticket", "tenant"}
@@ -245,6 +247,9 @@ def load_access_file(path: str | os.PathLike[str]) -> AccessFile:
     reader.keys(
         top, _TOP_KEYS, "top level", {k: "Put it under a profile (profiles: NAME: ...)." for k in _PROFILE_KEYS}
     )
+    if "audit" in top:
+        audit = reader.mapping(top["audit"], "audit", top.line_of("audit"))
+        reader.keys(audit, _AUDIT_KEYS, "audit")
     version = top.get("version", 1)
     if type(version) is not int or version != 1:
         raise reader.error(

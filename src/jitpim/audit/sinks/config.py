@@ -145,20 +145,27 @@ def _spec(entry: Any, where: str) -> SinkSpec | None:
 
 def _parse(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read the sinks file {str(path)!r}: {error.strerror or error}", hint=_HINT) from None
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return json.loads(data.decode("utf-8-sig"))
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"{path}: byte 0x{data[error.start]:02x} is not UTF-8", hint="Save the file as UTF-8."
+            ) from None
         except ValueError as error:
             raise ConfigError(f"{path}: not valid JSON ({error})", hint=_HINT) from None
-    import yaml
+    from jitpim.strict_yaml import StrictYamlError, load_strict
 
+    # The same strict reading as the access file (which may be this very file): UTF-8, no duplicate keys.
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})", hint=_HINT) from None
+        return load_strict(data)
+    except StrictYamlError as error:
+        where = f"{path}:{error.line}" if error.line else str(path)
+        invalid = "not valid YAML: " if error.column is not None else ""
+        raise ConfigError(f"{where}: {invalid}{error.problem}", hint=error.hint) from None
 
 
 def load_sinks_config(

@@ -4,6 +4,9 @@ PyYAML's `safe_load` lets a repeated key silently take the last value (`role: Re
 three lines further down reads as Owner), decodes with whatever the platform prefers, and forgets where a
 value came from. `load_strict` fails on each of these with `StrictYamlError` carrying the line, so the
 caller can say "jitpim.yaml:12: duplicate key 'role' (first at line 9)".
+
+Used for every YAML file jitpim reads (the access file, the sinks file); it imports nothing from jitpim, so
+every layer may use it.
 """
 
 from __future__ import annotations
