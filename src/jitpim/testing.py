@@ -36,6 +36,7 @@ __all__ = [
     "principal_token",
     "resource_group_id",
     "role_definition_id",
+    "set_github_job",
     "vault_resource_id",
 ]
 
@@ -112,6 +113,39 @@ def github_job_environ(
     }
     env.update(extra or {})
     return env
+
+
+def set_github_job(emulator: _Emulator, *, principal: str = "ci-app", **claims: str) -> None:
+    """Make the emulated GitHub issuer's ID tokens describe another job (`repository`, `run_id`, `ref`,
+    `event_name`, ...), as GitHub's would for it, and let `principal` trust that job's subject the way an admin
+    adds a federated credential. jitpim records provenance from these claims, so a test of a job of another
+    repository or run sets them here as well as in `github_job_environ(..., extra=...)`."""
+    import uuid
+    from dataclasses import replace
+
+    world = emulator.runtime.world
+    info = emulator.info  # type: ignore[attr-defined]
+    client_id = info["principals"][principal]["client_id"]
+    with world.lock:
+        world.github_claims.update(claims)
+        if "repository" in claims and "repository_owner" not in claims:
+            world.github_claims["repository_owner"] = claims["repository"].split("/")[0]
+        subject = str(world.github_claims.get("sub") or _github_subject(world.github_claims))
+        app = next(a for a in world.directory.applications.values() if a.app_id == client_id)
+        if app.federated_credentials and not any(f.subject == subject for f in app.federated_credentials):
+            template = app.federated_credentials[0]
+            name = f"test-{len(app.federated_credentials)}"
+            app.federated_credentials.append(replace(template, id=str(uuid.uuid4()), name=name, subject=subject))
+
+
+def _github_subject(claims: dict[str, Any]) -> str:
+    # GitHub's default `sub`: environment first, then pull_request, then the ref.
+    repo = claims.get("repository", "")
+    if claims.get("environment"):
+        return f"repo:{repo}:environment:{claims['environment']}"
+    if claims.get("event_name") == "pull_request":
+        return f"repo:{repo}:pull_request"
+    return f"repo:{repo}:ref:{claims.get('ref', '')}"
 
 
 class ControlPlaneUserCredential:

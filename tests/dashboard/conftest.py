@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from jitpim.emulator import Emulator
-from jitpim.testing import github_job_environ
+from jitpim.testing import github_job_environ, set_github_job
 
 OFFICER = "Key Vault Secrets Officer"
 READER = "Key Vault Secrets User"
@@ -72,6 +72,7 @@ def _filled(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> FilledLe
         ("7003", "contoso/web", OFFICER, "0"),
         ("7004", "contoso/web", READER, "0"),  # ci-app may not assign this role: refused (74), a problem
     ):
+        set_github_job(emu, run_id=run_id, repository=repository)  # what the job's signed ID token says
         env = github_job_environ(
             info,
             workdir=home / run_id,
