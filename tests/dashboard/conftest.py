@@ -20,7 +20,6 @@ from jitpim.emulator import Emulator
 from jitpim.testing import github_job_environ, set_github_job
 
 OFFICER = "Key Vault Secrets Officer"
-READER = "Key Vault Secrets User"
 
 
 @dataclass
@@ -54,6 +53,16 @@ def _exec(env: dict[str, str], info: dict[str, Any], role: str, *child: str) -> 
     return done.returncode
 
 
+def _refuse_grants(info: dict[str, Any]) -> None:
+    """ARM refuses the next role assignments: the plan passes, the lease is recorded, then its grant fails."""
+    requests.post(
+        f"{info['control']}/faults",
+        json={"kind": "error", "path": "roleAssignments/", "method": "PUT", "status": 400, "count": 5},
+        verify=info["ca_cert"],
+        timeout=10,
+    ).raise_for_status()
+
+
 @pytest.fixture(name="filled", scope="module")
 def _filled(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> FilledLedger:
     emu.reset()
@@ -70,7 +79,8 @@ def _filled(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> FilledLe
         ("7001", "contoso/payments", OFFICER, "0"),
         ("7002", "contoso/payments", OFFICER, "3"),
         ("7003", "contoso/web", OFFICER, "0"),
-        ("7004", "contoso/web", READER, "0"),  # ci-app may not assign this role: refused (74), a problem
+        # ARM refuses the grant (a fault the emulator injects): the lease is recorded, then fails; a problem.
+        ("7004", "contoso/web", None, "0"),
     ):
         set_github_job(emu, run_id=run_id, repository=repository)  # what the job's signed ID token says
         env = github_job_environ(
@@ -80,7 +90,10 @@ def _filled(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> FilledLe
             extra={"JITPIM_LEDGER": str(ledger), "GITHUB_REPOSITORY": repository},
         )
         env["PYTHONPATH"] = os.pathsep.join(sys.path)
-        runs[run_id] = _exec(env, info, role, sys.executable, "-c", f"raise SystemExit({code})")
+        if role is None:
+            _refuse_grants(info)
+        runs[run_id] = _exec(env, info, role or OFFICER, sys.executable, "-c", f"raise SystemExit({code})")
+        requests.delete(f"{info['control']}/faults", verify=info["ca_cert"], timeout=10).raise_for_status()
     return FilledLedger(ledger, info, env, runs)
 
 
