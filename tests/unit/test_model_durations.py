@@ -104,3 +104,31 @@ def test_a_duration_that_is_not_text_is_a_usage_error() -> None:
 
 def test_the_longest_duration_still_parses() -> None:
     assert parse_duration("3650d") == timedelta(days=3650)
+
+
+def test_fuzzed_durations_parse_into_range_or_raise_usage_error() -> None:
+    """Random strings over the parser's own alphabet (digits, units, P/T, dots, spaces, signs): each gives a
+    positive timedelta no longer than LONGEST, or a UsageError with a hint; never anything else, never slowly."""
+    import random
+    import time
+
+    from jitpim.model.durations import LONGEST
+
+    rng = random.Random(424242)
+    alphabet = "0123456789" * 3 + "dhmsDHMSPTWYpt.  -+\u0665e"
+    started = time.monotonic()
+    parsed = refused = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 48)))
+        if rng.random() < 0.2:
+            text = str(rng.randint(0, 10 ** rng.randint(1, 30))) + rng.choice("dhms")
+        try:
+            value = parse_duration(text)
+        except UsageError as error:
+            assert error.hint
+            refused += 1
+        else:
+            assert timedelta(0) < value <= LONGEST, (text, value)
+            parsed += 1
+    assert parsed > 200 and refused > 2000, (parsed, refused)
+    assert time.monotonic() - started < 10
