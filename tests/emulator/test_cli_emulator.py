@@ -230,3 +230,14 @@ def test_advance_refuses_what_is_not_a_finite_forward_step(served: dict[str, Any
     assert "finite number of seconds" in result.stderr or "not a number of seconds" in result.stderr
     state = json.loads(_run(served, "state").stdout)
     assert state["clock_offset_seconds"] == 0
+
+
+@pytest.mark.parametrize("folder", ["/dev/null", "/dev/null/state"])
+def test_serve_on_a_state_folder_that_cannot_be_made_is_a_config_error(folder: str) -> None:
+    from click.testing import CliRunner
+
+    from jitpim.cli import cli
+
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--state-dir", folder], catch_exceptions=False)
+    assert result.exit_code == 71, result.output
+    assert "Traceback" not in result.output and "state folder" in result.stderr

@@ -105,7 +105,13 @@ def serve(host: str, port: int, scenario: Path | None, state_dir: Path | None) -
     from ..emulator.state_lock import StateDirInUseError
 
     state = state_dir or default_state_dir()
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use {state} as the emulator's state folder: {exc.strerror or type(exc).__name__}",
+            hint="Give --state-dir (or JITPIM_EMULATOR_STATE) a folder this user may create and write.",
+        ) from None
     try:
         emu = Emulator(host=host, port=port, scenario=scenario, state_dir=state)
     except StateDirInUseError as exc:
