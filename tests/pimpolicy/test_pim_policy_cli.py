@@ -191,7 +191,7 @@ def test_a_refused_update_changes_nothing(pim: dict[str, Any]) -> None:
         (
             "version: 1\npolicies:\n  - target: {kind: entra-role, role: X}\n    activation:\n      maximum: 1h\n"
             "      maximum: 8h\n",
-            "line 6: key 'maximum' appears twice",
+            "line 6: duplicate key 'maximum' (first at line 5)",
         ),
         ("version: 1\npolicies:\n  - target: {kind: rbac, role: X, scope: /subscriptions/x}\n", "has no PIM policy"),
         (

@@ -34,6 +34,7 @@ import yaml
 from ..errors import ConfigError, JitError
 from ..model import Target, TargetKind
 from ..model.durations import format_duration, parse_duration
+from ..strict_yaml import StrictYamlError, load_strict
 from .settings import EVENTS, RECIPIENTS, REQUIREMENTS, Approver, Expiry, Notice, RoleSettings
 
 __all__ = ["FORMAT_VERSION", "PolicyEntry", "dump_document", "load_document", "parse_document", "target_key"]
@@ -51,33 +52,8 @@ class PolicyEntry:
     line: int = 0
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML that refuses duplicate keys and remembers each mapping's line."""
-
-
-class _Lined(dict[str, Any]):
-    line: int = 0
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Lined:
-    out = _Lined()
-    out.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            raise ConfigError(
-                f"line {key_node.start_mark.line + 1}: key {key!r} appears twice",
-                hint="Each key may appear once; delete one of them (YAML would silently keep the last).",
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _line(node: Any, fallback: int = 0) -> int:
-    return getattr(node, "line", fallback)
+    return getattr(node, "line", None) or fallback
 
 
 def _fail(where: Any, message: str, hint: str) -> ConfigError:
@@ -220,15 +196,12 @@ def target_key(target: Target) -> tuple[str, str, str]:
     return (str(target.kind), target.role.lower(), target.scope.lower())
 
 
-def parse_document(text: str, *, source: str = "the policy file") -> list[PolicyEntry]:
+def parse_document(data: bytes, *, source: str = "the policy file") -> list[PolicyEntry]:
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(f"{source}: {where}not valid YAML", hint="Check indentation and quoting.") from None
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
+        data = load_strict(data)
+    except StrictYamlError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise ConfigError(f"{source}: {where}{exc.problem}", hint=exc.hint) from None
     try:
         top = _mapping(data, "the file", ("version", "policies"), None)
         if top.get("version") != FORMAT_VERSION:
@@ -253,11 +226,12 @@ def parse_document(text: str, *, source: str = "the policy file") -> list[Policy
 
 def load_document(path: Path) -> list[PolicyEntry]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise ConfigError(f"cannot read {path}: {reason}", hint="Give the path of a pim-policy YAML file.") from None
-    return parse_document(text, source=str(path))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror or type(exc).__name__}", hint="Give the path of a pim-policy YAML file."
+        ) from None
+    return parse_document(data, source=str(path))
 
 
 def _expiry_doc(expiry: Expiry, require: frozenset[str] | None = None) -> dict[str, Any]:
