@@ -238,3 +238,51 @@ def test_nested_exec_is_refused(job: dict[str, Any]) -> None:
     )
     assert result.returncode == 80
     assert "inside another jitpim exec" in result.stderr
+
+
+# Four parallel jobs of one identity on one target (issue 9 item 4). Each child announces it started, waits
+# until all four have, then ends in turn (child i after child i-1), so every release happens while others hold.
+BARRIER = textwrap.dedent(
+    """
+    import os, sys, time
+    folder, index = sys.argv[1], int(sys.argv[2])
+    open(os.path.join(folder, f"started-{index}"), "w").close()
+    deadline = time.monotonic() + 90
+    def wait_for(*names):
+        while not all(os.path.exists(os.path.join(folder, n)) for n in names):
+            if time.monotonic() > deadline:
+                sys.exit(3)
+            time.sleep(0.05)
+    wait_for(*(f"started-{i}" for i in range(4)))
+    if index:
+        wait_for(f"done-{index - 1}")
+    open(os.path.join(folder, f"done-{index}"), "w").close()
+    """
+)
+
+
+def test_parallel_jobs_share_one_grant_and_the_last_releases_it(job: dict[str, Any]) -> None:
+    info, env, tmp = job["info"], job["env"], job["tmp"]
+    barrier = tmp / "barrier"
+    barrier.mkdir()
+    procs = [
+        subprocess.Popen(
+            _exec_args(info, sys.executable, "-c", BARRIER, str(barrier), str(i)),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    results = [(p.wait(timeout=150), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err[-3000:] for code, _, err in results if code]
+    from jitpim.audit.ledger import Ledger
+
+    with Ledger.open(env["JITPIM_LEDGER"], read_only=True) as ledger:
+        outcomes = sorted(str(r["outcome"]) for r in ledger.list())
+        lost = [e for e in ledger.events() if e["type"] == "lease.access_lost"]
+        story = [(e["lease_id"], e["type"], e["body"].get("outcome")) for e in ledger.events()]
+    assert _ci_grants(job["emu"]) == [], story
+    assert outcomes.count("handed_over") >= 2 and "released" in outcomes, outcomes
+    assert "reused" not in outcomes and lost == []

@@ -27,6 +27,7 @@ from ..errors import (
     ApprovalDeniedError,
     ApprovalTimeoutError,
     JitError,
+    LedgerError,
     NotEffectiveError,
     ProviderApiError,
     ProviderError,
@@ -147,15 +148,19 @@ class Elevation:
 
     def _acquire(self, item: PlannedTarget) -> None:
         assert self.run_key is not None
-        lid = str(lease_id(self.run_key, item.target))
-        if self.ledger.find(lid) is not None:
-            lid = f"{lid}#{uuid.uuid4().hex[:6]}"
+        base = str(lease_id(self.run_key, item.target))
+        lid = base if self.ledger.find(base) is None else f"{base}#{uuid.uuid4().hex[:6]}"
         request_name = str(uuid.uuid4())
         described = item.resolved.describe()
-        self.ledger.begin(
-            self._lease_row(item, lid, request_name),
-            details={"decision": item.decision.to_json(), "policy": item.policy.to_json()},
-        )
+        details = {"decision": item.decision.to_json(), "policy": item.policy.to_json()}
+        try:
+            self.ledger.begin(self._lease_row(item, lid, request_name), details=details)
+        except LedgerError:
+            if self.ledger.find(lid) is None:
+                raise
+            # A parallel job of the same run took this id between the look and the write: take another.
+            lid = f"{base}#{uuid.uuid4().hex[:6]}"
+            self.ledger.begin(self._lease_row(item, lid, request_name), details=details)
         # Every grant carries this lease's marker at the source (providers.marker): `reap --source` needs no ledger.
         marker = GrantMarker(lid, item.resolved.principal_id, item.decision.end)
         if item.existing is not None:
@@ -172,13 +177,19 @@ class Elevation:
         since = self.clock.now() - timedelta(seconds=5)
         try:
             grant = self._grant_once(item, lid, request_name, since, marker)
+            message = f"granted {described} until {_time(grant.end_at)}"
+            if grant.reused and is_jitpim_grant(grant, item.resolved.principal_id):
+                # A parallel job of this identity granted it a moment earlier (the API answered "exists"):
+                # share it, so that whichever ends last releases it.
+                grant = join_grant(grant, item.provider, item.resolved, item.ctx, item.decision, marker)
+                message = f"joined jitpim's own grant of {described}, made a moment ago by a parallel lease"
         except BaseException as exc:
             if not isinstance(exc, JitError) and self._adopt_if_landed(item, lid, request_name, since):
                 raise  # interrupted mid-request, but the grant had landed: it is held now, and released
             reason = exc.to_json() if isinstance(exc, JitError) else {"error": type(exc).__name__}
             self.ledger.transition(lid, "failed", "lease.grant_failed", {"error": reason}, outcome="grant_failed")
             raise
-        self._held(lid, item, grant, "lease.granted", f"granted {described} until {_time(grant.end_at)}")
+        self._held(lid, item, grant, "lease.granted", message)
         self._wait_granted(self.held[-1])
         self._wait_effective(self.held[-1])
 

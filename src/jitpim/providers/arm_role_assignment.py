@@ -320,7 +320,8 @@ class ArmRoleAssignmentProvider:
             )
         except ProviderApiError as exc:
             raise refusal(exc, resolved, right=_WRITE) from exc
-        return response.json if isinstance(response.json, dict) else item
+        body = dict(response.json) if isinstance(response.json, dict) else dict(item)
+        return {**body, "_created": response.status == 201}
 
     def extend(
         self,
@@ -360,8 +361,14 @@ class ArmRoleAssignmentProvider:
         if item is None:
             return
         current = parse_markers((item.get("properties") or {}).get("description"))
-        if any(m.lease_id == lease_id for m in current):
-            self._rewrite(item, resolved, ctx, [m for m in current if m.lease_id != lease_id])
+        if not any(m.lease_id == lease_id for m in current):
+            return
+        rewritten = self._rewrite(item, resolved, ctx, [m for m in current if m.lease_id != lease_id])
+        if rewritten.get("_created"):
+            # The last holder deleted it between our read and our write, and the PUT created it again: take
+            # that back (ARM offers no conditional PUT on role assignments).
+            name = str(item.get("name") or "")
+            ctx.arm.delete(self._path(resolved, name), params={"api-version": RBAC_API})
 
     def marked(self, ctx: ProviderContext, scopes: list[str]) -> list[SourceGrant]:
         """Role assignments at or below `scopes` whose description carries jitpim markers (403 at a scope
