@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +24,13 @@ _AMBIENT_NAMES = (
 
 
 @pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests see no ambient CI, Azure or CA settings: a GitHub runner or a developer's shell must not change
-    what a test exercises (CA variables would override the explicit trust of the emulator's CA)."""
+    what a test exercises (CA variables would override the explicit trust of the emulator's CA). A signing key
+    generated on first use goes to the test's own configuration directory, never the developer's."""
     import os
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".xdg-config"))
 
     for name in list(os.environ):
         if name.startswith(_AMBIENT_PREFIXES) or name in _AMBIENT_NAMES:

@@ -76,7 +76,11 @@ def test_hashes_follow_the_documented_formula(path: Path) -> None:
     finally:
         raw.close()
     assert all(body == canonical_json(json.loads(body)) for body in bodies)
-    assert bodies[2] == '{"lease_state":{"from":"requested","to":"granted"},"request_id":"req-a"}'
+    at = events[2]["at"]
+    assert bodies[2] == (
+        '{"lease_changes":{"state":"granted","updated_at":"' + at + '"},'
+        '"lease_state":{"from":"requested","to":"granted"},"request_id":"req-a"}'
+    )
 
 
 def test_events_are_append_only_in_the_database_itself(path: Path) -> None:

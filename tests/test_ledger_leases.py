@@ -172,7 +172,10 @@ def test_transition_updates_the_row_and_appends_one_event_atomically(ledger: Led
     assert lease["end_at"] == "2025-03-01T09:15:00.000000Z"  # normalised to UTC
     assert lease["notes"] == ["clamped to policy max"]
     assert event["type"] == LEASE_GRANTED
+    changes = event["body"].pop("lease_changes")  # what the row became: the chain can rebuild it
     assert event["body"] == {"lease_state": {"from": "requested", "to": "granted"}, "request_id": "r-1"}
+    assert changes["state"] == "granted" and changes["request_ids"] == {"grant": "r-1"}
+    assert changes["updated_at"] == event["at"] == lease["updated_at"]
     assert ledger.get("run-1/azure-role/kv-officer") == lease
 
     # A refused transition changes nothing: not the row, not the chain.
@@ -206,7 +209,8 @@ def test_update_changes_fields_but_not_identity(ledger: Ledger) -> None:
         ledger.update("run-1/azure-role/kv-officer", lease_id="other")
     with pytest.raises(LedgerError, match="cannot be changed"):
         ledger.update("run-1/azure-role/kv-officer", created_at=datetime.now(UTC))
-    assert len(ledger.events()) == 1  # update() alone records no event
+    # update() records what it changed as a lease.updated event, so the row stays derivable from the chain
+    assert [e["type"] for e in ledger.events()] == ["lease.requested", "lease.updated"]
 
 
 def test_list_filters_and_open_leases(ledger: Ledger) -> None:

@@ -21,6 +21,7 @@
     ├─ InvalidTransitionError         a lease was moved along an edge its state machine forbids  70
     ├─ AuditError                     an audit record is broken or a sink failed                 83
     │  ├─ AuditVerificationError      the chain or a signature does not verify
+    │  ├─ AuditUnpinnedError          verified, but against no pinned public key                 84
     │  └─ AuditSinkError              a sink failed; the record is kept for `jitpim audit flush`
     └─ ReleaseFailedError             access may still be granted: the most severe outcome       85
 
@@ -43,6 +44,7 @@ __all__ = [
     "ApprovalTimeoutError",
     "AuditError",
     "AuditSinkError",
+    "AuditUnpinnedError",
     "AuditVerificationError",
     "AuthError",
     "ConfigError",
@@ -289,6 +291,16 @@ class AuditVerificationError(AuditError):
     """The audit chain or a signature does not verify."""
 
 
+class AuditUnpinnedError(AuditError):
+    """The audit trail verified, but against no pinned public key: it proves integrity, not who signed it."""
+
+    exit_code = 84
+    default_hint = (
+        "Pin the key that must have signed: `--public-key FILE` or $JITPIM_PUBLIC_KEY (the output of "
+        "`jitpim audit public-key`, kept where the ledger's writers cannot change it)."
+    )
+
+
 class AuditSinkError(AuditError):
     """A sink failed; the record is kept for `jitpim audit flush`."""
 
@@ -325,6 +337,7 @@ def exit_codes() -> list[tuple[int, str, str]]:
         RotationError,
         LeaseNotFoundError,
         AuditError,
+        AuditUnpinnedError,
         ReleaseFailedError,
     ):
         if cls.exit_code in seen:

@@ -39,12 +39,35 @@ def _raw_b64(key: Ed25519PrivateKey) -> str:
 def test_key_from_a_file_pem_or_base64(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     expected = PublicKey.from_key(key.public_key()).key_id
+    (tmp_path / "keys").mkdir()
     for text in (_pem(key), _raw_b64(key) + "\n"):
-        path = tmp_path / "key"
+        path = tmp_path / "keys" / "key"
         path.write_text(text)
-        signer = load_signer(environ={"JITPIM_SIGNING_KEY_FILE": str(path)}, ledger_path=tmp_path / "l.sqlite3")
+        path.chmod(0o600)
+        environ = {"JITPIM_SIGNING_KEY_FILE": str(path), "HOME": str(tmp_path)}
+        signer = load_signer(environ=environ, ledger_path=tmp_path / "l.sqlite3")
         assert signer is not None and signer.key_id == expected and signer.source == str(path)
-    assert not (tmp_path / KEY_FILENAME).exists()  # a configured key means nothing is generated
+    assert not (tmp_path / ".config" / "jitpim" / KEY_FILENAME).exists()  # a configured key: nothing generated
+
+
+def test_a_key_file_beside_the_ledger_or_readable_by_others_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text(_pem(Ed25519PrivateKey.generate()))
+    key.chmod(0o600)
+    with pytest.raises(ConfigError, match="ledger's directory") as beside:
+        load_signer(environ={"JITPIM_SIGNING_KEY_FILE": str(key)}, ledger_path=tmp_path / "l.sqlite3")
+    assert "mv " in (beside.value.hint or "")
+    key.chmod(0o644)
+    with pytest.raises(ConfigError, match="group or others") as loose:
+        load_signer(environ={"JITPIM_SIGNING_KEY_FILE": str(key)}, ledger_path=tmp_path / "state" / "l.sqlite3")
+    assert "chmod 600" in (loose.value.hint or "")
+    # A key an older jitpim generated beside the ledger is refused with the command that moves it away.
+    legacy = tmp_path / "state" / KEY_FILENAME
+    legacy.parent.mkdir()
+    legacy.write_text(_pem(Ed25519PrivateKey.generate()))
+    legacy.chmod(0o600)
+    with pytest.raises(ConfigError, match="ledger's directory"):
+        load_signer(environ={"HOME": str(tmp_path)}, ledger_path=tmp_path / "state" / "l.sqlite3")
 
 
 def test_key_from_the_environment_wins_over_a_generated_one(tmp_path: Path) -> None:
@@ -55,21 +78,25 @@ def test_key_from_the_environment_wins_over_a_generated_one(tmp_path: Path) -> N
         assert signer.source == "$JITPIM_SIGNING_KEY"
 
 
-def test_generated_on_first_use_next_to_the_ledger_privately(tmp_path: Path) -> None:
+def test_generated_on_first_use_apart_from_the_ledger_privately(tmp_path: Path) -> None:
     ledger = tmp_path / "state" / "jitpim" / "ledger.sqlite3"
-    assert load_signer(environ={}, ledger_path=ledger, create=False) is None
-    first = load_signer(environ={}, ledger_path=ledger)
+    environ = {"HOME": str(tmp_path)}
+    assert load_signer(environ=environ, ledger_path=ledger, create=False) is None
+    first = load_signer(environ=environ, ledger_path=ledger)
     assert first is not None
-    path = ledger.parent / KEY_FILENAME
+    path = tmp_path / ".config" / "jitpim" / KEY_FILENAME
+    assert not (ledger.parent / KEY_FILENAME).exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    again = load_signer(environ={}, ledger_path=ledger, create=False)
+    xdg = load_signer(environ={"XDG_CONFIG_HOME": str(tmp_path / "cfg")}, ledger_path=ledger)
+    assert xdg is not None and xdg.source == str(tmp_path / "cfg" / "jitpim" / KEY_FILENAME)
+    again = load_signer(environ=environ, ledger_path=ledger, create=False)
     assert again is not None and again.key_id == first.key_id
     assert list(path.parent.glob(".*")) == []  # no temporary files left behind
 
 
 def _race(ledger: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    signer = load_signer(environ={}, ledger_path=Path(ledger))
+    signer = load_signer(environ={"HOME": str(Path(ledger).parent)}, ledger_path=Path(ledger))
     queue.put(signer.key_id if signer else None)
 
 
@@ -123,10 +150,10 @@ def test_signatures_and_public_key_export_round_trip(tmp_path: Path) -> None:
 
 
 def test_public_key_command_creates_the_key_once_and_prints_it(tmp_path: Path) -> None:
-    env = {"JITPIM_LEDGER": str(tmp_path / "ledger.sqlite3"), "HOME": str(tmp_path)}
+    env = {"JITPIM_LEDGER": str(tmp_path / "ledger.sqlite3"), "HOME": str(tmp_path), "XDG_CONFIG_HOME": ""}
     pem = CliRunner().invoke(cli, ["audit", "public-key"], env=env)
     assert pem.exit_code == 0 and pem.output.startswith("-----BEGIN PUBLIC KEY-----")
-    assert (tmp_path / KEY_FILENAME).is_file()
+    assert (tmp_path / ".config" / "jitpim" / KEY_FILENAME).is_file()
     again = CliRunner().invoke(cli, ["audit", "public-key", "--format", "base64", "-o", "json"], env=env)
     import json
 

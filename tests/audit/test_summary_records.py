@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import sys
 import uuid
@@ -413,7 +414,9 @@ def test_no_secret_value_or_token_reaches_any_record(job: dict[str, Any]) -> Non
         "json",
     ).stdout
 
-    key_file = Path(env["JITPIM_LEDGER"]).parent / "signing-key.pem"
+    from jitpim.audit.signing import default_key_path
+
+    key_file = default_key_path(environ={**os.environ, **env})  # apart from the ledger
     signer_pem = key_file.read_text()
     secrets = [p["client_secret"] for p in info["principals"].values() if p.get("client_secret")]
     secrets += [p["password"] for p in info["principals"].values() if p.get("password")]

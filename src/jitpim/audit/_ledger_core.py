@@ -30,6 +30,7 @@ from jitpim.audit.events import (
     verify_rows,
 )
 from jitpim.audit.guard import assert_no_secrets
+from jitpim.audit.lease_rows import LEASE_CHANGES, ROW_VERSION, ROW_VERSION_KEY, fold_event, prefer_chain, trusted_lease
 from jitpim.audit.owner import ProcessOwner, current_owner
 from jitpim.audit.records import (
     LEASE_COLUMNS,
@@ -180,17 +181,23 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
                 raise LedgerError("a lease with this id is already in the ledger", target=lease_id)
             db.execute(f"INSERT INTO leases ({names}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
             record = self._get(db, lease_id)
-            body: dict[str, Any] = {"lease": _snapshot(record)}
+            # The row as written, so the chain can rebuild it (see lease_rows.py); stamped with the row's time.
+            body: dict[str, Any] = {"lease": _snapshot(record), ROW_VERSION_KEY: ROW_VERSION}
             if details is not None:
                 body["details"] = dict(details)
-            self._append(db, lease_id, LEASE_REQUESTED, body)
+            self._append(db, lease_id, LEASE_REQUESTED, body, at=now)
         return record
 
     def update(self, lease_id: str, /, **fields: object) -> LeaseRecord:
-        """Change lease fields (no event); prefer `transition()`, which records why."""
+        """Change lease fields, recorded as a `lease.updated` event; prefer `transition()`, which says why."""
         changes = self._changes(fields)
         with self._write() as db:
-            return self._update(db, lease_id, changes)
+            self._lock_chain_head(db)
+            after = self._update(db, lease_id, changes)
+            self._append(
+                db, lease_id, "lease.updated", {LEASE_CHANGES: _decoded(changes)}, at=str(changes["updated_at"])
+            )
+            return after
 
     def transition(
         self,
@@ -214,7 +221,8 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
             before = self._get(db, lease_id)
             after = self._update(db, lease_id, changes)
             event_body.setdefault("lease_state", {"from": before["state"], "to": after["state"]})
-            event = self._append(db, lease_id, event_type, event_body)
+            event_body[LEASE_CHANGES] = _decoded(changes)  # what the row became, so the chain can rebuild it
+            event = self._append(db, lease_id, event_type, event_body, at=str(changes["updated_at"]))
         return Transition(after, event)
 
     def _changes(self, fields: Mapping[str, object]) -> dict[str, object]:
@@ -245,9 +253,14 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         return lease_from_row(row)
 
     def get(self, lease_id: str) -> LeaseRecord:
-        """The lease, or LeaseNotFoundError."""
+        """The lease as the hash chain recorded it (see lease_rows.py), or LeaseNotFoundError."""
         with self._read() as db:
-            return self._get(db, lease_id)
+            stored = self._get(db, lease_id)
+            events = db.execute(
+                "SELECT type, at, body FROM events WHERE lease_id = ? AND type <> 'lease.summary' ORDER BY seq",
+                (lease_id,),
+            ).fetchall()
+            return trusted_lease(stored, ((e["type"], e["at"], e["body"]) for e in events))
 
     def find(self, lease_id: str) -> LeaseRecord | None:
         """The lease, or None."""
@@ -266,13 +279,14 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         active_only: bool = False,
     ) -> builtins.list[LeaseRecord]:
         """Leases matching every given filter, oldest first. `run_id` matches the CI provenance's run id;
-        `active_only` keeps leases that may still hold access (not released, expired or failed)."""
+        `active_only` keeps leases that may still hold access (not released, expired or failed).
+
+        Leases are returned as the hash chain recorded them (see lease_rows.py), and the filters apply to that
+        record: a row edited to look released is still listed as open. The state filters therefore read every
+        lease's events (one pass over the chain) rather than trusting the indexed state column."""
         clauses: builtins.list[str] = []
         params: builtins.list[object] = []
-        if state is not None:
-            states = [state] if isinstance(state, str) else builtins.list(state)
-            clauses.append(f"state IN ({', '.join('?' for _ in states)})")
-            params.extend(states)
+        states = None if state is None else frozenset([state] if isinstance(state, str) else state)
         if principal_id is not None:
             clauses.append("principal_id = ?")
             params.append(principal_id)
@@ -282,14 +296,24 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         if kind is not None:
             clauses.append("kind = ?")
             params.append(kind)
-        if active_only:
-            terminal = sorted(TERMINAL_STATES)
-            clauses.append(f"state NOT IN ({', '.join('?' for _ in terminal)})")
-            params.extend(terminal)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT * FROM leases {where} ORDER BY created_at, lease_id"  # noqa: S608 - fixed fragments
+        events_query = (
+            "SELECT lease_id, type, at, body FROM events WHERE type <> 'lease.summary' "  # noqa: S608 - fixed fragments
+            f"AND lease_id IN (SELECT lease_id FROM leases {where}) ORDER BY lease_id, seq"
+        )
         with self._read() as db:
-            return [lease_from_row(row) for row in db.execute(query, params).fetchall()]
+            stored = [lease_from_row(row) for row in db.execute(query, params).fetchall()]
+            derived: dict[str, dict[str, Any] | None] = {}
+            for row in db.execute(events_query, params):
+                lease = row["lease_id"]
+                derived[lease] = fold_event(derived.get(lease), row["type"], row["at"], row["body"])
+        leases = [prefer_chain(record, derived.get(record["lease_id"])) for record in stored]
+        if states is not None:
+            leases = [lease for lease in leases if lease["state"] in states]
+        if active_only:
+            leases = [lease for lease in leases if lease["state"] not in TERMINAL_STATES]
+        return leases
 
     def open_leases(self) -> builtins.list[LeaseRecord]:
         """Leases that may still hold access: every state but released, expired and failed."""
@@ -317,6 +341,22 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
                 self._get(db, lease_id)
             return self._append(db, lease_id, event_type, event_body, signature)
 
+    def append_signed(
+        self, event_type: str, build: Callable[[DbT, int, str], tuple[Mapping[str, object], str]]
+    ) -> EventRecord:
+        """Append one event about no lease whose body and signature depend on the chain head it follows:
+        `build(db, head_seq, head_hash)` runs inside the write transaction with the head locked (so nothing is
+        appended in between) and returns `(body, signature text)`. Signed checkpoints are written this way."""
+        _check_event_type(event_type)
+        with self._write() as db:
+            self._lock_chain_head(db)
+            head = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+            if head is None:
+                raise LedgerError("the ledger's chain head is missing; run verify_chain()", target=self._target)
+            body, signature = build(db, int(head["seq"]), str(head["hash"]))
+            assert_no_secrets(dict(body))
+            return self._append(db, None, event_type, body, signature)
+
     def _append(
         self,
         db: DbT,
@@ -324,6 +364,8 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         event_type: str,
         body: Mapping[str, object],
         signature: str | None = None,
+        *,
+        at: str | None = None,
     ) -> EventRecord:
         # Inside the write transaction, with the head locked: nobody else can move it between this read and write.
         head = db.execute(f"SELECT seq, hash FROM chain_head WHERE id = 1{self._HEAD_LOCK}").fetchone()  # noqa: S608
@@ -331,7 +373,7 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
             raise LedgerError("the ledger's chain head is missing; run verify_chain()", target=self._target)
         seq = int(head["seq"]) + 1
         prev_hash = str(head["hash"])
-        at = self._now()
+        at = at if at is not None else self._now()
         try:
             body_text = canonical_json(body)
         except (TypeError, ValueError):
@@ -410,6 +452,15 @@ def _event_from_row(row: Mapping[str, Any]) -> EventRecord:
         hash=row["hash"],
         signature=row["signature"],
     )
+
+
+def _decoded(changes: Mapping[str, object]) -> dict[str, object]:
+    """Column values as the row reads them back (JSON columns decoded), for `lease_changes`."""
+    out: dict[str, object] = {}
+    for name, value in changes.items():
+        json_column = lease_column(name).kind == "json"
+        out[name] = json.loads(value) if json_column and isinstance(value, str) else value
+    return out
 
 
 def _check_event_type(event_type: str) -> None:

@@ -5,8 +5,13 @@ The private key is taken from, in order:
 1. `$JITPIM_SIGNING_KEY_FILE`: a file holding a PEM (PKCS#8) private key, or the base64 of the raw 32-byte
    seed;
 2. `$JITPIM_SIGNING_KEY`: the same, inline (for a CI secret);
-3. `signing-key.pem` next to the ledger file (or under `$XDG_STATE_HOME/jitpim/` for a PostgreSQL ledger),
-   generated on first use with mode 0600 in a 0700 directory.
+3. `$XDG_CONFIG_HOME/jitpim/signing-key.pem` (else `~/.config/jitpim/signing-key.pem`), generated on first use
+   with mode 0600 in a 0700 directory.
+
+The key never lives beside the ledger: whoever can write the ledger could otherwise rewrite every event and
+sign the rewrite. A key file in the ledger's own directory is refused, as is one that group or others may read
+or write (like ssh refuses such keys); a key left beside the ledger by an older jitpim is refused with the
+command that moves it.
 
 A key is named by its **key id**: the first 16 hex digits of SHA-256 over the raw 32-byte public key. A
 signature is written as `{"alg": "Ed25519", "key_id": "...", "sig": "<base64>"}` (in the ledger's `signature`
@@ -33,7 +38,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from jitpim.audit.canonical import canonical_json
-from jitpim.audit.location import default_ledger_path
 from jitpim.errors import AuditError, ConfigError
 
 __all__ = [
@@ -209,11 +213,51 @@ def _private_from_text(text: str, source: str) -> Signer:
     return Signer(Ed25519PrivateKey.from_private_bytes(_b64_key(stripped, source)), source)
 
 
-def default_key_path(ledger_path: Path | None, environ: Mapping[str, str] | None = None) -> Path:
-    """`signing-key.pem` beside the ledger file, or in jitpim's state directory when there is no file."""
-    if ledger_path is not None:
-        return ledger_path.parent / KEY_FILENAME
-    return default_ledger_path(environ).parent / KEY_FILENAME
+def default_key_path(ledger_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """`signing-key.pem` in jitpim's configuration directory (`$XDG_CONFIG_HOME/jitpim`, else
+    `~/.config/jitpim`): apart from the ledger, which lives under the state directory. `ledger_path` is
+    accepted for callers that name their ledger; the key's place does not depend on it."""
+    del ledger_path
+    env = os.environ if environ is None else environ
+    config_home = env.get("XDG_CONFIG_HOME", "")
+    if config_home and os.path.isabs(config_home):
+        base = Path(config_home)
+    else:
+        base = Path(env.get("HOME") or os.path.expanduser("~")) / ".config"
+    return base / "jitpim" / KEY_FILENAME
+
+
+def _beside(path: Path, directory: Path) -> bool:
+    try:
+        return path.resolve().parent == directory.resolve()
+    except OSError:
+        return False
+
+
+def _check_apart(path: Path, ledger_path: Path | None) -> None:
+    """Refuse a key file in the ledger's directory: write access to the ledger must not give the key."""
+    if ledger_path is not None and _beside(path, ledger_path.parent):
+        raise ConfigError(
+            f"the signing key {str(path)!r} sits in the ledger's directory {str(ledger_path.parent)!r}",
+            hint=(
+                "Whoever can write the ledger could then rewrite and re-sign it. Keep the key apart: "
+                f"`mv {path} {default_key_path()}` (or set ${SIGNING_KEY_FILE_ENV} to a path outside the ledger's "
+                f"directory, or ${SIGNING_KEY_ENV} from a CI secret)."
+            ),
+        )
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a key file group or others may read or write (as ssh does)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # reading it reports the problem
+    if mode & 0o077:
+        raise ConfigError(
+            f"the signing key {str(path)!r} is accessible by group or others (mode {oct(mode & 0o777)})",
+            hint=f"Make it private: `chmod 600 {path}`.",
+        )
 
 
 def _read(path: Path, what: str) -> str:
@@ -261,12 +305,18 @@ def load_signer(
     key_file = env.get(SIGNING_KEY_FILE_ENV, "").strip()
     if key_file:
         path = Path(key_file).expanduser()
+        _check_apart(path, ledger_path)
+        _check_private(path)
         return _private_from_text(_read(path, "the signing key file"), str(path))
     inline = env.get(SIGNING_KEY_ENV, "").strip()
     if inline:
         return _private_from_text(inline, f"${SIGNING_KEY_ENV}")
     path = default_key_path(ledger_path, env)
+    if ledger_path is not None and (ledger_path.parent / KEY_FILENAME).is_file() and not path.is_file():
+        _check_apart(ledger_path.parent / KEY_FILENAME, ledger_path)  # an older jitpim's key: refused, with the fix
+    _check_apart(path, ledger_path)
     if path.is_file():
+        _check_private(path)
         return _private_from_text(_read(path, "the signing key"), str(path))
     if not create:
         return None
