@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, cast
 
 from jitpim.audit.records import LEASE_COLUMNS, LeaseRecord
@@ -25,6 +25,7 @@ __all__ = [
     "ROW_VERSION",
     "ROW_VERSION_KEY",
     "changed_fields",
+    "check_rows",
     "derive_lease",
     "fold_event",
     "initial_row",
@@ -109,3 +110,61 @@ def prefer_chain(stored: LeaseRecord, derived: Mapping[str, Any] | None) -> Leas
         ", ".join(edited),
     )
     return cast(LeaseRecord, {spec.name: derived.get(spec.name) for spec in LEASE_COLUMNS})
+
+
+def _problem(kind: str, lease_id: str | None, message: str) -> Any:
+    from jitpim.audit.verify import Problem
+
+    return Problem(kind, f"lease {lease_id}", message, lease_id=lease_id)
+
+
+def check_rows(conn: Any, report: Any) -> Any:
+    """Compare every `leases` row with the lease its events record (one streamed merge of both tables in
+    lease order, flat memory); the first edited row as a `Problem`, or None. Counts legacy rows in notes."""
+    from jitpim.audit.records import lease_from_row
+    from jitpim.audit.verify import plain_rows
+
+    def stream(query: str) -> Iterator[Sequence[Any]]:
+        iter_tuples = getattr(conn, "iter_tuples", None)
+        return iter_tuples(query, ()) if callable(iter_tuples) else plain_rows(conn.execute(query, ()))
+
+    orphan = conn.execute(
+        "SELECT e.lease_id FROM events e LEFT JOIN leases l ON l.lease_id = e.lease_id "
+        "WHERE e.lease_id IS NOT NULL AND l.lease_id IS NULL LIMIT 1",
+        (),
+    ).fetchone()
+    if orphan is not None:
+        lease_id = next(iter(orphan.values())) if isinstance(orphan, Mapping) else orphan[0]
+        return _problem("row", lease_id, f"the row of lease {lease_id} was deleted from the leases table")
+    names = [spec.name for spec in LEASE_COLUMNS]
+    leases = stream(f"SELECT {', '.join(names)} FROM leases ORDER BY lease_id")  # noqa: S608 - fixed columns
+    events = stream(
+        "SELECT lease_id, type, at, body FROM events WHERE lease_id IS NOT NULL AND type <> 'lease.summary' "
+        "ORDER BY lease_id, seq"
+    )
+    pending = next(events, None)
+    legacy = 0
+    for values in leases:
+        stored = lease_from_row(dict(zip(names, values, strict=True)))
+        lease_id = stored["lease_id"]
+        derived: dict[str, Any] | None = None
+        seen = False
+        while pending is not None and pending[0] == lease_id:
+            seen = True
+            derived = fold_event(derived, pending[1], pending[2], pending[3])
+            pending = next(events, None)
+        if not seen:
+            return _problem("row", lease_id, f"lease {lease_id} has a row but no events (added outside jitpim)")
+        if derived is None:
+            legacy += 1
+            continue
+        edited = changed_fields(stored, derived)
+        if edited:
+            return _problem(
+                "row",
+                lease_id,
+                f"the row of lease {lease_id} was edited outside jitpim ({', '.join(edited)} differ from the chain)",
+            )
+    if legacy:
+        report.notes.append(f"{legacy} lease row(s) predate chain-derived rows and were not compared")
+    return None

@@ -42,6 +42,7 @@ class _Db:
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self._cursors = 0
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         return self._conn.execute(sql.replace("?", "%s"), tuple(parameters))
@@ -54,6 +55,22 @@ class _Db:
             cursor.execute(sql.replace("?", "%s"), tuple(parameters))
             rows: list[tuple[Any, ...]] = cursor.fetchall()
             return rows
+
+    def iter_tuples(self, sql: str, parameters: Any = (), /, *, batch: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Rows as plain tuples through a server-side cursor, `batch` at a time: flat memory for any table size
+        (verification streams a million events this way)."""
+        from psycopg.rows import tuple_row
+
+        self._cursors += 1
+        with self._conn.cursor(name=f"jitpim_stream_{self._cursors}", row_factory=tuple_row) as cursor:
+            cursor.itersize = batch
+            cursor.execute(sql.replace("?", "%s"), tuple(parameters))
+            yield from cursor
+
+    def repeatable_snapshot(self) -> None:
+        """Make this (fresh) transaction see one snapshot for all its statements: a verification's walk, its
+        lookups and its row comparison must not see a write that commits in between."""
+        self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
 class PostgresLedger(LedgerCore[Any, _Db]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Protocol
@@ -68,6 +68,10 @@ class AuditStore(Protocol):
         body: Mapping[str, object] | None = None,
         **fields: object,
     ) -> Any: ...
+
+    def append_signed(
+        self, event_type: str, build: Callable[[Any, int, str], tuple[Mapping[str, object], str]]
+    ) -> EventRecord: ...
 
     def verify_chain(self) -> ChainVerification: ...
 

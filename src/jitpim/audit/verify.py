@@ -1,15 +1,23 @@
 """Offline verification of a ledger: the hash chain, every summary signature, and what each summary covers.
 
-Reads the raw rows (no JSON parsing of event bodies: an event's hash is recomputed by splicing its stored
-canonical body into the envelope text, which is byte-identical to what was hashed when it was appended, so
-any edit of a stored byte, even whitespace, changes the hash). Stops at the **first broken link** and names
-it: the event seq, the lease, and what happened to it:
+Streams the raw rows through one cursor with flat memory (no JSON parsing of event bodies: an event's hash is
+recomputed by splicing its stored canonical body into the envelope text, which is byte-identical to what was
+hashed when it was appended, so any edit of a stored byte, even whitespace, changes the hash). Stops at the
+**first broken link** and names it: the event seq, the lease, and what happened to it:
 
-    changed    an event's content (body, type, time, lease) or its prev_hash was edited
-    deleted    an event is missing (a gap in seq, events gone from the end, or a renumbered chain)
-    reordered  an event sits at another position than the one it was chained at
-    signature  a summary is unsigned, signed by an untrusted key, or its signature does not verify
-    mismatch   a signed summary lists an event whose hash differs from the chain's (the chain was rewritten)
+    changed     an event's content (body, type, time, lease) or its prev_hash was edited
+    deleted     an event is missing (a gap in seq, events gone from the end, or a renumbered chain)
+    reordered   an event sits at another position than the one it was chained at
+    signature   a summary or checkpoint is unsigned, signed by an untrusted key, or does not verify
+    mismatch    a signed summary lists an event whose hash differs from the chain's (the chain was rewritten)
+    checkpoint  a checkpoint in the ledger does not attest the head before it
+    truncated   the ledger ends before a checkpoint given with `--checkpoint` (its tail was cut off)
+    rewritten   the event a given checkpoint attests has another hash (the ledger was rewritten)
+    row         a `leases` row differs from the lease as the chain recorded it (edited outside jitpim)
+
+Signatures: a checkpoint vouches for everything before it (its writer re-checked the chain since the previous
+checkpoint before signing, see checkpoints.py), so the summaries a later checkpoint by the same key covers
+need no check of their own; the latest checkpoint and what follows it are checked, on worker threads.
 
 Exported evidence files are checked by `verify_evidence.py`; `verify_path` picks the right one.
 """
@@ -21,7 +29,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,19 +41,23 @@ from jitpim.audit.store import AuditStore
 from jitpim.errors import AuditError, AuditVerificationError
 
 __all__ = [
+    "EVENT_COLUMNS",
     "Problem",
     "VerifyReport",
     "check_summary_signature",
     "event_hash_from_text",
+    "plain_rows",
     "trusted_keys",
     "verify_ledger_file",
     "verify_path",
     "verify_rows_fast",
     "verify_store",
+    "walk_chain",
 ]
 
 _SUMMARY: Final = "lease.summary"
-_COLUMN_NAMES: Final = ("seq", "lease_id", "type", "at", "schema_version", "body", "prev_hash", "hash", "signature")
+EVENT_COLUMNS: Final = "seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature"
+_CHECKPOINT: Final = "ledger.checkpoint"
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
 
@@ -78,7 +90,9 @@ class VerifyReport:
     source: str
     kind: str  # "ledger" | "evidence"
     checked: int = 0  # events (ledger) or records (evidence file)
-    signatures: int = 0  # signatures verified
+    signatures: int = 0  # signatures verified one by one
+    covered: int = 0  # summaries vouched for by a later signed checkpoint (see checkpoints.py)
+    checkpoints: int = 0  # checkpoints in the ledger
     trusted: bool = True  # False when only keys embedded in the file itself were available
     key_ids: list[str] = field(default_factory=list)
     problem: Problem | None = None
@@ -95,6 +109,8 @@ class VerifyReport:
             "kind": self.kind,
             "checked": self.checked,
             "signatures": self.signatures,
+            "covered_by_checkpoints": self.covered,
+            "checkpoints": self.checkpoints,
             "trusted_keys": self.trusted,
             "key_ids": self.key_ids,
             "problem": self.problem.to_json() if self.problem else None,
@@ -174,37 +190,78 @@ def check_summary_signature(
     return True, "signature verified", signature.key_id
 
 
-def _classify_prev(rows: Sequence[Sequence[Any]], index: int, expected_prev: str) -> tuple[str, str]:
-    """Why row `index`'s prev_hash does not link to the event before it."""
-    row = rows[index]
-    seq = row[0]
-    for later in range(index + 1, len(rows)):
-        if rows[later][6] == expected_prev:
+# -- streaming the rows ---------------------------------------------------------------------------------------
+
+
+def plain_rows(cursor: Iterable[Any]) -> Iterator[Sequence[Any]]:
+    """Rows addressable by position: sqlite3 tuples and Rows pass through, dict rows become tuples."""
+    for row in cursor:
+        yield tuple(row.values()) if isinstance(row, Mapping) else row
+
+
+def _stream(conn: Any, query: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+    """Iterate a query without fetching it whole (SQLite steps its cursor; PostgreSQL uses a server-side one)."""
+    iter_tuples = getattr(conn, "iter_tuples", None)
+    if callable(iter_tuples):
+        rows: Iterator[Sequence[Any]] = iter_tuples(query, params)
+        return rows
+    return plain_rows(conn.execute(query, params))
+
+
+def _one(lookup: Any, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    row = lookup.execute(sql, params).fetchone()
+    if row is None:
+        return None
+    return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
+
+
+def _classify_prev(lookup: Any, seq: int, row_prev: str, expected_prev: str) -> tuple[str, str]:
+    """Why event `seq`'s prev_hash does not link to the event before it (asks the ledger where it can)."""
+    if lookup is not None:
+        later = _one(
+            lookup, "SELECT seq FROM events WHERE prev_hash = ? AND seq > ? ORDER BY seq LIMIT 1", (expected_prev, seq)
+        )
+        if later is not None:
             return (
                 "reordered",
-                f"event seq {seq} is out of place: the event chained after seq {seq - 1} is at seq {rows[later][0]}",
+                f"event seq {seq} is out of place: the event chained after seq {seq - 1} is at seq {later[0]}",
             )
-    earlier = {rows[i][7]: rows[i][0] for i in range(index - 1)}
-    if row[6] in earlier:
-        gone = earlier[row[6]]
-        return "deleted", f"events after seq {gone} up to seq {seq} were removed and the rest renumbered"
-    if row[6] == GENESIS_HASH and index > 0:
+        earlier = _one(lookup, "SELECT seq FROM events WHERE hash = ? AND seq < ?", (row_prev, seq - 1))
+        if earlier is not None:
+            return "deleted", f"events after seq {earlier[0]} up to seq {seq} were removed and the rest renumbered"
+    if row_prev == GENESIS_HASH and seq > 1:
         return "reordered", f"event seq {seq} was chained as the first event"
     return "changed", f"the prev_hash of event seq {seq} was edited (it does not link to seq {seq - 1})"
 
 
-def _summary_problem(row: Sequence[Any], hashes: Sequence[str]) -> Problem | None:
+def _listed_item(seq: Any, event_type: Any, at: Any, digest: Any) -> str:
+    """One event as a summary lists it (`{"at","hash","seq","type"}` in canonical JSON)."""
+    return (
+        '{"at":' + _json_text(at) + ',"hash":"' + str(digest) + '","seq":' + _json_text(seq)
+        + ',"type":' + _json_text(event_type) + "}"
+    )  # fmt: skip
+
+
+def _lease_events_text(lookup: Any, lease_id: Any, before: int) -> str:
+    rows = lookup.execute(
+        "SELECT seq, type, at, hash FROM events WHERE lease_id = ? AND seq < ? AND type <> ? ORDER BY seq",
+        (lease_id, before, _SUMMARY),
+    )
+    return '"events":[' + ",".join(_listed_item(*row) for row in plain_rows(rows)) + "]"
+
+
+def _listing_problem(seq: int, lease_id: Any, body_text: str, lookup: Any) -> Problem | None:
     """A signed summary must list events that are in the chain with the same hashes, for its own lease."""
-    seq, lease_id = row[0], row[1]
     try:
-        body = json.loads(row[5])
+        body = json.loads(body_text)
     except ValueError:
         return Problem("changed", f"event seq {seq}", "the summary body is not JSON", seq=seq, lease_id=lease_id)
-    if body.get("lease_id") != lease_id:
+    if not isinstance(body, Mapping) or body.get("lease_id") != lease_id:
         return Problem("mismatch", f"event seq {seq}", "the summary names another lease", seq=seq, lease_id=lease_id)
     for listed in body.get("events") or []:
         at = listed.get("seq") if isinstance(listed, Mapping) else None
-        if not isinstance(at, int) or not 1 <= at < seq or hashes[at - 1] != listed.get("hash"):
+        found = _one(lookup, "SELECT hash FROM events WHERE seq = ?", (at,)) if isinstance(at, int) else None
+        if not isinstance(at, int) or not 1 <= at < seq or found is None or found[0] != listed.get("hash"):
             return Problem(
                 "mismatch",
                 f"event seq {seq}",
@@ -216,57 +273,229 @@ def _summary_problem(row: Sequence[Any], hashes: Sequence[str]) -> Problem | Non
     return None
 
 
-_BATCH: Final = 256
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A summary or checkpoint whose signature is still to be checked (unless a later checkpoint covers it)."""
+
+    seq: int
+    lease_id: str | None
+    what: str
+    key_id: str | None
+    signature: str | None
+    body: str
 
 
-def _check_summaries(
-    batch: Sequence[tuple[Sequence[Any], str]], hashes: Sequence[str], keys: Mapping[str, PublicKey]
-) -> list[tuple[int, Problem | None, str | None]]:
-    """(seq, problem or None, key id) for each summary row: its signature, then what it lists.
-
-    `expected` is the canonical `"events":[...]` text of the lease's events before the summary as chained:
-    when the signed body contains it verbatim (the normal case), it lists exactly those events and parsing
-    the body is skipped; otherwise (another writer appended to the lease while it was summarised, or
-    tampering) the body is parsed and every listed event checked against the chain."""
-    results: list[tuple[int, Problem | None, str | None]] = []
-    for row, expected in batch:
-        seq, lease_id = row[0], row[1]
-        ok, reason, key_id = check_summary_signature(row[8], row[5], keys)
+def _check_signed(batch: Sequence[_Signed], keys: Mapping[str, PublicKey]) -> list[tuple[_Signed, Problem | None]]:
+    results: list[tuple[_Signed, Problem | None]] = []
+    for item in batch:
+        ok, reason, _ = check_summary_signature(item.signature, item.body, keys)
+        problem = None
         if not ok:
+            subject = f"the summary of lease {item.lease_id}" if item.what == _SUMMARY else "the checkpoint"
             problem = Problem(
-                "signature", f"event seq {seq}", f"the summary of lease {lease_id} {reason}", seq=seq, lease_id=lease_id
+                "signature", f"event seq {item.seq}", f"{subject} {reason}", seq=item.seq, lease_id=item.lease_id
             )
-            results.append((seq, problem, key_id))
-            continue
-        body = str(row[5])
-        if expected in body and '"lease_id":' + _json_text(lease_id) + "," in body:
-            results.append((seq, None, key_id))
-        else:
-            results.append((seq, _summary_problem(row, hashes), key_id))
+        results.append((item, problem))
     return results
 
 
-def _walk(rows: Sequence[Sequence[Any]], report: VerifyReport, on_summary: Any) -> tuple[Problem | None, str]:
-    """Walk the chain; (first chain problem or None, hash of the last event checked)."""
-    prev = GENESIS_HASH
+def _key_id(signature: str | None) -> str | None:
+    if signature is None:
+        return None
+    try:
+        return Signature.from_text(signature).key_id
+    except AuditError:
+        return None
+
+
+# Bounds on what a verification holds at once: flat memory however long the chain.
+_LISTED_CAP: Final = 100_000  # events remembered (as listed text) for leases not yet summarised
+_PENDING_CAP: Final = 4_096  # signatures waiting for a checkpoint that may cover them
+_BATCH: Final = 512
+
+
+class _Signatures:
+    """Signature checks, deferred: items a later checkpoint by the same key covers are dropped; the rest are
+    verified on worker threads in batches (Ed25519 verification releases the GIL)."""
+
+    def __init__(self, keys: Mapping[str, PublicKey] | None, report: VerifyReport, own_key_only: bool) -> None:
+        self.keys = keys
+        self.report = report
+        self.own_key_only = own_key_only
+        self.pending: list[_Signed] = []
+        self.futures: list[Future[list[tuple[_Signed, Problem | None]]]] = []
+        self.pool: ThreadPoolExecutor | None = None
+        self.problems: list[Problem] = []
+        self.key_ids: set[str] = set()
+
+    def add(self, item: _Signed) -> None:
+        if self.keys is None:
+            return
+        if item.key_id is not None:
+            self.key_ids.add(item.key_id)
+        if self.own_key_only and item.key_id is not None and item.key_id not in self.keys:
+            return  # the checkpoint writer vouches only for what its own key signed
+        self.pending.append(item)
+        if len(self.pending) >= _PENDING_CAP:
+            self._submit(self.pending[:_BATCH])
+            del self.pending[:_BATCH]
+
+    def covered_by(self, checkpoint: _Signed) -> None:
+        """A checkpoint vouches for what its key signed before it: only the checkpoint itself stays to check."""
+        kept = [item for item in self.pending if item.key_id != checkpoint.key_id or checkpoint.key_id is None]
+        self.report.covered += len(self.pending) - len(kept)
+        self.pending = kept
+        self.add(checkpoint)
+
+    def _submit(self, batch: Sequence[_Signed]) -> None:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+        self.futures.append(self.pool.submit(_check_signed, list(batch), self.keys or {}))
+        if len(self.futures) > 8:  # keep what is in flight bounded too
+            self._collect(self.futures.pop(0))
+
+    def _collect(self, future: Future[list[tuple[_Signed, Problem | None]]]) -> None:
+        for _, problem in future.result():
+            if problem is None:
+                self.report.signatures += 1
+            else:
+                self.problems.append(problem)
+
+    def finish(self) -> list[Problem]:
+        try:
+            for start in range(0, len(self.pending), _BATCH):
+                self._submit(self.pending[start : start + _BATCH])
+            self.pending = []
+            while self.futures:
+                self._collect(self.futures.pop(0))
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+        return self.problems
+
+
+def _checkpoint_problem(seq: int, lease_id: Any, body: str, prev_hash: str, origin: str | None) -> Problem | None:
+    """A checkpoint event must attest exactly the head before it."""
+    from jitpim.audit.checkpoints import Checkpoint
+
+    where = f"event seq {seq}"
+    try:
+        parsed = json.loads(body)
+        statement = Checkpoint.from_json({**parsed, "signature": {"alg": "Ed25519", "key_id": "-", "sig": ""}})
+    except (ValueError, TypeError, AuditError):
+        return Problem("checkpoint", where, "the checkpoint is not a checkpoint statement", seq=seq)
+    if lease_id is not None or statement.seq != seq - 1 or statement.hash != prev_hash:
+        return Problem("checkpoint", where, f"the checkpoint at seq {seq} does not attest the event before it", seq=seq)
+    if origin is not None and statement.origin != origin:
+        return Problem("checkpoint", where, f"the checkpoint at seq {seq} names another first event", seq=seq)
+    return None
+
+
+def walk_chain(
+    rows: Iterable[Sequence[Any]],
+    head: tuple[int, str] | None,
+    *,
+    keys: Mapping[str, PublicKey] | None,
+    report: VerifyReport,
+    lookup: Any = None,
+    start: tuple[int, str] = (0, GENESIS_HASH),
+    own_key_only: bool = False,
+    pins: Sequence[Any] = (),
+) -> VerifyReport:
+    """Verify event rows (`EVENT_COLUMNS`, in seq order, streamed) against the chain head; `keys=None` skips
+    signature checks. `lookup` (a connection in the same snapshot) answers the rare questions a single pass
+    cannot (where a misplaced event went, what a superseding summary lists). `start` is the `(seq, hash)` the
+    rows follow; `pins` are external checkpoints the chain must contain (see checkpoints.py)."""
+    signatures = _Signatures(keys, report, own_key_only)
+    listed: dict[Any, list[str]] = {}
+    listed_count = 0
     envelope = _Envelope()
-    for index, row in enumerate(rows):
-        seq, lease_id = row[0], row[1]
-        expected = index + 1
+    expected, prev = start[0] + 1, start[1]
+    origin: str | None = None
+    pinned = {pin.seq: pin for pin in pins}
+    problem: Problem | None = None
+    last = start[0]
+    for row in rows:
+        seq, lease_id, event_type = row[0], row[1], row[2]
         where = f"event seq {expected}"
         if seq != expected:
             missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
-            return Problem("deleted", where, f"event seq {missing} is missing (deleted)", seq=expected), prev
+            problem = Problem("deleted", where, f"event seq {missing} is missing (deleted)", seq=expected)
+            break
         if row[6] != prev:
-            kind, message = _classify_prev(rows, index, prev)
-            return Problem(kind, where, message, seq=seq, lease_id=lease_id), prev
-        if envelope.hash(prev, seq, lease_id, row[2], row[3], row[4], row[5]) != row[7]:
+            kind, message = _classify_prev(lookup, seq, row[6], prev)
+            problem = Problem(kind, where, message, seq=seq, lease_id=lease_id)
+            break
+        digest = row[7]
+        if envelope.hash(prev, seq, lease_id, event_type, row[3], row[4], row[5]) != digest:
             message = f"the content of event seq {seq} was edited (its hash does not match)"
-            return Problem("changed", where, message, seq=seq, lease_id=lease_id), prev
-        on_summary(index, row)
-        prev = row[7]
+            problem = Problem("changed", where, message, seq=seq, lease_id=lease_id)
+            break
+        if seq == 1:
+            origin = digest
+        if event_type == _SUMMARY:
+            problem = _summary_listing(row, listed, lookup, keys is not None)
+            if problem is not None:
+                break
+            dropped = listed.pop(lease_id, None) if lookup is not None else None
+            listed_count -= len(dropped) if dropped is not None else 0
+            signatures.add(_Signed(seq, lease_id, _SUMMARY, _key_id(row[8]), row[8], row[5]))
+        elif event_type == _CHECKPOINT and lease_id is None:
+            problem = _checkpoint_problem(seq, lease_id, row[5], row[6], origin if start[0] == 0 else None)
+            if problem is not None:
+                break
+            report.checkpoints += 1
+            signatures.covered_by(_Signed(seq, None, _CHECKPOINT, _key_id(row[8]), row[8], row[5]))
+        elif lease_id is not None and keys is not None:
+            listed.setdefault(lease_id, []).append(_listed_item(seq, event_type, row[3], digest))
+            listed_count += 1
+            if listed_count > _LISTED_CAP:  # forget the oldest leases: their summaries take the slow path
+                while listed and listed_count > _LISTED_CAP * 3 // 4:
+                    listed_count -= len(listed.pop(next(iter(listed))))
+        pin = pinned.get(seq)
+        if pin is not None and pin.hash != digest:
+            message = (
+                f"the checkpoint signed at {pin.at} attests event seq {seq} with another hash: "
+                "the ledger was rewritten after it"
+            )
+            problem = Problem("rewritten", where, message, seq=seq, lease_id=lease_id)
+            break
+        prev = digest
+        last = seq
+        expected += 1
         report.checked += 1
-    return None, prev
+    candidates = [p for p in (problem, *signatures.finish()) if p is not None]
+    report.key_ids = sorted(signatures.key_ids)
+    if problem is None:
+        head_problem = _head_problem(head, last, prev)
+        if head_problem is not None:
+            candidates.append(head_problem)
+        candidates.extend(_pin_problems(pins, last, origin if start[0] == 0 else None))
+    if candidates:
+        report.problem = min(candidates, key=lambda p: p.seq if p.seq is not None else last + 1)
+    return report
+
+
+def _summary_listing(row: Sequence[Any], listed: Mapping[Any, list[str]], lookup: Any, check: bool) -> Problem | None:
+    """The fast check (the summary contains the canonical text of its lease's events as chained), then the
+    ledger-backed one when the fast check cannot tell (the lease's events were forgotten or superseded)."""
+    if not check:
+        return None
+    seq, lease_id, body = row[0], row[1], str(row[5])
+    own = '"lease_id":' + _json_text(lease_id) + ","
+    if own in body and '"events":[' + ",".join(listed.get(lease_id, ())) + "]" in body:
+        return None
+    if lookup is None:
+        return Problem(
+            "mismatch",
+            f"event seq {seq}",
+            f"the signed summary of lease {lease_id} does not list the lease's events as chained",
+            seq=seq,
+            lease_id=lease_id,
+        )
+    if own in body and _lease_events_text(lookup, lease_id, seq) in body:
+        return None
+    return _listing_problem(seq, lease_id, body, lookup)
 
 
 def _head_problem(head: tuple[int, str] | None, last: int, prev: str) -> Problem | None:
@@ -283,6 +512,32 @@ def _head_problem(head: tuple[int, str] | None, last: int, prev: str) -> Problem
     return None
 
 
+def _pin_problems(pins: Sequence[Any], last: int, origin: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    for pin in pins:
+        if origin is not None and pin.origin != origin:
+            problems.append(
+                Problem(
+                    "rewritten",
+                    "event seq 1",
+                    f"the checkpoint signed at {pin.at} is of a ledger with another first event: this ledger was "
+                    "rewritten from its start, or the checkpoint belongs to another ledger",
+                    seq=1,
+                )
+            )
+        elif pin.seq > last:
+            problems.append(
+                Problem(
+                    "truncated",
+                    f"event seq {last + 1}",
+                    f"the ledger ends at seq {last}, but the checkpoint signed at {pin.at} attests seq {pin.seq}: "
+                    "events were cut off its end (and the chain head moved back)",
+                    seq=last + 1,
+                )
+            )
+    return problems
+
+
 def verify_rows_fast(
     rows: Sequence[Sequence[Any]],
     head: tuple[int, str] | None,
@@ -290,90 +545,63 @@ def verify_rows_fast(
     keys: Mapping[str, PublicKey] | None,
     report: VerifyReport,
 ) -> VerifyReport:
-    """Verify raw event rows (`seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature`, in
-    seq order) against the chain head; `keys=None` skips signature checks.
+    """Verify rows already in memory (no ledger to ask): `walk_chain` without a lookup."""
+    return walk_chain(rows, head, keys=keys, report=report)
 
-    Summary signatures are checked on worker threads while the chain is walked (Ed25519 verification
-    releases the GIL), and the earliest problem of either kind is the one reported."""
-    hashes = [str(row[7]) for row in rows]  # read by summary checks only below the summary's own seq
-    futures: list[Future[list[tuple[int, Problem | None, str | None]]]] = []
-    pending: list[tuple[Sequence[Any], str]] = []
-    workers = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) if keys is not None else None
-    listed: dict[Any, list[str]] = {}  # lease -> canonical text of its events, as a summary lists them
 
-    def on_summary(index: int, row: Sequence[Any]) -> None:
-        if workers is None:
-            return
-        if row[2] != _SUMMARY:
-            item = '{"at":' + _json_text(row[3]) + ',"hash":"' + str(row[7]) + '","seq":' + _json_text(row[0])
-            listed.setdefault(row[1], []).append(item + ',"type":' + _json_text(row[2]) + "}")
-            return
-        pending.append((row, '"events":[' + ",".join(listed.get(row[1], ())) + "]"))
-        if len(pending) >= _BATCH:
-            futures.append(workers.submit(_check_summaries, list(pending), hashes, keys or {}))
-            pending.clear()
+def _head(conn: Any) -> tuple[int, str] | None:
+    found = _one(conn, "SELECT seq, hash FROM chain_head WHERE id = 1", ())
+    return (int(found[0]), str(found[1])) if found is not None else None
 
-    try:
-        chain_problem, prev = _walk(rows, report, on_summary)
-        if workers is not None and pending:
-            futures.append(workers.submit(_check_summaries, list(pending), hashes, keys or {}))
-        results = [result for future in futures for result in future.result()]
-    finally:
-        if workers is not None:
-            workers.shutdown(wait=True)
-    summary_problems = [problem for _, problem, _ in results if problem is not None]
-    report.signatures = sum(1 for _, problem, _ in results if problem is None or problem.kind == "mismatch")
-    report.key_ids = sorted({key_id for _, _, key_id in results if key_id is not None})
-    candidates = [p for p in (chain_problem, *summary_problems) if p is not None]
-    if chain_problem is None:
-        head_problem = _head_problem(head, len(rows), prev)
-        if head_problem is not None:
-            candidates.append(head_problem)
-    if candidates:
-        report.problem = min(candidates, key=lambda p: p.seq if p.seq is not None else len(rows) + 1)
+
+def _verify_conn(conn: Any, report: VerifyReport, keys: Mapping[str, PublicKey] | None, pins: Sequence[Any]) -> None:
+    head = _head(conn)
+    rows = _stream(conn, f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq")  # noqa: S608 - fixed columns
+    walk_chain(rows, head, keys=keys, report=report, lookup=conn, pins=pins)
+    if report.problem is None:
+        from jitpim.audit.lease_rows import check_rows
+
+        report.problem = check_rows(conn, report)
+
+
+def verify_store(
+    store: AuditStore,
+    *,
+    keys: Mapping[str, PublicKey] | None,
+    source: str | None = None,
+    checkpoints: Sequence[Any] = (),
+) -> VerifyReport:
+    """Verify an open ledger (SQLite or PostgreSQL) from one consistent snapshot, streaming; `checkpoints` are
+    external checkpoints (already checked to be trusted) the ledger must still contain."""
+    report = VerifyReport(source or repr(store), "ledger")
+    with store.read_transaction() as conn:
+        snapshot = getattr(conn, "repeatable_snapshot", None)  # PostgreSQL: one snapshot for every statement
+        if callable(snapshot):
+            snapshot()
+        _verify_conn(conn, report, keys, checkpoints)
     return report
 
 
-def _read_rows(conn: Any) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
-    query = f"SELECT {', '.join(_COLUMN_NAMES)} FROM events ORDER BY seq"  # noqa: S608 - fixed column names
-    found = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1", ()).fetchone()
-    fetch_tuples = getattr(conn, "fetch_tuples", None)  # the PostgreSQL ledger's fast path
-    rows = fetch_tuples(query, ()) if callable(fetch_tuples) else conn.execute(query, ()).fetchall()
-    if rows and isinstance(rows[0], Mapping):  # dict rows: values in the selected order
-        rows = [tuple(row.values()) for row in rows]
-    elif rows and not isinstance(rows[0], tuple):  # sqlite3.Row
-        rows = [tuple(row) for row in rows]
-    if found is None:
-        return rows, None
-    values = tuple(found.values()) if isinstance(found, Mapping) else tuple(found)
-    return rows, (int(values[0]), str(values[1]))
-
-
-def verify_store(store: AuditStore, *, keys: Mapping[str, PublicKey] | None, source: str | None = None) -> VerifyReport:
-    """Verify an open ledger (SQLite or PostgreSQL) from one consistent snapshot."""
-    report = VerifyReport(source or repr(store), "ledger")
-    with store.read_transaction() as conn:
-        rows, head = _read_rows(conn)
-    return verify_rows_fast(rows, head, keys=keys, report=report)
-
-
-def verify_ledger_file(path: Path, *, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
-    """Verify a SQLite ledger file read-only (a copy kept as evidence; any schema version)."""
+def verify_ledger_file(
+    path: Path, *, keys: Mapping[str, PublicKey] | None, checkpoints: Sequence[Any] = ()
+) -> VerifyReport:
+    """Verify a SQLite ledger file read-only (a copy kept as evidence; any schema version), streaming."""
     report = VerifyReport(str(path), "ledger")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:
         raise AuditError(f"cannot open the ledger: {error}", target=str(path)) from None
     try:
-        rows, head = _read_rows(conn)
+        conn.execute("BEGIN")  # one snapshot for the walk and the lookups
+        _verify_conn(conn, report, keys, checkpoints)
     except sqlite3.Error as error:
         raise AuditError(f"cannot read the ledger: {error}", target=str(path)) from None
     finally:
         conn.close()
-    return verify_rows_fast(rows, head, keys=keys, report=report)
+    return report
 
 
-def verify_path(path: Path, *, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
+def verify_path(path: Path, *, keys: Mapping[str, PublicKey] | None, checkpoints: Sequence[Any] = ()) -> VerifyReport:
     """A SQLite ledger file or an evidence (JSON lines) file, told apart by their first bytes."""
     try:
         with path.open("rb") as handle:
@@ -381,7 +609,7 @@ def verify_path(path: Path, *, keys: Mapping[str, PublicKey] | None) -> VerifyRe
     except OSError as error:
         raise AuditError(f"cannot read: {error.strerror or type(error).__name__}", target=str(path)) from None
     if start == SQLITE_MAGIC:
-        return verify_ledger_file(path, keys=keys)
+        return verify_ledger_file(path, keys=keys, checkpoints=checkpoints)
     from jitpim.audit.verify_evidence import verify_evidence_file
 
     return verify_evidence_file(path, keys=keys)
