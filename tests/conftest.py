@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,17 +23,29 @@ _AMBIENT_NAMES = (
 
 
 @pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see no ambient CI, Azure or CA settings: a GitHub runner or a developer's shell must not change
-    what a test exercises (CA variables would override the explicit trust of the emulator's CA). A signing key
-    generated on first use goes to the test's own configuration directory, never the developer's."""
+    what a test exercises (CA variables would override the explicit trust of the emulator's CA)."""
     import os
-
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".xdg-config"))
 
     for name in list(os.environ):
         if name.startswith(_AMBIENT_PREFIXES) or name in _AMBIENT_NAMES:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A signing key generated on first use goes to the test session's own configuration directory, never the
+    developer's (the key lives apart from the ledger, under $XDG_CONFIG_HOME/jitpim)."""
+    import os
+
+    before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = before
 
 
 @pytest.fixture(autouse=True, scope="session")

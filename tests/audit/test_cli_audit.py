@@ -103,23 +103,31 @@ def test_filters_and_exports(env: dict[str, str], tmp_path: Path) -> None:
     assert exported.exit_code == 0 and "1 matching lease(s) have no signed summary" in exported.output
     lines = out.read_text().splitlines()
     assert json.loads(lines[0])["filters"] == {"repository": "contoso/payments"}
-    assert json.loads(lines[0])["ledger_head"]["seq"] == 7  # 3 begins, 2 releases, 2 summaries
+    assert json.loads(lines[0])["ledger_head"]["seq"] == 8  # 3 begins, 2 releases, 2 summaries, 1 checkpoint
     assert [json.loads(line)["record"]["lease_id"] for line in lines[1:-1]] == ["gh-0-1/rbac/lease-0"]
-    assert _run(env, "verify", str(out)).exit_code == 0
+    assert _run(env, "verify", str(out)).exit_code == 84  # intact, but checked against no pinned key
+    public = tmp_path / "public.pem"
+    public.write_text(_run(env, "public-key").stdout)
+    assert _run(env, "verify", str(out), "--public-key", str(public)).exit_code == 0
 
     rows = list(csv.DictReader(io.StringIO(_run(env, "export", "--format", "csv").stdout)))
     assert [r["lease_id"] for r in rows] == ["gh-0-1/rbac/lease-0", "gh-1-1/rbac/lease-1"]
     assert rows[0]["justification"] == '\'=HYPERLINK("x")'  # a spreadsheet must not run it as a formula
     assert rows[0]["repository"] == "contoso/payments" and rows[0]["key_id"] and rows[0]["ledger_hash"]
     events = _run(env, "export", "--content", "events").stdout.splitlines()
-    assert len(events) == 2 + 3 + 2 + 2  # header and end, 3 begins, 2 releases, 2 summaries
+    assert len(events) == 2 + 3 + 2 + 2 + 1  # header and end, 3 begins, 2 releases, 2 summaries, 1 checkpoint
     assert _run(env, "export", "--content", "events", "--format", "csv").exit_code == 64
 
 
 def test_verify_names_the_first_broken_link_with_exit_83(env: dict[str, str], tmp_path: Path) -> None:
     assert _run(env, "finalize", "--all-finished", "--no-deliver").exit_code == 0
-    ok = _run(env, "verify")
-    assert ok.exit_code == 0 and ok.output.startswith("verified: ") and "2 signatures" in ok.output
+    public = tmp_path / "public.pem"
+    public.write_text(_run(env, "public-key").stdout)
+    ok = _run(env, "verify", "--public-key", str(public))
+    assert ok.exit_code == 0 and ok.output.startswith("verified: "), ok.output
+    assert "1 signatures, 2 covered by checkpoints" in ok.output  # the checkpoint vouches for both summaries
+    unpinned = _run(env, "verify")
+    assert unpinned.exit_code == 84 and "no pinned public key" in unpinned.output
     conn = sqlite3.connect(env["JITPIM_LEDGER"], isolation_level=None)
     conn.execute("DROP TRIGGER events_append_only_update")
     conn.execute("UPDATE events SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 2")
@@ -140,10 +148,11 @@ def test_verify_names_the_first_broken_link_with_exit_83(env: dict[str, str], tm
 def test_verify_needs_a_key_for_signatures(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     _seed(path)
-    env = {"JITPIM_LEDGER": str(path), "HOME": str(tmp_path)}
+    env = {"JITPIM_LEDGER": str(path), "HOME": str(tmp_path), "XDG_CONFIG_HOME": ""}
     result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
     assert result.exit_code == 71 and "no public key" in result.output
-    assert CliRunner().invoke(cli, ["audit", "verify", "--no-signatures"], env=env).exit_code == 0
+    chain_only = CliRunner().invoke(cli, ["audit", "verify", "--no-signatures"], env=env)
+    assert chain_only.exit_code == 84 and "signatures were not checked" in chain_only.output
 
 
 def test_show_and_list_print_no_raw_control_characters(tmp_path: Path) -> None:

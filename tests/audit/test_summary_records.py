@@ -361,11 +361,14 @@ def test_every_lease_of_the_lifecycle_gets_a_valid_signed_summary_and_verifies(j
     assert record["request_ids"]["request_id"]  # the role assignment name ARM knows the grant by
     assert [line for line in run_file.read_text().splitlines() if '"record"' in line]
 
-    verified = _cli(env, "audit", "verify", "-o", "json")
-    assert verified.exit_code == 0, verified.output
-    assert json.loads(verified.stdout)["signatures"] == 1
     public = tmp / "public.pem"
     public.write_text(_cli(env, "audit", "public-key").stdout)
+    unpinned = _cli(env, "audit", "verify", "-o", "json")
+    assert unpinned.exit_code == 84 and json.loads(unpinned.stdout)["pinned"] is False, unpinned.output
+    verified = _cli(env, "audit", "verify", "--public-key", str(public), "-o", "json")
+    assert verified.exit_code == 0, verified.output
+    # The summary is vouched for by the checkpoint written right after it: one signature to check.
+    assert json.loads(verified.stdout)["signatures"] == 1 and json.loads(verified.stdout)["covered_by_checkpoints"] == 1
     checked = verify_path(run_file, keys=trusted_keys([_public(public)]))
     assert checked.ok and checked.trusted, checked.to_json()
 
@@ -482,4 +485,5 @@ def test_a_real_secret_rotation_is_summarised_with_its_version_ids(job: dict[str
     assert secret["version_id"] == body["version_id"] and secret["previous_version_id"] == body["previous_version_id"]
     assert secret["version_ids"][:2] == [body["version_id"], body["previous_version_id"]]
     assert "initial-db-password-v1" not in json.dumps(records)
-    assert _cli(env, "audit", "verify").exit_code == 0
+    pinned = {**env, "JITPIM_PUBLIC_KEY": _cli(env, "audit", "public-key").stdout}
+    assert _cli(pinned, "audit", "verify").exit_code == 0

@@ -87,7 +87,12 @@ def _filled(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> FilledLe
             info,
             workdir=home / run_id,
             run_id=run_id,
-            extra={"JITPIM_LEDGER": str(ledger), "GITHUB_REPOSITORY": repository},
+            # One signing key for the shared ledger (it lives apart from the ledger, in the configuration home).
+            extra={
+                "JITPIM_LEDGER": str(ledger),
+                "GITHUB_REPOSITORY": repository,
+                "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],
+            },
         )
         env["PYTHONPATH"] = os.pathsep.join(sys.path)
         if role is None:

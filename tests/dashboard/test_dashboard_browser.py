@@ -104,7 +104,6 @@ def test_lease_page_shows_signature_and_a_tampered_ledger_shows_the_failure(
     assert "signature verified" in page.locator("[data-verification]").inner_text()
     copy = tmp_path / "ledger.sqlite3"
     shutil.copy(served.ledger.path, copy)
-    shutil.copy(served.ledger.path.parent / "signing-key.pem", tmp_path / "signing-key.pem")
     conn = sqlite3.connect(copy)
     conn.execute("DROP TRIGGER events_append_only_update")
     conn.execute(

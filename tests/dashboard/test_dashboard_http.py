@@ -111,7 +111,6 @@ def test_no_secret_or_token_is_rendered(served: Any) -> None:
 def test_a_tampered_ledger_shows_the_failure(filled: Any, tmp_path: Path, serve: Any, make_config: Any) -> None:
     copy = tmp_path / "ledger.sqlite3"
     shutil.copy(filled.path, copy)
-    shutil.copy(filled.path.parent / "signing-key.pem", tmp_path / "signing-key.pem")
     lease_id = _lease_ids(copy)["7001"]
     conn = sqlite3.connect(copy)
     conn.execute("DROP TRIGGER events_append_only_update")

@@ -108,9 +108,12 @@ def test_write_works_only_inside_the_window(job: dict[str, Any]) -> None:
     assert _ci_grants(job["emu"]) == []
     outputs = Path(env["GITHUB_OUTPUT"]).read_text()
     assert "lease-ids" in outputs and "exit-code" in outputs and "audit-file" in outputs
+    public = subprocess.run(
+        [sys.executable, "-m", "jitpim", "audit", "public-key"], env=env, capture_output=True, text=True, timeout=60
+    )
     verified = subprocess.run(
         [sys.executable, "-m", "jitpim", "audit", "verify"],
-        env=env,
+        env={**env, "JITPIM_PUBLIC_KEY": public.stdout},  # pinned: the key the verifier trusts
         capture_output=True,
         text=True,
         timeout=60,

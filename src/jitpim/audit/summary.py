@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from jitpim.audit.canonical import canonical_json
 from jitpim.audit.events import COMMAND_FINISHED, LEASE_REQUESTED, SECRET_ROTATED
 from jitpim.audit.records import EventRecord, LeaseRecord
 from jitpim.audit.schema_json import SUMMARY_SCHEMA_VERSION
@@ -329,10 +330,21 @@ def summary_records(store: AuditStore, lease_ids: Iterable[str] | None = None) -
 
 
 def write_run_file(
-    records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, signer: Signer | None = None
+    records: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    signer: Signer | None = None,
+    run: Mapping[str, Any] | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `records` (handed-out summaries) as a chained evidence file a CI job uploads as an artifact;
-    returns the path. See `evidence_file.py` for the format; `jitpim audit verify FILE` checks it."""
-    from jitpim.audit.evidence_file import write_evidence_file
+    returns the path. The file is bound to `run` (else to the run its records share, when they all name the
+    same one) and carries `checkpoint`. See `evidence_file.py` for the format; `jitpim audit verify FILE`
+    checks it."""
+    from jitpim.audit.evidence_file import run_binding, write_evidence_file
 
-    return write_evidence_file(records, path, content="summaries", signer=signer)
+    if run is None:
+        runs = {canonical_json(run_binding(record.get("run"))) for record in records}
+        if len(runs) == 1 and records:
+            run = run_binding(records[0].get("run"))
+    return write_evidence_file(records, path, content="summaries", signer=signer, run=run, checkpoint=checkpoint)

@@ -4,6 +4,10 @@ Checks, naming the first broken line: the header; every line is canonical JSON (
 whitespace, is caught); the line chain (`n`, `prev_hash`, `hash`: deleted, inserted or reordered lines); the
 end line (count, last hash, signature: a cut-off tail); every summary record's own Ed25519 signature; and
 for exported ledger events, each event's ledger hash and the links between consecutive events.
+
+A run file is also checked against the run it is bound to: every record must be of the header's run, and with
+`expected_run` (`jitpim audit verify FILE --run gh-RUNID-ATTEMPT`) the header must name that run, so one
+run's file cannot stand in for another's. The checkpoint a run file carries must be signed by a trusted key.
 """
 
 from __future__ import annotations
@@ -14,13 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from jitpim.audit.canonical import canonical_json
-from jitpim.audit.evidence_file import END_TYPE, FORMAT_VERSION, HEADER_TYPE, end_material, header_hash, line_hash
+from jitpim.audit.evidence_file import (
+    END_TYPE,
+    FORMAT_VERSION,
+    HEADER_TYPE,
+    end_material,
+    header_hash,
+    line_hash,
+    run_binding,
+)
 from jitpim.audit.signing import PublicKey, Signature
 from jitpim.audit.summary import SUMMARY_EVENT, signed_body
 from jitpim.audit.verify import Problem, VerifyReport, check_summary_signature, event_hash_from_text
 from jitpim.errors import AuditError, ConfigError
 
-__all__ = ["verify_evidence_file", "verify_evidence_lines"]
+__all__ = ["parse_run", "verify_evidence_file", "verify_evidence_lines"]
 
 _END_KEYS = frozenset({"type", "count", "last_hash", "signature"})
 _LINE_KEYS = frozenset({"n", "prev_hash", "hash", "record"})
@@ -38,6 +50,76 @@ def _embedded_keys(header: Mapping[str, Any]) -> dict[str, PublicKey]:
                     continue
                 keys[key.key_id] = key
     return keys
+
+
+def parse_run(text: str, repository: str | None = None) -> dict[str, Any]:
+    """A run as `--run` names it: `gh-RUNID-ATTEMPT` (the run key of `jitpim release --run`), `RUNID-ATTEMPT`,
+    or `RUNID` (any attempt); `repository` (owner/name) when given. Raises AuditError naming the forms."""
+    body = text[3:] if text.startswith("gh-") else text
+    run_id, _, attempt = body.partition("-")
+    if not run_id.isdigit() or (attempt and not attempt.isdigit()):
+        raise AuditError(
+            f"not a run: {text!r}",
+            hint="Name the run as gh-RUNID-ATTEMPT (e.g. gh-9100200300-1), RUNID-ATTEMPT, or RUNID.",
+        )
+    expected: dict[str, Any] = {"run_id": run_id}
+    if attempt:
+        expected["run_attempt"] = int(attempt)
+    if repository:
+        expected["repository"] = repository
+    return expected
+
+
+def _describe(run: Mapping[str, Any] | None) -> str:
+    if not run:
+        return "no run"
+    attempt = f" attempt {run.get('run_attempt')}" if run.get("run_attempt") is not None else ""
+    return f"{run.get('repository') or '?'} run {run.get('run_id')}{attempt}"
+
+
+def _header_problem(
+    header: Mapping[str, Any], keys: Mapping[str, PublicKey], expected_run: Mapping[str, Any] | None
+) -> Problem | None:
+    """The header's run binding against `expected_run`, and its checkpoint's signature."""
+    bound = header.get("run")
+    if expected_run is not None:
+        if not isinstance(bound, Mapping):
+            return Problem("mismatch", "line 1", f"the file is bound to no run, not {_describe(expected_run)}", line=1)
+        differs = [name for name, value in expected_run.items() if str(bound.get(name)) != str(value)]
+        if differs:
+            return Problem(
+                "mismatch",
+                "line 1",
+                f"the file is bound to {_describe(bound)}, not {_describe({**bound, **expected_run})}",
+                line=1,
+            )
+    if header.get("checkpoint") is not None:
+        from jitpim.audit.checkpoints import Checkpoint
+
+        try:
+            reason = Checkpoint.from_json(header["checkpoint"]).verify(keys)
+        except AuditError as exc:
+            reason = exc.message
+        if reason is not None:
+            return Problem("signature", "line 1", f"the file's checkpoint {reason}", line=1)
+    return None
+
+
+def _run_problem(record: Any, header: Mapping[str, Any], line: int) -> Problem | None:
+    """A record of another run than the one the file is bound to."""
+    if "run" not in header or not isinstance(record, Mapping):
+        return None
+    own = run_binding(record.get("run") if isinstance(record.get("run"), Mapping) else None)
+    if own != header["run"]:
+        return Problem(
+            "mismatch",
+            f"line {line + 1}",
+            f"the record of lease {record.get('lease_id')} is of {_describe(own)}, but the file is bound to "
+            f"{_describe(header['run'])}",
+            line=line + 1,
+            lease_id=record.get("lease_id") if isinstance(record.get("lease_id"), str) else None,
+        )
+    return None
 
 
 def _record_problem(
@@ -139,7 +221,13 @@ def _out_of_place(n: Any, position: int, lines: list[Any]) -> Problem:
     return Problem("deleted", where, f"record {expected} is missing (deleted)", line=position + 1)
 
 
-def verify_evidence_lines(lines: list[str], *, source: str, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
+def verify_evidence_lines(
+    lines: list[str],
+    *,
+    source: str,
+    keys: Mapping[str, PublicKey] | None,
+    expected_run: Mapping[str, Any] | None = None,
+) -> VerifyReport:
     report = VerifyReport(source, "evidence")
     parsed: list[Any] = []
     for index, text in enumerate(lines):
@@ -171,6 +259,10 @@ def verify_evidence_lines(lines: list[str], *, source: str, keys: Mapping[str, P
             "signatures were checked against the key embedded in the file; pass --public-key to check who signed it"
         )
     report.key_ids = sorted(keys)
+    header_problem = _header_problem(header, keys, expected_run)
+    if header_problem is not None:
+        report.problem = header_problem
+        return report
     prev = header_hash(lines[0])
     previous_event: Mapping[str, Any] | None = None
     position = 1
@@ -200,6 +292,8 @@ def verify_evidence_lines(lines: list[str], *, source: str, keys: Mapping[str, P
             )
             return report
         problem = _record_problem(line["record"], position, content, keys, report, previous_event)
+        if problem is None and content == "summaries":
+            problem = _run_problem(line["record"], header, position)
         if problem is not None:
             report.problem = problem
             return report
@@ -272,7 +366,9 @@ def _check_end(
     return report
 
 
-def verify_evidence_file(path: Path, *, keys: Mapping[str, PublicKey] | None) -> VerifyReport:
+def verify_evidence_file(
+    path: Path, *, keys: Mapping[str, PublicKey] | None, expected_run: Mapping[str, Any] | None = None
+) -> VerifyReport:
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -292,4 +388,4 @@ def verify_evidence_file(path: Path, *, keys: Mapping[str, PublicKey] | None) ->
                 "changed", f"line {index + 1}", "the line is not UTF-8 (it was edited)", line=index + 1
             )
             return report
-    return verify_evidence_lines(lines, source=str(path), keys=keys)
+    return verify_evidence_lines(lines, source=str(path), keys=keys, expected_run=expected_run)

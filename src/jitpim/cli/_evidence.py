@@ -54,6 +54,7 @@ def collect_evidence(
     """Sign each lease's summary, write the run's evidence file and deliver to the sinks. Every command
     that ends leases (exec, release, reap, rotate, demo) goes through here, so they all leave the same
     evidence. `environ` is explicit so the demo's simulated job stays out of `os.environ`."""
+    from ..audit.checkpoints import write_checkpoint
     from ..audit.sinks import deliver
     from ..audit.sinks.config import load_sinks_config
     from ..audit.summary import finalize_lease, signer_for, summary_records, write_run_file
@@ -71,13 +72,17 @@ def collect_evidence(
         records_for_file = summary_records(ledger, run_ids)
     else:
         records_for_file = records
+    # A signed checkpoint of the chain head right after the summaries: into the run file and to every sink, so
+    # a cut-off tail or a rewrite of the ledger shows against it later (`jitpim audit verify --checkpoint`).
+    checkpoint = write_checkpoint(ledger, signer)
+    binding = {"repository": run.repository, "run_id": run.run_id, "run_attempt": run.run_attempt}
     path = _run_file_path(ledger, run, environ)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    run_file = write_run_file(records_for_file, path, signer=signer)
+    run_file = write_run_file(records_for_file, path, signer=signer, run=binding, checkpoint=checkpoint)
     if github.active:
         github.set_output("audit-file", str(run_file))
     config = load_sinks_config(access_file=find_access_file(None, environ), environ=environ)
-    delivery = deliver(records, config, ledger=ledger, environ=environ) if config.sinks else None
+    delivery = deliver([*records, checkpoint], config, ledger=ledger, environ=environ) if config.sinks else None
     evidence = Evidence(records, run_file, delivery)
     if say is not None:
         say(f"{len(records)} signed record(s); evidence file {run_file}")

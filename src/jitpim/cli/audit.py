@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import AuditError, AuditVerificationError, ConfigError, UsageError
+from ..errors import AuditError, AuditUnpinnedError, AuditVerificationError, ConfigError, UsageError
 from ..safe_text import neutralise
 from ._output import emit_json, handle_errors, output_option
 
@@ -268,39 +268,71 @@ def export(fmt: str, content: str, file_: Path | None, ledger: str | None, **kwa
         )
 
 
-def _explicit_keys(public_keys: Sequence[Path]) -> dict[str, Any]:
-    from ..audit.signing import load_public_key
+PUBLIC_KEY_ENV = "JITPIM_PUBLIC_KEY"
 
-    return {key.key_id: key for key in (load_public_key(p) for p in public_keys)}
+
+def _pinned_keys(public_keys: Sequence[Path]) -> dict[str, Any]:
+    """The keys the user pinned: `--public-key` files, else `$JITPIM_PUBLIC_KEY` (a file, or the key inline)."""
+    import os
+
+    from ..audit.signing import PublicKey, load_public_key
+
+    keys = [load_public_key(p) for p in public_keys]
+    configured = os.environ.get(PUBLIC_KEY_ENV, "").strip()
+    if not keys and configured:
+        looks_inline = configured.startswith("-----BEGIN") or not Path(configured).expanduser().is_file()
+        keys = [
+            PublicKey.from_text(configured, source=f"${PUBLIC_KEY_ENV}")
+            if looks_inline
+            else load_public_key(Path(configured).expanduser())
+        ]
+    return {key.key_id: key for key in keys}
 
 
 def _local_key(ledger_file: Path | None) -> dict[str, Any]:
-    """This machine's signing key (beside the ledger), without creating one."""
+    """This machine's signing key, without creating one (not pinned: whoever controls this machine could
+    have replaced it together with the ledger)."""
     from ..audit.signing import load_signer
 
     signer = load_signer(ledger_path=ledger_file, create=False)
     return {signer.key_id: signer.public} if signer is not None else {}
 
 
-def _print_report(report: Any, output: str) -> None:
+def _print_report(report: Any, output: str, *, pinned: bool, extra: dict[str, Any]) -> None:
     if output == "json":
-        emit_json(report.to_json())
+        emit_json({**report.to_json(), "pinned": pinned, **extra})
     elif report.ok:
         what = "events" if report.kind == "ledger" else "records"
         keys = ", ".join(report.key_ids) or "none"
+        covered = f", {report.covered} covered by checkpoints" if report.covered else ""
         click.echo(
             click.style("verified: ", fg="green", bold=True)
-            + f"{report.source}: {report.checked} {what}, {report.signatures} signatures (keys: {keys})"
+            + f"{report.source}: {report.checked} {what}, {report.signatures} signatures{covered} (keys: {keys})"
         )
         for note in report.notes:
-            click.echo(f"note: {note}")
+            _say(f"note: {note}")
     else:
         problem = report.problem
         lease = f" (lease {problem.lease_id})" if problem.lease_id else ""
+        # The message names lease ids and fields read from a ledger that may have been tampered with.
         click.echo(
             click.style("BROKEN: ", fg="red", bold=True)
-            + f"{report.source}: {problem.where}{lease}: {problem.kind}: {problem.message}"
+            + neutralise(f"{report.source}: {problem.where}{lease}: {problem.kind}: {problem.message}")
         )
+
+
+def _pinned_checkpoint(files: Sequence[Path], keys: Any) -> Any:
+    """The latest checkpoint in `files` signed by a trusted key (any, with --no-signatures)."""
+    from ..audit.checkpoints import read_checkpoints
+
+    found = [checkpoint for path in files for checkpoint in read_checkpoints(path)]
+    trusted = [c for c in found if keys is None or c.verify(keys) is None]
+    if not trusted:
+        raise AuditVerificationError(
+            f"no checkpoint in {', '.join(str(p) for p in files)} is signed by a trusted key",
+            hint="Pass the public key that signed it (--public-key), or a checkpoint of this ledger.",
+        )
+    return max(trusted, key=lambda c: c.seq)
 
 
 @audit.command()
@@ -310,57 +342,99 @@ def _print_report(report: Any, output: str) -> None:
     "public_keys",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Trusted public key (PEM or base64); repeat for several. [default: this machine's signing key]",
+    help="Pinned public key (PEM or base64) that must have signed; repeat for several. [default: $JITPIM_PUBLIC_KEY]",
 )
-@click.option("--no-signatures", is_flag=True, help="Check the hash chain only.")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed checkpoint (a run file, or what a sink received): the ledger must still hold what it attests.",
+)
+@click.option("--run", "run", help="The run an evidence file must be bound to: gh-RUNID-ATTEMPT, or RUNID.")
+@click.option("--repository", help="With --run: the repository (owner/name) the run must be of.")
+@click.option("--no-signatures", is_flag=True, help="Check the hash chain only (proves integrity, not who signed).")
 @ledger_option
 @output_option
 @handle_errors
 def verify(
-    path: Path | None, public_keys: tuple[Path, ...], no_signatures: bool, ledger: str | None, output: str
+    path: Path | None,
+    public_keys: tuple[Path, ...],
+    checkpoints: tuple[Path, ...],
+    run: str | None,
+    repository: str | None,
+    no_signatures: bool,
+    ledger: str | None,
+    output: str,
 ) -> None:
     """Verify a ledger (default) or an exported/run file offline; name the first broken link.
 
-    Checks the hash chain (a changed byte, a deleted, inserted or reordered record), every summary's
-    Ed25519 signature, and that each signed summary matches the chain. Exit code 83 when anything fails.
+    Checks the hash chain (a changed byte, a deleted, inserted or reordered record), the Ed25519
+    signatures of summaries and checkpoints, that each signed summary matches the chain, and that every
+    lease row matches the chain. With --checkpoint, a ledger must still hold the events a signed
+    checkpoint attests (a cut-off tail fails); with --run, a run file must be bound to that run.
+
+    Exit codes: 0 verified against a pinned key; 83 anything broken; 84 verified, but against no pinned
+    key (or with --no-signatures): that proves integrity, not who signed.
 
     \b
     Examples:
-      jitpim audit verify                                   # this machine's ledger
-      jitpim audit verify runs/gh-9100200300-1.jsonl --public-key jitpim.pub
+      jitpim audit verify --public-key jitpim.pub                  # this machine's ledger
+      jitpim audit verify --public-key jitpim.pub --checkpoint runs/gh-9100200300-1.jsonl
+      jitpim audit verify runs/gh-9100200300-1.jsonl --run gh-9100200300-1 --public-key jitpim.pub
     """
     from ..audit.location import resolve_ledger_path
     from ..audit.store import is_postgres_dsn, open_store
     from ..audit.verify import SQLITE_MAGIC, verify_ledger_file, verify_store
-    from ..audit.verify_evidence import verify_evidence_file
+    from ..audit.verify_evidence import parse_run, verify_evidence_file
 
+    if repository and not run:
+        raise UsageError("--repository goes with --run")
     missing = ConfigError("no public key to check signatures with", hint="Pass --public-key FILE (or --no-signatures).")
-    explicit = _explicit_keys(public_keys)
-    if path is not None and path.read_bytes()[: len(SQLITE_MAGIC)] != SQLITE_MAGIC:
-        # An evidence file: without a trusted key, the key embedded in it checks integrity (and says so).
-        keys = (
-            None
-            if no_signatures
-            else (explicit or _local_key(None if is_postgres_dsn(ledger) else resolve_ledger_path(ledger)) or {})
-        )
-        report = verify_evidence_file(path, keys=keys)
-    elif path is None and is_postgres_dsn(ledger):
-        with open_store(ledger) as store:
-            keys = None if no_signatures else (explicit or _local_key(None))
-            if keys is not None and not keys:
-                raise missing
-            report = verify_store(store, keys=keys, source=getattr(store, "location", "ledger"))
+    pinned = _pinned_keys(public_keys)
+    local_file = None if is_postgres_dsn(ledger) else resolve_ledger_path(ledger)
+    is_evidence = path is not None and path.read_bytes()[: len(SQLITE_MAGIC)] != SQLITE_MAGIC
+    keys: dict[str, Any] | None = None if no_signatures else (pinned or _local_key(local_file))
+    extra: dict[str, Any] = {}
+    if is_evidence:
+        assert path is not None
+        if checkpoints:
+            raise UsageError("--checkpoint checks a ledger; to check an evidence file, pass it without --checkpoint")
+        expected = parse_run(run, repository) if run else None
+        # Without a trusted key, the key embedded in the file checks integrity (and the report says so).
+        report = verify_evidence_file(path, keys=keys or ({} if keys is not None else None), expected_run=expected)
+        pinned_used = bool(pinned) and not no_signatures and report.trusted
     else:
-        file = path if path is not None else resolve_ledger_path(ledger)
-        if not file.is_file():
-            raise ConfigError(f"there is no ledger at {file}", hint="Pass --ledger PATH, or the file to verify.")
-        keys = None if no_signatures else (explicit or _local_key(file))
+        if run:
+            raise UsageError("--run checks an evidence file: pass the run file to verify")
         if keys is not None and not keys:
             raise missing
-        report = verify_ledger_file(file, keys=keys)
-    _print_report(report, output)
+        pins = [_pinned_checkpoint(checkpoints, keys)] if checkpoints else []
+        if pins:
+            extra["checkpoint"] = {"seq": pins[0].seq, "hash": pins[0].hash, "at": pins[0].at}
+        if path is None and is_postgres_dsn(ledger):
+            with open_store(ledger) as store:
+                report = verify_store(store, keys=keys, source=getattr(store, "location", "ledger"), checkpoints=pins)
+        else:
+            file = path if path is not None else resolve_ledger_path(ledger)
+            if not file.is_file():
+                raise ConfigError(f"there is no ledger at {file}", hint="Pass --ledger PATH, or the file to verify.")
+            report = verify_ledger_file(file, keys=keys, checkpoints=pins)
+        if pins and report.ok:
+            report.notes.append(f"the ledger holds seq {pins[0].seq} as the checkpoint of {pins[0].at} attests")
+        pinned_used = bool(pinned) and not no_signatures
+    if report.ok and not pinned_used:
+        report.notes.append(
+            "signatures were not checked (--no-signatures)"
+            if no_signatures
+            else "no pinned public key: this proves integrity, not who signed; pin one with --public-key "
+            f"or ${PUBLIC_KEY_ENV} (exit code {AuditUnpinnedError.exit_code})"
+        )
+    _print_report(report, output, pinned=pinned_used, extra=extra)
     if not report.ok:
         sys.exit(AuditVerificationError.exit_code)
+    if not pinned_used:
+        sys.exit(AuditUnpinnedError.exit_code)
 
 
 def _sinks(sinks_file: Path | None, access_file: Path | None) -> Any:
@@ -446,6 +520,7 @@ def finalize(
 ) -> None:
     """Sign the summary record of finished leases (the lifecycle does this itself at the end of each lease;
     this is for leases closed elsewhere, e.g. by the reaper), write the run file, and send to the sinks."""
+    from ..audit.checkpoints import write_checkpoint
     from ..audit.sinks import deliver as deliver_records
     from ..audit.summary import finalize_lease, write_run_file
     from ..ci.github import GitHubActions
@@ -462,8 +537,12 @@ def finalize(
             ]
         signer = _signer(store, create=True)
         records = [finalize_lease(store, lease_id, signer) for lease_id in chosen]
-        written = write_run_file(records, run_file, signer=signer) if run_file is not None else None
-        report = deliver_records(records, _sinks(sinks_file, access_file), ledger=store) if deliver else None
+        checkpoint = write_checkpoint(store, signer)  # into the run file and to every sink
+        written = (
+            write_run_file(records, run_file, signer=signer, checkpoint=checkpoint) if run_file is not None else None
+        )
+        shipped = [*records, checkpoint]
+        report = deliver_records(shipped, _sinks(sinks_file, access_file), ledger=store) if deliver else None
     if written is not None:
         GitHubActions().set_output("audit-file", str(written))
     extra = {"records": len(records), "run_file": str(written) if written else None}
