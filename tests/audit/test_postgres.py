@@ -241,7 +241,7 @@ def test_cli_verifies_and_exports_a_postgres_ledger(dsn: str, tmp_path: Path) ->
         finalize_lease(ledger, "run/rbac/a", signer)
     public = tmp_path / "public.pem"
     public.write_text(signer.public.to_pem())
-    env = {"JITPIM_LEDGER": dsn, "HOME": str(tmp_path)}
+    env = {"JITPIM_LEDGER": dsn, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     verified = CliRunner().invoke(cli, ["audit", "verify", "--public-key", str(public), "-o", "json"], env=env)
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["signatures"] == 1
