@@ -71,7 +71,7 @@ def _verify(ledger: str, public_key: Path, *extra: str) -> dict[str, Any]:
     """`jitpim audit verify` in a child process: wall time and the child's peak RSS."""
     args = [sys.executable, "-m", "jitpim", "audit", "verify", "--ledger", ledger, "--public-key", str(public_key)]
     started = time.perf_counter()
-    child = subprocess.Popen([*args, *extra, "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    child = subprocess.Popen([*args, *extra, "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert child.stdout is not None
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
