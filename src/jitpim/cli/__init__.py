@@ -86,6 +86,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "emulator": ("jitpim.cli.emulator", "emulator", "Run the embedded Azure emulator, or print its environment."),
     "audit": ("jitpim.cli.audit", "audit", "Signed audit records: list, show, export, verify, flush, reconcile."),
     "dashboard": ("jitpim.cli.dashboard", "dashboard", "Serve a read-only web dashboard of the ledger."),
+    "doctor": ("jitpim.cli.doctor", "doctor", "Check an identity's rights: what is missing, what is excessive."),
     "pim-policy": ("jitpim.cli.pim_policy", "pim_policy", "PIM role settings as code: export, diff, apply."),
 }
 
