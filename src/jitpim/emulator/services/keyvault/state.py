@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from ...core.clock import parse_time
 from ...core.scenario import ScenarioError
 from ...core.world import World
-from .models import MAX_VALUE_LENGTH, Recovery, Secret, SecretVersion, Vault, new_version_id, unix, valid_name
+from .common.models import MAX_VALUE_LENGTH, Recovery, Secret, SecretVersion, Vault, new_version_id, unix, valid_name
 
 __all__ = ["KeyVaultState", "attach"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ...core.tokens import Caller
-from ...core.world import World
+from ....core.tokens import Caller
+from ....core.world import World
 from .errors import forbidden_by_rbac
 from .models import Vault
 

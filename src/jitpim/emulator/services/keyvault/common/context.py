@@ -14,15 +14,15 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ...core.auth import authenticate
-from ...core.errors import KeyVaultError
-from ...core.http import json_body, runtime
-from ...core.tokens import Caller
-from ...core.world import World
+from ....core.auth import authenticate
+from ....core.errors import KeyVaultError
+from ....core.http import json_body, runtime
+from ....core.tokens import Caller
+from ....core.world import World
+from ..state import KeyVaultState
 from .authz import authorize
 from .errors import SUPPORTED_API_VERSIONS, invalid_name, unsupported_api_version, vault_not_found
 from .models import Recovery, Vault, valid_name
-from .state import KeyVaultState
 
 __all__ = ["VaultCall", "open_call"]
 

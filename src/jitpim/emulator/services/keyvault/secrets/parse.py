@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import bad_parameter
-from .models import MAX_VALUE_LENGTH
+from ..common.errors import bad_parameter
+from ..common.models import MAX_VALUE_LENGTH
 
 __all__ = ["SecretChanges", "read_changes", "read_value"]
 

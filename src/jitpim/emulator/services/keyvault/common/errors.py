@@ -6,7 +6,7 @@ responses quoted in public issue threads for the messages. Wording marked "unver
 
 from __future__ import annotations
 
-from ...core.errors import KeyVaultError
+from ....core.errors import KeyVaultError
 
 __all__ = [
     "SUPPORTED_API_VERSIONS",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import DeletedSecret, Recovery, Secret, SecretVersion
+from ..common.models import DeletedSecret, Recovery, Secret, SecretVersion
 
 __all__ = ["deleted_bundle", "deleted_item", "secret_bundle", "secret_item", "version_item"]
 
