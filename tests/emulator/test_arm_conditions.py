@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jitpim.emulator.core.scenario import default_scenario
-from jitpim.emulator.services.arm.conditions import (
+from jitpim.emulator.services.arm.common.conditions import (
     ConditionContext,
     ConditionError,
     condition_satisfied,

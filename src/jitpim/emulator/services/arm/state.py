@@ -17,9 +17,9 @@ from ...core.rbac import RoleAssignment
 from ...core.scenario import ScenarioError, scope_of
 from ...core.tokens import Caller
 from ...core.world import World
-from .api import Scope, parse_scope
-from .models import Approval, AssignmentSchedule, EligibilitySchedule, ScheduleRequest
-from .policies import PolicyStore
+from .common.context import Scope, parse_scope
+from .common.models import Approval, AssignmentSchedule, EligibilitySchedule, ScheduleRequest
+from .policies.models import PolicyStore
 
 __all__ = ["ArmState", "attach", "initiator_of"]
 

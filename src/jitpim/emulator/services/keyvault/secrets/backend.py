@@ -11,13 +11,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..common.errors import (
-    bad_parameter,
-    deleted_but_recoverable,
-    secret_disabled,
-    secret_exists,
-    secret_not_found,
-)
+from ..common.errors import bad_parameter, deleted_but_recoverable, secret_disabled, secret_exists, secret_not_found
 from ..common.models import DeletedSecret, Recovery, Secret, SecretVersion, Vault, new_version_id, unix, valid_name
 from .parse import SecretChanges
 

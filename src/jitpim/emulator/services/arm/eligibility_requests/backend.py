@@ -9,17 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from starlette.responses import Response
-
-from ...core.errors import ArmError
-from ...core.http import json_response
-from ...core.ids import new_guid
-from .api import Ctx, list_response, require_scope, require_subscription
-from .authz import authorization_failed, authorize, permitted
-from .filters import FilterSpec
-from .models import ADMIN_TYPES, PENDING_STATUSES, EligibilitySchedule, ScheduleRequest
-from .pim_common import item_matches, not_found, require_read, state_of
-from .pim_parse import (
+from ....core.errors import ArmError
+from ....core.ids import new_guid
+from ..common.authz import authorization_failed, authorize, permitted
+from ..common.context import Ctx, require_scope, require_subscription
+from ..common.filters import FilterSpec
+from ..common.models import ADMIN_TYPES, PENDING_STATUSES, EligibilitySchedule, ScheduleRequest
+from ..common.parse import (
     Parsed,
     admin_rule_failures,
     does_not_exist,
@@ -29,15 +25,10 @@ from .pim_parse import (
     pending_exists,
     policy_failed,
 )
-from .state import ArmState, initiator_of
+from ..common.pim import item_matches, not_found, require_read, state_of
+from ..state import ArmState, initiator_of
 
-__all__ = [
-    "cancel_eligibility_request",
-    "get_eligibility_request",
-    "list_eligibility_requests",
-    "put_eligibility_request",
-    "validate_eligibility_request",
-]
+__all__ = ["cancel", "get", "matching", "submit", "validate"]
 
 WRITE = "Microsoft.Authorization/roleEligibilityScheduleRequests/write"
 READ = "Microsoft.Authorization/roleEligibilityScheduleRequests/read"
@@ -248,16 +239,18 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
     return request, update
 
 
-def put_eligibility_request(ctx: Ctx) -> Response:
+def submit(ctx: Ctx) -> ScheduleRequest:
+    """PUT: the request, stored, and what it asks carried out (or left pending an admin's decision)."""
     request, apply = _evaluate(ctx, validate_only=False)
     state_of(ctx).eligibility_requests[request.name] = request
     apply()
-    return json_response(request.to_arm(ctx.world), 201)
+    return request
 
 
-def validate_eligibility_request(ctx: Ctx) -> Response:
+def validate(ctx: Ctx) -> ScheduleRequest:
+    """POST .../validate: the request PUT would create, after the same checks; nothing changes."""
     request, _ = _evaluate(ctx, validate_only=True)
-    return json_response(request.to_arm(ctx.world), 200)
+    return request
 
 
 def _find(ctx: Ctx) -> ScheduleRequest:
@@ -268,7 +261,8 @@ def _find(ctx: Ctx) -> ScheduleRequest:
     return request
 
 
-def get_eligibility_request(ctx: Ctx) -> Response:
+def get(ctx: Ctx) -> ScheduleRequest:
+    """The named request, if the caller may see it (its principal, requestor, or a reader)."""
     request = _find(ctx)
     mine = ctx.world.directory.principal_and_groups(ctx.caller.object_id, ctx.now)
     if not (
@@ -277,32 +271,32 @@ def get_eligibility_request(ctx: Ctx) -> Response:
         or permitted(ctx.world, ctx.caller.object_id, ctx.scope.path, READ, ctx.now)
     ):
         raise authorization_failed(ctx.caller, ctx.scope.path, READ)
-    return json_response(request.to_arm(ctx.world))
+    return request
 
 
-def list_eligibility_requests(ctx: Ctx) -> Response:
+def matching(ctx: Ctx) -> list[ScheduleRequest]:
+    """The requests a list returns: its `$filter` applied with ARM's scope semantics."""
     require_subscription(ctx.world, ctx.scope)
     terms = FILTER.check(ctx.filter)
     require_read(ctx, terms, READ)
     require_scope(ctx.world, ctx.scope)
-    return list_response(
-        [
-            r.to_arm(ctx.world)
-            for r in state_of(ctx).eligibility_requests.values()
-            if item_matches(
-                ctx,
-                terms,
-                scope=r.scope,
-                principal_id=r.principal_id,
-                role=r.role,
-                status=r.status,
-                requestor_id=r.requestor_id,
-            )
-        ]
-    )
+    return [
+        r
+        for r in state_of(ctx).eligibility_requests.values()
+        if item_matches(
+            ctx,
+            terms,
+            scope=r.scope,
+            principal_id=r.principal_id,
+            role=r.role,
+            status=r.status,
+            requestor_id=r.requestor_id,
+        )
+    ]
 
 
-def cancel_eligibility_request(ctx: Ctx) -> Response:
+def cancel(ctx: Ctx) -> None:
+    """A pending request canceled; an eligibility it scheduled for later is revoked."""
     request = _find(ctx)
     if request.requestor_id != ctx.caller.object_id:
         authorize(ctx.world, ctx.caller, ctx.scope.path, CANCEL, ctx.now)
@@ -317,4 +311,3 @@ def cancel_eligibility_request(ctx: Ctx) -> Response:
     eligibility = state_of(ctx).eligibilities.get(request.target_schedule_id or "")
     if eligibility is not None and eligibility.start > ctx.now and eligibility.ended is None:
         eligibility.ended = "Revoked"
-    return Response(status_code=200)

@@ -1,5 +1,5 @@
 """roleAssignmentSchedules, roleAssignmentScheduleInstances, roleEligibilitySchedules and
-roleEligibilityScheduleInstances (2020-10-01): GET by name and list with `$filter`.
+roleEligibilityScheduleInstances (2020-10-01): what GET by name and list with `$filter` find.
 
 Active assignments are read from the role assignments themselves, so every role assignment shows up as an
 instance (PIM-made ones as `Activated`/`Assigned` with their window, standing ones as permanent `Assigned`),
@@ -9,25 +9,22 @@ as a schedule but has no instance.
 
 from __future__ import annotations
 
-from starlette.responses import Response
-
-from ...core.http import json_response
-from ...core.rbac import RoleAssignment
-from .api import Ctx, list_response, require_scope, require_subscription
-from .authz import authorization_failed, permitted
-from .filters import Term
-from .models import AssignmentSchedule, EligibilitySchedule
-from .pim_common import SCHEDULE_FILTER, caller_ids, item_matches, not_found, require_read, standing_schedule, state_of
+from ....core.rbac import RoleAssignment
+from ..common.authz import authorization_failed, permitted
+from ..common.context import Ctx, require_scope, require_subscription
+from ..common.filters import Term
+from ..common.models import AssignmentSchedule, EligibilitySchedule
+from ..common.pim import SCHEDULE_FILTER, caller_ids, item_matches, not_found, require_read, standing_schedule, state_of
 
 __all__ = [
-    "get_assignment_instance",
-    "get_assignment_schedule",
-    "get_eligibility_instance",
-    "get_eligibility_schedule",
-    "list_assignment_instances",
-    "list_assignment_schedules",
-    "list_eligibility_instances",
-    "list_eligibility_schedules",
+    "assignment_instance",
+    "assignment_instances",
+    "assignment_schedule",
+    "assignment_schedules",
+    "eligibility_instance",
+    "eligibility_instances",
+    "eligibility_schedule",
+    "eligibility_schedules",
 ]
 
 _A_SCHEDULES = "Microsoft.Authorization/roleAssignmentSchedules/read"
@@ -70,111 +67,100 @@ def _start_list(ctx: Ctx, action: str) -> list[Term]:
     return terms
 
 
-def list_assignment_schedules(ctx: Ctx) -> Response:
+def assignment_schedules(ctx: Ctx) -> list[AssignmentSchedule]:
     terms = _start_list(ctx, _A_SCHEDULES)
-    return list_response(
-        [
-            s.to_arm(ctx.world, ctx.now)
-            for s, _ in _assignments(ctx)
-            if item_matches(
-                ctx, terms, scope=s.scope, principal_id=s.principal_id, role=s.role, status=s.status(ctx.now)
-            )
-        ]
-    )
+    return [
+        s
+        for s, _ in _assignments(ctx)
+        if item_matches(ctx, terms, scope=s.scope, principal_id=s.principal_id, role=s.role, status=s.status(ctx.now))
+    ]
 
 
-def list_assignment_instances(ctx: Ctx) -> Response:
+def assignment_instances(ctx: Ctx) -> list[tuple[AssignmentSchedule, RoleAssignment | None]]:
+    """Running instances, each with the role assignment that realises it."""
     terms = _start_list(ctx, _A_INSTANCES)
-    return list_response(
-        [
-            s.instance_to_arm(ctx.world, ctx.now, ra.id if ra else None)
-            for s, ra in _assignments(ctx)
-            if _running(ctx, ra)
-            and item_matches(
-                ctx,
-                terms,
-                scope=s.scope,
-                principal_id=s.principal_id,
-                role=s.role,
-                status=s.status(ctx.now),
-                fields={"roleassignmentscheduleid": s.name},
-            )
-        ]
-    )
+    return [
+        (s, ra)
+        for s, ra in _assignments(ctx)
+        if _running(ctx, ra)
+        and item_matches(
+            ctx,
+            terms,
+            scope=s.scope,
+            principal_id=s.principal_id,
+            role=s.role,
+            status=s.status(ctx.now),
+            fields={"roleassignmentscheduleid": s.name},
+        )
+    ]
 
 
 def _same_scope(ctx: Ctx, schedule: AssignmentSchedule | EligibilitySchedule) -> bool:
     return schedule.scope.path.lower() == ctx.scope.path.lower()
 
 
-def get_assignment_schedule(ctx: Ctx) -> Response:
+def assignment_schedule(ctx: Ctx) -> AssignmentSchedule:
     require_subscription(ctx.world, ctx.scope)
     name = ctx.names[0].lower()
     for schedule, _ in _assignments(ctx):
         if schedule.name == name and _same_scope(ctx, schedule):
             _visible(ctx, schedule.principal_id, _A_SCHEDULES)
-            return json_response(schedule.to_arm(ctx.world, ctx.now))
+            return schedule
     raise not_found("RoleAssignmentScheduleNotFound", "role assignment schedule", ctx.names[0])
 
 
-def get_assignment_instance(ctx: Ctx) -> Response:
+def assignment_instance(ctx: Ctx) -> tuple[AssignmentSchedule, RoleAssignment | None]:
     require_subscription(ctx.world, ctx.scope)
     name = ctx.names[0].lower()
     for schedule, ra in _assignments(ctx):
         if schedule.instance_name == name and _same_scope(ctx, schedule) and _running(ctx, ra):
             _visible(ctx, schedule.principal_id, _A_INSTANCES)
-            return json_response(schedule.instance_to_arm(ctx.world, ctx.now, ra.id if ra else None))
+            return schedule, ra
     raise not_found("RoleAssignmentScheduleInstanceNotFound", "role assignment schedule instance", ctx.names[0])
 
 
-def list_eligibility_schedules(ctx: Ctx) -> Response:
+def eligibility_schedules(ctx: Ctx) -> list[EligibilitySchedule]:
     terms = _start_list(ctx, _E_SCHEDULES)
-    return list_response(
-        [
-            e.to_arm(ctx.world, ctx.now)
-            for e in state_of(ctx).eligibilities.values()
-            if e.live(ctx.now)
-            and item_matches(
-                ctx, terms, scope=e.scope, principal_id=e.principal_id, role=e.role, status=e.status(ctx.now)
-            )
-        ]
-    )
+    return [
+        e
+        for e in state_of(ctx).eligibilities.values()
+        if e.live(ctx.now)
+        and item_matches(ctx, terms, scope=e.scope, principal_id=e.principal_id, role=e.role, status=e.status(ctx.now))
+    ]
 
 
-def list_eligibility_instances(ctx: Ctx) -> Response:
+def eligibility_instances(ctx: Ctx) -> list[EligibilitySchedule]:
     terms = _start_list(ctx, _E_INSTANCES)
-    return list_response(
-        [
-            e.instance_to_arm(ctx.world, ctx.now)
-            for e in state_of(ctx).eligibilities.values()
-            if e.active(ctx.now)
-            and item_matches(
-                ctx,
-                terms,
-                scope=e.scope,
-                principal_id=e.principal_id,
-                role=e.role,
-                status=e.status(ctx.now),
-                fields={"roleeligibilityscheduleid": e.name},
-            )
-        ]
-    )
+    return [
+        e
+        for e in state_of(ctx).eligibilities.values()
+        if e.active(ctx.now)
+        and item_matches(
+            ctx,
+            terms,
+            scope=e.scope,
+            principal_id=e.principal_id,
+            role=e.role,
+            status=e.status(ctx.now),
+            fields={"roleeligibilityscheduleid": e.name},
+        )
+    ]
 
 
-def get_eligibility_schedule(ctx: Ctx) -> Response:
+def eligibility_schedule(ctx: Ctx) -> EligibilitySchedule:
     require_subscription(ctx.world, ctx.scope)
     eligibility = state_of(ctx).eligibilities.get(ctx.names[0].lower())
     if eligibility is None or not eligibility.live(ctx.now) or not _same_scope(ctx, eligibility):
         raise not_found("RoleEligibilityScheduleNotFound", "role eligibility schedule", ctx.names[0])
     _visible(ctx, eligibility.principal_id, _E_SCHEDULES)
-    return json_response(eligibility.to_arm(ctx.world, ctx.now))
+    return eligibility
 
 
-def get_eligibility_instance(ctx: Ctx) -> Response:
+def eligibility_instance(ctx: Ctx) -> EligibilitySchedule:
     require_subscription(ctx.world, ctx.scope)
     name = ctx.names[0].lower()
     for eligibility in state_of(ctx).eligibilities.values():
         if eligibility.instance_name == name and eligibility.active(ctx.now) and _same_scope(ctx, eligibility):
             _visible(ctx, eligibility.principal_id, _E_INSTANCES)
-            return json_response(eligibility.instance_to_arm(ctx.world, ctx.now))
+            return eligibility
     raise not_found("RoleEligibilityScheduleInstanceNotFound", "role eligibility schedule instance", ctx.names[0])

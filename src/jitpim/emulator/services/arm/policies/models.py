@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...core.clock import format_time
-from ...core.durations import parse_duration
-from ...core.errors import ArmError
-from ...core.ids import stable_guid
-from ...core.rbac import is_same_or_parent_scope
-from ...core.scenario import ScenarioError, scope_of
-from ...core.world import World
-from .api import Scope, guid_of, principal_display, role_definition_id, scope_display_name
+from ....core.clock import format_time
+from ....core.durations import parse_duration
+from ....core.errors import ArmError
+from ....core.ids import stable_guid
+from ....core.rbac import is_same_or_parent_scope
+from ....core.scenario import ScenarioError, scope_of
+from ....core.world import World
+from ..common.context import Scope, guid_of, principal_display, role_definition_id, scope_display_name
 
 __all__ = ["RULE_TYPES", "PolicySettings", "PolicyStore", "RolePolicy", "merge_rules"]
 

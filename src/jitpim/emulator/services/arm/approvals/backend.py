@@ -1,5 +1,6 @@
-"""roleAssignmentApprovals (2021-01-01-preview): approvers list their work, read an approval and its stage,
-and record a decision (PUT or PATCH on `.../stages/{stageId}`; the legacy `steps` segment is an alias).
+"""roleAssignmentApprovals (2021-01-01-preview), what each operation does: approvers list their work, read an
+approval and its stage, and record a decision (PUT or PATCH on `.../stages/{stageId}`; the legacy `steps`
+segment is an alias).
 
 Approvers are the policy's primary approvers (users, or members of approver groups); when the policy names
 none, principals allowed to write role assignments at the scope decide. Nobody approves their own request.
@@ -11,19 +12,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from starlette.responses import Response
+from ....core.errors import ArmError
+from ....core.rbac import is_same_or_parent_scope
+from ..common.authz import authorization_failed, permitted
+from ..common.context import Ctx, require_subscription
+from ..common.filters import FilterSpec
+from ..common.models import Approval
+from ..common.pim import live_assignment, not_found, state_of
+from ..state import initiator_of
 
-from ...core.errors import ArmError
-from ...core.http import json_response
-from ...core.rbac import is_same_or_parent_scope
-from .api import Ctx, list_response, require_subscription
-from .authz import authorization_failed, permitted
-from .filters import FilterSpec
-from .models import Approval
-from .pim_common import live_assignment, not_found, state_of
-from .state import initiator_of
-
-__all__ = ["get_approval", "get_stage", "is_approver", "list_approvals", "list_stages", "review_stage"]
+__all__ = ["find", "is_approver", "matching", "review", "stage"]
 
 _DEFAULT_APPROVER_ACTION = "Microsoft.Authorization/roleAssignments/write"
 _REVIEW_ACTION = "Microsoft.Authorization/roleAssignmentApprovals/stages/write"
@@ -50,7 +48,8 @@ def _related(ctx: Ctx, approval: Approval) -> bool:
     return is_approver(ctx, approval) or (request is not None and me in (request.principal_id, request.requestor_id))
 
 
-def _find(ctx: Ctx) -> Approval:
+def find(ctx: Ctx) -> Approval:
+    """The named approval, if the caller is its approver, principal or requestor (404 otherwise, as ARM hides it)."""
     require_subscription(ctx.world, ctx.scope)
     approval = state_of(ctx).approvals.get(ctx.names[0].lower())
     if approval is None or not _related(ctx, approval):
@@ -58,12 +57,13 @@ def _find(ctx: Ctx) -> Approval:
     return approval
 
 
-def list_approvals(ctx: Ctx) -> Response:
+def matching(ctx: Ctx) -> list[tuple[Approval, bool]]:
+    """The approvals a list returns (default `asApprover()`), each with whether the caller is its approver."""
     require_subscription(ctx.world, ctx.scope)
     terms = APPROVAL_FILTER.check(ctx.filter) or APPROVAL_FILTER.check("asApprover()")
     names = {t.name for t in terms}
     state = state_of(ctx)
-    items: list[dict[str, Any]] = []
+    items: list[tuple[Approval, bool]] = []
     for approval in state.approvals.values():
         request = state.requests.get(approval.request_name)
         if request is None:
@@ -77,36 +77,23 @@ def list_approvals(ctx: Ctx) -> Response:
             continue
         if "astarget()" in names and request.principal_id != ctx.caller.object_id:
             continue
-        items.append(approval.to_arm(ctx.world, mine))
-    return list_response(items)
+        items.append((approval, mine))
+    return items
 
 
-def get_approval(ctx: Ctx) -> Response:
-    approval = _find(ctx)
-    return json_response(approval.to_arm(ctx.world, is_approver(ctx, approval)))
-
-
-def list_stages(ctx: Ctx) -> Response:
-    approval = _find(ctx)
-    return list_response([approval.stage_to_arm(ctx.world, is_approver(ctx, approval))])
-
-
-def _stage(ctx: Ctx) -> Approval:
-    approval = _find(ctx)
+def stage(ctx: Ctx) -> Approval:
+    """The approval whose (single) stage the path names."""
+    approval = find(ctx)
     if ctx.names[2].lower() != approval.stage_name:
         raise not_found("RoleAssignmentApprovalStageNotFound", "role assignment approval stage", ctx.names[2])
     return approval
 
 
-def get_stage(ctx: Ctx) -> Response:
-    approval = _stage(ctx)
-    return json_response(approval.stage_to_arm(ctx.world, is_approver(ctx, approval)))
-
-
-def review_stage(ctx: Ctx) -> Response:
+def review(ctx: Ctx) -> Approval:
     """Record Approve or Deny. The body is the stage properties, bare (as the SDK sends it) or wrapped in
-    `properties` (as the REST sample shows it)."""
-    approval = _stage(ctx)
+    `properties` (as the REST sample shows it). Approving grants (or schedules the grant); denying ends the
+    request."""
+    approval = stage(ctx)
     state = state_of(ctx)
     if not is_approver(ctx, approval):
         raise authorization_failed(ctx.caller, approval.scope.path, _REVIEW_ACTION)
@@ -175,4 +162,4 @@ def review_stage(ctx: Ctx) -> Response:
             request.provision_at = ctx.now + timedelta(seconds=ctx.world.settings.provisioning_seconds)
         else:
             state.grant(request, ctx.now, initiator, request.linked_eligibility_id)
-    return json_response(approval.stage_to_arm(ctx.world, True))
+    return approval

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...core.clock import parse_time
-from ...core.durations import parse_duration
-from ...core.errors import ArmError
-from ...core.ids import is_guid
-from ...core.rbac import is_same_or_parent_scope
-from .api import Ctx, guid_of, role_guid_from_id
+from ....core.clock import parse_time
+from ....core.durations import parse_duration
+from ....core.errors import ArmError
+from ....core.ids import is_guid
+from ....core.rbac import is_same_or_parent_scope
+from ..policies.models import RolePolicy
+from .context import Ctx, guid_of, role_guid_from_id
 from .models import ASSIGNMENT_REQUEST_TYPES
-from .policies import RolePolicy
 
 __all__ = [
     "MINIMUM_WINDOW",

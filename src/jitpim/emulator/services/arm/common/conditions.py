@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ...core.rbac import action_matches
+from ....core.rbac import action_matches
 
 __all__ = ["ConditionContext", "ConditionError", "condition_satisfied", "parse_condition"]
 

@@ -7,16 +7,15 @@ step resolve role names before the caller holds any role.
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from typing import Any
 
-from ...core.errors import ArmError
-from ...core.http import json_response
-from ...core.rbac import RoleDefinition, is_same_or_parent_scope
-from .api import Ctx, guid_of, list_response, require_scope
-from .authz import effective_permissions
-from .filters import FilterSpec
+from ....core.errors import ArmError
+from ....core.rbac import RoleDefinition, is_same_or_parent_scope
+from ..common.authz import effective_permissions
+from ..common.context import Ctx, guid_of, require_scope
+from ..common.filters import FilterSpec
 
-__all__ = ["get_role_definition", "list_permissions", "list_role_definitions"]
+__all__ = ["definition", "definitions", "permissions"]
 
 _FILTER = FilterSpec(
     frozenset({"rolename", "type"}),
@@ -31,10 +30,10 @@ def _usable_at(definition: RoleDefinition, scope: str) -> bool:
     return any(is_same_or_parent_scope(s, scope) for s in definition.assignable_scopes)
 
 
-def list_role_definitions(ctx: Ctx) -> Response:
+def definitions(ctx: Ctx) -> list[RoleDefinition]:
     terms = _FILTER.check(ctx.filter)
     require_scope(ctx.world, ctx.scope)
-    items = []
+    items: list[RoleDefinition] = []
     for definition in ctx.world.rbac.definitions.values():
         if not _usable_at(definition, ctx.scope.path):
             continue
@@ -42,11 +41,11 @@ def list_role_definitions(ctx: Ctx) -> Response:
             continue
         if any(t.name == "type" and (t.value or "").lower() != definition.role_type.lower() for t in terms):
             continue
-        items.append(definition.to_arm(ctx.scope.path))
-    return list_response(items)
+        items.append(definition)
+    return items
 
 
-def get_role_definition(ctx: Ctx) -> Response:
+def definition(ctx: Ctx) -> RoleDefinition:
     require_scope(ctx.world, ctx.scope)
     guid = guid_of(ctx.names[0])
     definition = ctx.world.rbac.definitions.get(guid) if guid else None
@@ -54,9 +53,10 @@ def get_role_definition(ctx: Ctx) -> Response:
         raise ArmError(
             404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{ctx.names[0]}' does not exist."
         )
-    return json_response(definition.to_arm(ctx.scope.path))
+    return definition
 
 
-def list_permissions(ctx: Ctx) -> Response:
+def permissions(ctx: Ctx) -> list[dict[str, Any]]:
+    """The caller's effective actions at the scope, in the `permissions` list's shape."""
     require_scope(ctx.world, ctx.scope)
-    return list_response(effective_permissions(ctx.world, ctx.caller.object_id, ctx.scope.path, ctx.now))
+    return effective_permissions(ctx.world, ctx.caller.object_id, ctx.scope.path, ctx.now)

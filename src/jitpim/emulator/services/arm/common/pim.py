@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ...core.errors import ArmError
-from ...core.ids import stable_guid
-from ...core.rbac import RoleAssignment, is_same_or_parent_scope
-from .api import Ctx, Scope, guid_of, parse_scope, role_guid_from_id
+from ....core.errors import ArmError
+from ....core.ids import stable_guid
+from ....core.rbac import RoleAssignment, is_same_or_parent_scope
+from ..state import ArmState
 from .authz import authorize
+from .context import Ctx, Scope, guid_of, parse_scope, role_guid_from_id
 from .filters import FilterSpec, Term
 from .models import AssignmentSchedule, EligibilitySchedule
-from .state import ArmState
 
 __all__ = [
     "SCHEDULE_FILTER",

@@ -1,4 +1,4 @@
-"""roleAssignmentScheduleRequests (2020-10-01): PUT with every requestType, GET, list, cancel, validate.
+"""roleAssignmentScheduleRequests (2020-10-01): what PUT (every requestType), GET, list, cancel and validate do.
 
 Validation order: body and ids → permission (admin request types need
 `Microsoft.Authorization/roleAssignmentScheduleRequests/write`; self types must target the caller) → scope
@@ -13,27 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from starlette.responses import Response
-
-from ...core.durations import format_duration
-from ...core.errors import ArmError
-from ...core.http import json_response
-from ...core.rbac import RoleAssignment
-from .api import Ctx, list_response, require_scope, require_subscription
-from .approvals import is_approver
-from .authz import authorization_failed, authorize, permitted
-from .filters import FilterSpec
-from .models import ADMIN_TYPES, PENDING_STATUSES, Approval, ScheduleRequest
-from .pim_common import (
-    find_eligibility,
-    item_matches,
-    live_assignment,
-    not_found,
-    require_read,
-    standing_schedule,
-    state_of,
-)
-from .pim_parse import (
+from ....core.durations import format_duration
+from ....core.errors import ArmError
+from ....core.rbac import RoleAssignment
+from ..approvals.backend import is_approver
+from ..common.authz import authorization_failed, authorize, permitted
+from ..common.context import Ctx, require_scope, require_subscription
+from ..common.filters import FilterSpec
+from ..common.models import ADMIN_TYPES, PENDING_STATUSES, Approval, ScheduleRequest
+from ..common.parse import (
     MINIMUM_WINDOW,
     Parsed,
     admin_rule_failures,
@@ -46,9 +34,18 @@ from .pim_parse import (
     policy_failed,
     too_short,
 )
-from .state import ArmState, initiator_of
+from ..common.pim import (
+    find_eligibility,
+    item_matches,
+    live_assignment,
+    not_found,
+    require_read,
+    standing_schedule,
+    state_of,
+)
+from ..state import ArmState, initiator_of
 
-__all__ = ["cancel_request", "get_request", "list_requests", "put_request", "validate_request"]
+__all__ = ["cancel", "get", "matching", "submit", "validate"]
 
 WRITE = "Microsoft.Authorization/roleAssignmentScheduleRequests/write"
 READ = "Microsoft.Authorization/roleAssignmentScheduleRequests/read"
@@ -370,16 +367,18 @@ def _evaluate(ctx: Ctx, *, validate_only: bool) -> tuple[ScheduleRequest, _Apply
     return request, apply
 
 
-def put_request(ctx: Ctx) -> Response:
+def submit(ctx: Ctx) -> ScheduleRequest:
+    """PUT: the request, stored, and what it asks carried out (or parked for approval or a later start)."""
     request, apply = _evaluate(ctx, validate_only=False)
     state_of(ctx).requests[request.name] = request
     apply()
-    return json_response(request.to_arm(ctx.world), 201)
+    return request
 
 
-def validate_request(ctx: Ctx) -> Response:
+def validate(ctx: Ctx) -> ScheduleRequest:
+    """POST .../validate: the request PUT would create, after the same checks; nothing changes."""
     request, _ = _evaluate(ctx, validate_only=True)
-    return json_response(request.to_arm(ctx.world), 200)
+    return request
 
 
 def _visible(ctx: Ctx, request: ScheduleRequest) -> bool:
@@ -402,14 +401,16 @@ def _find(ctx: Ctx) -> ScheduleRequest:
     return request
 
 
-def get_request(ctx: Ctx) -> Response:
+def get(ctx: Ctx) -> ScheduleRequest:
+    """The named request, if the caller may see it (its principal, requestor, approver, or a reader)."""
     request = _find(ctx)
     if not _visible(ctx, request):
         raise authorization_failed(ctx.caller, ctx.scope.path, READ)
-    return json_response(request.to_arm(ctx.world))
+    return request
 
 
-def list_requests(ctx: Ctx) -> Response:
+def matching(ctx: Ctx) -> list[ScheduleRequest]:
+    """The requests a list returns: its `$filter` applied with ARM's scope semantics."""
     require_subscription(ctx.world, ctx.scope)
     terms = REQUEST_FILTER.check(ctx.filter)
     require_read(ctx, terms, READ)
@@ -428,11 +429,12 @@ def list_requests(ctx: Ctx) -> Response:
             requestor_id=request.requestor_id,
             is_approver=approval is not None and is_approver(ctx, approval),
         ):
-            items.append(request.to_arm(ctx.world))
-    return list_response(items)
+            items.append(request)
+    return items
 
 
-def cancel_request(ctx: Ctx) -> Response:
+def cancel(ctx: Ctx) -> None:
+    """A pending request canceled: its approval closed and a window that never started revoked."""
     state = state_of(ctx)
     request = _find(ctx)
     if request.requestor_id != ctx.caller.object_id:
@@ -453,4 +455,3 @@ def cancel_request(ctx: Ctx) -> Response:
     if schedule is not None and schedule.role_assignment_name is None and schedule.ended is None:
         schedule.ended = "Revoked"  # a future (Granted) window that never started
         schedule.updated_on = ctx.now
-    return Response(status_code=200)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...core.clock import format_time
-from ...core.ids import stable_guid
-from ...core.world import World
-from .api import Scope, expanded_properties, role_definition_id
+from ....core.clock import format_time
+from ....core.ids import stable_guid
+from ....core.world import World
+from .context import Scope, expanded_properties, role_definition_id
 
 __all__ = [
     "ADMIN_TYPES",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...core.errors import ArmError
+from ....core.errors import ArmError
 
 __all__ = ["FilterSpec", "Term", "parse_filter"]
 

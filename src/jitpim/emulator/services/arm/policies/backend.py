@@ -1,4 +1,4 @@
-"""roleManagementPolicies (list, GET, PATCH) and roleManagementPolicyAssignments (list with
+"""What the operations of roleManagementPolicies (list, GET, PATCH) and roleManagementPolicyAssignments (list with
 `$filter=roleDefinitionId eq '...'`, GET) at a scope.
 
 Reading needs `Microsoft.Authorization/roleManagementPolicies/read` (or `.../roleManagementPolicyAssignments/
@@ -8,18 +8,15 @@ shows); changing one needs `Microsoft.Authorization/roleManagementPolicies/write
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from ....core.errors import ArmError
+from ....core.rbac import is_same_or_parent_scope
+from ..common.authz import authorization_failed, authorize, permitted
+from ..common.context import Ctx, require_scope, require_subscription
+from ..common.filters import FilterSpec
+from ..common.pim import caller_ids, not_found, role_filter_value, state_of
+from .models import RolePolicy, merge_rules
 
-from ...core.errors import ArmError
-from ...core.http import json_response
-from ...core.rbac import is_same_or_parent_scope
-from .api import Ctx, list_response, require_scope, require_subscription
-from .authz import authorization_failed, authorize, permitted
-from .filters import FilterSpec
-from .pim_common import caller_ids, not_found, role_filter_value, state_of
-from .policies import RolePolicy, merge_rules
-
-__all__ = ["get_policy", "get_policy_assignment", "list_policies", "list_policy_assignments", "patch_policy"]
+__all__ = ["assignment", "assignments", "patch", "policies", "policy"]
 
 _READ = "Microsoft.Authorization/roleManagementPolicies/read"
 _WRITE = "Microsoft.Authorization/roleManagementPolicies/write"
@@ -52,8 +49,8 @@ def _policies(ctx: Ctx, action: str) -> list[RolePolicy]:
     return [p for p in state_of(ctx).policies.at(ctx.scope) if everything or p.role in roles]
 
 
-def list_policies(ctx: Ctx) -> Response:
-    return list_response([p.to_arm(ctx.world) for p in _policies(ctx, _READ)])
+def policies(ctx: Ctx) -> list[RolePolicy]:
+    return _policies(ctx, _READ)
 
 
 def _policy(ctx: Ctx) -> RolePolicy:
@@ -65,15 +62,16 @@ def _policy(ctx: Ctx) -> RolePolicy:
     return policy
 
 
-def get_policy(ctx: Ctx) -> Response:
+def policy(ctx: Ctx) -> RolePolicy:
     policy = _policy(ctx)
     everything, roles = _readable(ctx, _READ)
     if not everything and policy.role not in roles:
         raise authorization_failed(ctx.caller, ctx.scope.path, _READ)
-    return json_response(policy.to_arm(ctx.world))
+    return policy
 
 
-def patch_policy(ctx: Ctx) -> Response:
+def patch(ctx: Ctx) -> RolePolicy:
+    """The policy with the sent rules merged in (each by id)."""
     require_subscription(ctx.world, ctx.scope)
     authorize(ctx.world, ctx.caller, ctx.scope.path, _WRITE, ctx.now)
     policy = _policy(ctx)
@@ -84,18 +82,18 @@ def patch_policy(ctx: Ctx) -> Response:
         policy.rules = merge_rules(policy.rules, props["rules"])
     policy.last_modified_by = ctx.caller.object_id
     policy.last_modified = ctx.now
-    return json_response(policy.to_arm(ctx.world))
+    return policy
 
 
-def list_policy_assignments(ctx: Ctx) -> Response:
+def assignments(ctx: Ctx) -> list[RolePolicy]:
+    """The policies whose assignments a list returns (one assignment per policy)."""
     terms = _ASSIGNMENT_FILTER.check(ctx.filter)
     wanted = {role_filter_value(t.value or "") for t in terms}
-    return list_response(
-        [p.assignment_to_arm(ctx.world) for p in _policies(ctx, _ASSIGNMENT_READ) if not wanted or p.role in wanted]
-    )
+    return [p for p in _policies(ctx, _ASSIGNMENT_READ) if not wanted or p.role in wanted]
 
 
-def get_policy_assignment(ctx: Ctx) -> Response:
+def assignment(ctx: Ctx) -> RolePolicy:
+    """The policy of the named policy assignment (`{policyName}_{roleDefinitionId}`)."""
     require_subscription(ctx.world, ctx.scope)
     require_scope(ctx.world, ctx.scope)
     policy_name, _, role = ctx.names[0].lower().partition("_")
@@ -105,4 +103,4 @@ def get_policy_assignment(ctx: Ctx) -> Response:
     everything, roles = _readable(ctx, _ASSIGNMENT_READ)
     if not everything and policy.role not in roles:
         raise authorization_failed(ctx.caller, ctx.scope.path, _ASSIGNMENT_READ)
-    return json_response(policy.assignment_to_arm(ctx.world))
+    return policy

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ...core.errors import ArmError
-from ...core.rbac import RoleAssignment
-from ...core.tokens import Caller
-from ...core.world import World
+from ....core.errors import ArmError
+from ....core.rbac import RoleAssignment
+from ....core.tokens import Caller
+from ....core.world import World
 from .conditions import ConditionContext, condition_satisfied
 
 __all__ = [

@@ -1,6 +1,6 @@
-"""roleAssignments (2022-04-01): PUT, GET, DELETE at a scope or by full id, and list at a scope (which also
-serves list_for_subscription / list_for_resource_group / list_for_resource), 100 per page with an absolute
-`nextLink` carrying an opaque `$skiptoken`, as ARM pages it.
+"""roleAssignments (2022-04-01), what each operation does: PUT, GET, DELETE at a scope or by full id, and list
+at a scope (which also serves list_for_subscription / list_for_resource_group / list_for_resource; the handler
+pages it 100 at a time with an absolute `nextLink` carrying an opaque `$skiptoken`, as ARM does).
 
 PUT checks, in order: the name is a GUID, the body's ids are well formed, the body's scope (if sent) is the
 URL's, the caller may `roleAssignments/write` here with any ABAC condition satisfied for this request, the
@@ -11,28 +11,21 @@ assignment; finally the same principal+role+scope under another name is 409 `Rol
 
 from __future__ import annotations
 
-from typing import Any
+from ....core.errors import ArmError
+from ....core.ids import is_guid
+from ....core.rbac import RoleAssignment, is_same_or_parent_scope
+from ..common.authz import assignment_attributes, authorize
+from ..common.context import (
+    Ctx,
+    guid_of,
+    parse_scope,
+    require_scope,
+    require_subscription,
+)
+from ..common.context import role_guid_from_id as role_guid
+from ..common.filters import FilterSpec
 
-from starlette.responses import Response
-
-from ...core.clock import format_time
-from ...core.errors import ArmError
-from ...core.http import json_response
-from ...core.ids import is_guid
-from ...core.rbac import RoleAssignment, is_same_or_parent_scope
-from ...core.world import World
-from .api import Ctx, guid_of, paged_list_response, parse_scope, require_scope, require_subscription, role_definition_id
-from .api import role_guid_from_id as role_guid
-from .authz import assignment_attributes, authorize
-from .filters import FilterSpec
-
-__all__ = [
-    "delete_role_assignment",
-    "get_role_assignment",
-    "list_role_assignments",
-    "put_role_assignment",
-    "role_assignment_to_arm",
-]
+__all__ = ["delete", "get", "matching", "put"]
 
 _READ = "Microsoft.Authorization/roleAssignments/read"
 _WRITE = "Microsoft.Authorization/roleAssignments/write"
@@ -43,28 +36,6 @@ _FILTER = FilterSpec(
     combinations=(frozenset({"atscope()", "assignedto()"}),),
 )
 _PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
-
-
-def role_assignment_to_arm(world: World, assignment: RoleAssignment) -> dict[str, Any]:
-    return {
-        "id": assignment.id,
-        "name": assignment.name,
-        "type": "Microsoft.Authorization/roleAssignments",
-        "properties": {
-            "roleDefinitionId": role_definition_id(assignment.scope, assignment.role_definition_id),
-            "principalId": assignment.principal_id,
-            "principalType": assignment.principal_type,
-            "scope": parse_scope(world, assignment.scope).path,
-            "condition": assignment.condition,
-            "conditionVersion": assignment.condition_version,
-            "createdOn": format_time(assignment.created_on),
-            "updatedOn": format_time(assignment.updated_on or assignment.created_on),
-            "createdBy": assignment.created_by,
-            "updatedBy": assignment.created_by,
-            "delegatedManagedIdentityResourceId": None,
-            "description": assignment.description,
-        },
-    }
 
 
 def _name(ctx: Ctx) -> str:
@@ -91,7 +62,7 @@ def _attributes(assignment: RoleAssignment) -> dict[str, list[str]]:
     )
 
 
-def get_role_assignment(ctx: Ctx) -> Response:
+def get(ctx: Ctx) -> RoleAssignment:
     require_subscription(ctx.world, ctx.scope)
     name = _name(ctx)
     authorize(ctx.world, ctx.caller, ctx.scope.path, _READ, ctx.now)
@@ -99,10 +70,11 @@ def get_role_assignment(ctx: Ctx) -> Response:
     assignment = _existing(ctx, name)
     if assignment is None:
         raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{ctx.names[0]}' is not found.")
-    return json_response(role_assignment_to_arm(ctx.world, assignment))
+    return assignment
 
 
-def list_role_assignments(ctx: Ctx) -> Response:
+def matching(ctx: Ctx) -> list[RoleAssignment]:
+    """The assignments a list returns: at, above and (without `atScope()`) below the scope, then the filter."""
     require_subscription(ctx.world, ctx.scope)
     terms = _FILTER.check(ctx.filter)
     authorize(ctx.world, ctx.caller, ctx.scope.path, _READ, ctx.now)
@@ -110,7 +82,7 @@ def list_role_assignments(ctx: Ctx) -> Response:
     names = {t.name: (t.value or "") for t in terms}
     here = ctx.scope.path
     directory = ctx.world.directory
-    items = []
+    items: list[RoleAssignment] = []
     for assignment in ctx.world.rbac.assignments.values():
         above = is_same_or_parent_scope(assignment.scope, here)
         if "atscope()" in names and not above:
@@ -123,8 +95,8 @@ def list_role_assignments(ctx: Ctx) -> Response:
             target = guid_of(names["assignedto()"]) or names["assignedto()"]
             if assignment.principal_id not in directory.principal_and_groups(target, ctx.now):
                 continue
-        items.append(role_assignment_to_arm(ctx.world, assignment))
-    return paged_list_response(ctx, items)
+        items.append(assignment)
+    return items
 
 
 def _bad_content(message: str) -> ArmError:
@@ -133,7 +105,9 @@ def _bad_content(message: str) -> ArmError:
     )
 
 
-def put_role_assignment(ctx: Ctx) -> Response:
+def put(ctx: Ctx) -> tuple[RoleAssignment, bool]:
+    """The assignment the PUT leaves, and whether it created it (an identical PUT may change only the condition
+    and description)."""
     world = ctx.world
     require_subscription(world, ctx.scope)
     name = _name(ctx)
@@ -210,7 +184,7 @@ def put_role_assignment(ctx: Ctx) -> Response:
             current.condition, current.condition_version = condition, condition_version
             current.description = description
             current.updated_on = ctx.now
-        return json_response(role_assignment_to_arm(world, current), 200)
+        return current, False
     duplicate = next(
         (
             a
@@ -242,10 +216,11 @@ def put_role_assignment(ctx: Ctx) -> Response:
         updated_on=ctx.now,
     )
     world.rbac.assignments[name] = assignment
-    return json_response(role_assignment_to_arm(world, assignment), 201)
+    return assignment, True
 
 
-def delete_role_assignment(ctx: Ctx) -> Response:
+def delete(ctx: Ctx) -> RoleAssignment | None:
+    """The assignment deleted, or None when there was none (still a success for a caller who may delete)."""
     require_subscription(ctx.world, ctx.scope)
     name = _name(ctx)
     assignment = _existing(ctx, name)
@@ -253,7 +228,7 @@ def delete_role_assignment(ctx: Ctx) -> Response:
         # Nothing to delete: ARM answers 204 to anyone who could delete here. With nothing to evaluate a
         # condition against, the condition of a constrained delegation does not apply.
         authorize(ctx.world, ctx.caller, ctx.scope.path, _DELETE, ctx.now, ignore_conditions=True)
-        return Response(status_code=204)
+        return None
     authorize(ctx.world, ctx.caller, ctx.scope.path, _DELETE, ctx.now, resource=_attributes(assignment))
     del ctx.world.rbac.assignments[name]
-    return json_response(role_assignment_to_arm(ctx.world, assignment), 200)
+    return assignment
