@@ -15,10 +15,10 @@ from ...core.durations import parse_duration
 from ...core.ids import stable_guid
 from ...core.scenario import ScenarioError
 from ...core.world import World
-from .pim_lifecycle import on_tick
-from .pim_models import Schedule, Target
-from .pim_parse import canonical_principal
-from .pim_store import GraphState
+from .pim.lifecycle import on_tick
+from .pim.models import Schedule, Target
+from .pim.parse import canonical_principal
+from .pim.store import GraphState
 
 __all__ = ["GraphState", "attach"]
 

@@ -15,13 +15,7 @@ from ....core.errors import ArmError
 from ....core.ids import is_guid
 from ....core.rbac import RoleAssignment, is_same_or_parent_scope
 from ..common.authz import assignment_attributes, authorize
-from ..common.context import (
-    Ctx,
-    guid_of,
-    parse_scope,
-    require_scope,
-    require_subscription,
-)
+from ..common.context import Ctx, guid_of, parse_scope, require_scope, require_subscription
 from ..common.context import role_guid_from_id as role_guid
 from ..common.filters import FilterSpec
 

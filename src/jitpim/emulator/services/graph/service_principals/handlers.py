@@ -1,0 +1,75 @@
+"""Service principals: list (`$filter=appId eq` / `displayName eq` / `startswith`), get by object id or
+`(appId='...')`. Readable with `Application.Read(Write).All` or `Directory.Read(Write).All` (app-only and
+delegated), or a directory role that reads service principals."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ....core.directory import ServicePrincipal
+from ....core.http import json_response, world
+from ....core.tokens import Caller
+from ..common.authz import require
+from ..common.directory import listing, not_found, require_guid, single
+from ..common.shapes import service_principal_json
+
+__all__ = ["read_service_principals", "service_principal_of"]
+
+_TYPE = "Microsoft.DirectoryServices.ServicePrincipal"
+_FILTERABLE = {"appId", "displayName", "id", "servicePrincipalType", "accountEnabled", "appOwnerOrganizationId"}
+_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+
+
+def read_service_principals(request: Request) -> Caller:
+    return require(
+        request,
+        app=_READ,
+        delegated=(*_READ, "Directory.AccessAsUser.All"),
+        directory_actions=(
+            "microsoft.directory/servicePrincipals/standard/read",
+            "microsoft.directory/servicePrincipals/credentials/update",
+        ),
+    )
+
+
+def service_principal_of(request: Request) -> ServicePrincipal:
+    w = world(request)
+    params = request.path_params
+    if "client_id" in params:
+        client_id = str(params["client_id"]).lower()
+        found = next((s for s in w.directory.service_principals.values() if s.app_id.lower() == client_id), None)
+        if found is None:
+            raise not_found(str(params["client_id"]))
+        return found
+    object_id = require_guid(str(params["sp_key"]))
+    sp = w.directory.service_principals.get(object_id)
+    if sp is None:
+        raise not_found(object_id)
+    return sp
+
+
+async def list_service_principals(request: Request) -> Response:
+    w = world(request)
+    read_service_principals(request)
+    with w.lock:
+        rows = [service_principal_json(sp, w) for sp in w.directory.service_principals.values()]
+    return json_response(
+        listing(
+            request,
+            rows,
+            "servicePrincipals",
+            resource="ServicePrincipal",
+            type_name=_TYPE,
+            fields=_FILTERABLE,
+            order_fields={"displayName"},
+        )
+    )
+
+
+async def get_service_principal(request: Request) -> Response:
+    w = world(request)
+    read_service_principals(request)
+    with w.lock:
+        item = service_principal_json(service_principal_of(request), w)
+    return json_response(single(request, item, "servicePrincipals", type_name=_TYPE))
