@@ -9,9 +9,6 @@ activity name really carries an en dash).
 
 from __future__ import annotations
 
-import json
-import secrets
-import string
 from datetime import datetime
 from typing import Any
 
@@ -19,63 +16,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ....core.clock import parse_time
-from ....core.directory import Application, PasswordCredential
 from ....core.errors import GraphError
 from ....core.http import json_body, json_response, no_content, world
-from ....core.ids import is_guid, new_guid
-from ....core.tokens import Caller
-from ....core.world import World
-from ..common.directory import audit_target, bad_request, initiator, listing, single
+from ....core.ids import is_guid
+from ..common.directory import listing, single
+from ..common.errors import bad_request
 from ..common.shapes import application_json, directory_object_json, password_credential_json
-from .authz import authorize_credentials, find_application, read_caller
+from .backend import add_password_credential, remove_password_credential
+from .context import find_application, read_caller
 
-__all__ = ["record_credential_change"]
+__all__ = [
+    "add_password",
+    "get_application",
+    "list_applications",
+    "list_owners",
+    "remove_password",
+]
 
 _FILTERABLE = {"appId", "displayName", "id", "publisherDomain", "signInAudience", "createdDateTime", "uniqueName"}
 _ORDERABLE = {"displayName", "createdDateTime"}
-_SECRET_ALPHABET = string.ascii_letters + string.digits + "_-.~"
-
-
-def _new_secret() -> str:
-    """40 characters like Entra's generated secrets: a 3-character hint, a version marker, random rest."""
-    head = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(3))
-    return head + "8Q~" + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(34))
-
-
-def _plus_two_years(start: datetime) -> datetime:
-    try:
-        return start.replace(year=start.year + 2)
-    except ValueError:  # 29 February
-        return start.replace(year=start.year + 2, day=28)
-
-
-def _key_description(p: PasswordCredential) -> str:
-    return f"[KeyIdentifier={p.key_id},KeyType=Password,KeyUsage=Verify,DisplayName={p.display_name or ''}]"
-
-
-def record_credential_change(
-    w: World, caller: Caller, app: Application, *, old: list[str], new: list[str], prop: str = "KeyDescription"
-) -> None:
-    """The Core Directory audit row Entra writes for any secret or federated credential change."""
-    w.audit.record(
-        when=w.clock.now(),
-        activity="Update application \N{EN DASH} Certificates and secrets management",
-        category="ApplicationManagement",
-        operation_type="Update",
-        initiated_by=initiator(w, caller),
-        targets=[
-            audit_target(
-                w,
-                app.object_id,
-                "Application",
-                modified=[
-                    {"displayName": prop, "oldValue": json.dumps(old), "newValue": json.dumps(new)},
-                    {"displayName": "Included Updated Properties", "oldValue": None, "newValue": json.dumps(prop)},
-                ],
-            )
-        ],
-        service="Core Directory",
-    )
 
 
 async def list_applications(request: Request) -> Response:
@@ -148,17 +107,9 @@ async def add_password(request: Request) -> Response:
     start_wanted = _when(wanted, "startDateTime")
     end_wanted = _when(wanted, "endDateTime")
     with w.lock:
-        app = find_application(request)
-        authorize_credentials(w, caller, app)
-        start = start_wanted or w.clock.now()
-        end = end_wanted or _plus_two_years(start)
-        if end <= start:
-            raise bad_request("Invalid value specified for property 'endDateTime' of resource 'PasswordCredential'.")
-        old = [_key_description(p) for p in app.passwords]
-        secret = _new_secret()
-        credential = PasswordCredential.create(new_guid(), secret, display_name, start, end)
-        app.passwords.append(credential)
-        record_credential_change(w, caller, app, old=old, new=[_key_description(p) for p in app.passwords])
+        credential, secret = add_password_credential(
+            w, caller, find_application(request), display_name, start_wanted, end_wanted
+        )
     version = request.url.path.removeprefix("/graph/").split("/", 1)[0]
     return json_response(
         {
@@ -176,12 +127,5 @@ async def remove_password(request: Request) -> Response:
     if not isinstance(key_id, str) or not is_guid(key_id):
         raise bad_request("Invalid value specified for property 'keyId' of resource 'PasswordCredential'.")
     with w.lock:
-        app = find_application(request)
-        authorize_credentials(w, caller, app)
-        remaining = [p for p in app.passwords if p.key_id.lower() != key_id.lower()]
-        if len(remaining) == len(app.passwords):
-            raise GraphError(404, "Request_ResourceNotFound", f"No password credential found with keyId '{key_id}'.")
-        old = [_key_description(p) for p in app.passwords]
-        app.passwords = remaining
-        record_credential_change(w, caller, app, old=old, new=[_key_description(p) for p in remaining])
+        remove_password_credential(w, caller, find_application(request), key_id)
     return no_content()

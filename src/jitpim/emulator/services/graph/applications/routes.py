@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from ..common.routing import graph_route
-from .authz import application_routes
+from .context import application_routes
 from .handlers import add_password, get_application, list_applications, list_owners, remove_password
 
 __all__ = ["ROUTES"]

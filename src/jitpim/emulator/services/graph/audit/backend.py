@@ -18,13 +18,7 @@ from ....core.tokens import Caller
 from ....core.world import World
 from ..pim.models import ScheduleRequest, Target
 
-__all__ = [
-    "MS_PIM_APP_ID",
-    "activity",
-    "initiator_for",
-    "record_core",
-    "record_pim",
-]
+__all__ = ["MS_PIM_APP_ID", "activity", "audit_target", "initiator", "initiator_for", "record_core", "record_pim"]
 
 # The first-party app PIM acts through when it changes the directory.
 MS_PIM_APP_ID = "01fc33a7-78ba-4d2f-a4b7-768e336e890e"
@@ -175,3 +169,44 @@ def record_core(world: World, *, when: datetime, target: Target, add: bool, corr
         correlation_id=correlation_id,
         service="Core Directory",
     )
+
+
+def initiator(world: World, caller: Caller) -> Initiator:
+    """Who made a change, as the directory audit log names them."""
+    d = world.directory
+    if caller.is_app:
+        sp = d.service_principals.get(caller.object_id)
+        return Initiator(
+            kind="app",
+            id=caller.object_id,
+            display_name=sp.display_name if sp else None,
+            app_id=caller.app_id,
+        )
+    user = d.users.get(caller.object_id)
+    return Initiator(
+        kind="user",
+        id=caller.object_id,
+        display_name=user.display_name if user else None,
+        user_principal_name=user.user_principal_name if user else None,
+    )
+
+
+def audit_target(
+    world: World, object_id: str, kind: str | None = None, modified: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A `targetResources` entry: id, display name, type (User, ServicePrincipal, Group, Application, Role)."""
+    d = world.directory
+    upn = d.users[object_id].user_principal_name if object_id in d.users else None
+    name = d.display_name(object_id)
+    if name is None and object_id in d.applications:
+        name = d.applications[object_id].display_name
+    if name is None and object_id in d.role_definitions:
+        name = d.role_definitions[object_id].display_name
+    return {
+        "id": object_id,
+        "displayName": name,
+        "type": kind or d.principal_kind(object_id) or ("Application" if object_id in d.applications else "Role"),
+        "userPrincipalName": upn,
+        "groupType": None,
+        "modifiedProperties": modified or [],
+    }

@@ -19,7 +19,7 @@ from ....core.http import json_response, world
 from ..common.authz import require
 from ..common.odata import collection, entity, parse_filter
 
-__all__ = []
+__all__ = ["get_audit", "list_audits"]
 
 _CONTEXT = "auditLogs/directoryAudits"
 _ANY = re.compile(r"targetResources/any\((\w+)\s*:\s*\1/(\w+)\s+eq\s+'((?:[^']|'')*)'\)", re.IGNORECASE)

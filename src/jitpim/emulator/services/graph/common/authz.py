@@ -8,15 +8,11 @@ from collections.abc import Sequence
 from starlette.requests import Request
 
 from ....core.auth import authenticate
-from ....core.errors import GraphError
 from ....core.http import world
 from ....core.tokens import Caller
+from .errors import denied
 
-__all__ = ["denied", "require"]
-
-
-def denied(message: str = "Insufficient privileges to complete the operation.") -> GraphError:
-    return GraphError(403, "Authorization_RequestDenied", message)
+__all__ = ["require"]
 
 
 def require(

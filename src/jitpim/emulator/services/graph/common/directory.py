@@ -8,42 +8,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ....core.audit import Initiator
 from ....core.errors import GraphError
-from ....core.ids import is_guid
-from ....core.tokens import Caller
-from ....core.world import World
+from .errors import bad_request
 from .odata import collection, entity, select
 
-__all__ = [
-    "audit_target",
-    "bad_request",
-    "initiator",
-    "listing",
-    "not_found",
-    "require_guid",
-    "single",
-]
-
-
-def not_found(object_id: str) -> GraphError:
-    """The directory's 404 for an id (or UPN) that names nothing."""
-    return GraphError(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present.",
-    )
-
-
-def bad_request(message: str) -> GraphError:
-    return GraphError(400, "Request_BadRequest", message)
-
-
-def require_guid(value: str) -> str:
-    """Object ids in paths must be GUIDs; Graph answers anything else with this 400."""
-    if not is_guid(value):
-        raise bad_request(f"Invalid object identifier '{value}'.")
-    return value.lower()
+__all__ = ["listing", "single"]
 
 
 def _check_select(request: Request, known: Iterable[str], type_name: str) -> None:
@@ -120,44 +89,3 @@ def single(
         keep = set(default_fields)
         shaped = {k: v for k, v in item.items() if k in keep or k.startswith("@odata")}
     return entity(request, shaped, context)
-
-
-def initiator(world: World, caller: Caller) -> Initiator:
-    """Who made a change, as the directory audit log names them."""
-    d = world.directory
-    if caller.is_app:
-        sp = d.service_principals.get(caller.object_id)
-        return Initiator(
-            kind="app",
-            id=caller.object_id,
-            display_name=sp.display_name if sp else None,
-            app_id=caller.app_id,
-        )
-    user = d.users.get(caller.object_id)
-    return Initiator(
-        kind="user",
-        id=caller.object_id,
-        display_name=user.display_name if user else None,
-        user_principal_name=user.user_principal_name if user else None,
-    )
-
-
-def audit_target(
-    world: World, object_id: str, kind: str | None = None, modified: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """A `targetResources` entry: id, display name, type (User, ServicePrincipal, Group, Application, Role)."""
-    d = world.directory
-    upn = d.users[object_id].user_principal_name if object_id in d.users else None
-    name = d.display_name(object_id)
-    if name is None and object_id in d.applications:
-        name = d.applications[object_id].display_name
-    if name is None and object_id in d.role_definitions:
-        name = d.role_definitions[object_id].display_name
-    return {
-        "id": object_id,
-        "displayName": name,
-        "type": kind or d.principal_kind(object_id) or ("Application" if object_id in d.applications else "Role"),
-        "userPrincipalName": upn,
-        "groupType": None,
-        "modifiedProperties": modified or [],
-    }

@@ -13,11 +13,12 @@ from ....core.auth import authenticate
 from ....core.errors import GraphError
 from ....core.http import json_body, json_response, world
 from ....core.world import World
-from ..common.authz import denied, require
-from ..common.directory import bad_request, listing, not_found, require_guid, single
+from ..common.authz import require
+from ..common.directory import listing, single
+from ..common.errors import bad_request, denied, not_found, require_guid
 from ..common.shapes import directory_object_json, organization_json
 
-__all__ = []
+__all__ = ["get_by_ids", "get_directory_object", "get_organization", "list_organization"]
 
 _DIRECTORY_READ = ("Directory.Read.All", "Directory.ReadWrite.All")
 # Reading one object also works with the permission that reads its kind.

@@ -21,12 +21,21 @@ from ....core.http import json_body, json_response, no_content, world
 from ....core.ids import is_guid
 from ....core.tokens import Caller
 from ....core.world import World
+from ..audit.backend import audit_target, initiator
 from ..common.authz import require
-from ..common.directory import audit_target, bad_request, initiator, listing, not_found, single
+from ..common.directory import listing, single
+from ..common.errors import bad_request, not_found
 from ..common.odata import entity
 from ..common.shapes import directory_object_json, role_assignment_json
 
-__all__ = []
+__all__ = [
+    "create_assignment",
+    "delete_assignment",
+    "get_assignment",
+    "get_definition",
+    "list_assignments",
+    "list_definitions",
+]
 
 _READ = (
     "RoleManagement.Read.Directory",

@@ -21,13 +21,15 @@ from ....core.http import json_body, json_response, no_content, world
 from ....core.ids import new_guid
 from ....core.tokens import Caller
 from ....core.world import World
-from ..applications.authz import authorize_credentials, find_application, read_caller
-from ..applications.handlers import record_credential_change
-from ..common.directory import bad_request, listing
+from ..applications.authz import authorize_credentials
+from ..applications.backend import record_credential_change
+from ..applications.context import find_application, read_caller
+from ..common.directory import listing
+from ..common.errors import bad_request
 from ..common.odata import entity
 from ..common.shapes import federated_credential_json
 
-__all__ = ["MAX_PER_APPLICATION"]
+__all__ = ["create_credential", "delete_credential", "get_credential", "list_credentials", "update_credential"]
 
 MAX_PER_APPLICATION = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ..applications.authz import application_routes
+from ..applications.context import application_routes
 from .handlers import create_credential, delete_credential, get_credential, list_credentials, update_credential
 
 __all__ = ["ROUTES"]

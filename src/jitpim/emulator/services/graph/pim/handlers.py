@@ -23,7 +23,7 @@ from ....core.auth import authenticate
 from ....core.errors import GraphError
 from ....core.http import json_body, json_response, no_content, world
 from ....core.tokens import Caller
-from ..approvals.handlers import can_decide
+from ..approvals.backend import can_decide
 from ..common.odata import collection, entity
 from ..common.routing import graph_route
 from .authz import (

@@ -29,7 +29,17 @@ from ..pim.authz import is_directory_admin, is_group_manager, pim_error, require
 from ..pim.store import GraphState
 from .backend import ENABLEMENT_TYPES, Policy
 
-__all__ = []
+__all__ = [
+    "ASSIGNMENTS",
+    "POLICIES",
+    "get_assignment",
+    "get_policy",
+    "list_assignments",
+    "list_policies",
+    "list_rules",
+    "patch_policy",
+    "rule",
+]
 
 POLICIES = "/policies/roleManagementPolicies"
 ASSIGNMENTS = "/policies/roleManagementPolicyAssignments"

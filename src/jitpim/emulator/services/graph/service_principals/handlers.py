@@ -11,10 +11,11 @@ from ....core.directory import ServicePrincipal
 from ....core.http import json_response, world
 from ....core.tokens import Caller
 from ..common.authz import require
-from ..common.directory import listing, not_found, require_guid, single
+from ..common.directory import listing, single
+from ..common.errors import not_found, require_guid
 from ..common.shapes import service_principal_json
 
-__all__ = ["read_service_principals", "service_principal_of"]
+__all__ = ["get_service_principal", "list_service_principals", "service_principal_of"]
 
 _TYPE = "Microsoft.DirectoryServices.ServicePrincipal"
 _FILTERABLE = {"appId", "displayName", "id", "servicePrincipalType", "accountEnabled", "appOwnerOrganizationId"}

@@ -20,12 +20,13 @@ from ....core.errors import GraphError
 from ....core.http import json_response, world
 from ....core.tokens import Caller
 from ....core.world import World
-from ..common.authz import denied, require
-from ..common.directory import listing, not_found, require_guid, single
+from ..common.authz import require
+from ..common.directory import listing, single
+from ..common.errors import denied, not_found, require_guid
 from ..common.shapes import DEFAULT_USER_FIELDS, directory_role_json, group_json, user_json
 from ..service_principals.handlers import service_principal_of
 
-__all__ = ["find_user"]
+__all__ = ["get_me", "get_user", "list_users", "me_member_of", "service_principal_member_of", "user_member_of"]
 
 _TYPE = "Microsoft.DirectoryServices.User"
 _FILTERABLE = {
