@@ -21,12 +21,12 @@ from ....core.http import json_body, json_response, no_content, world
 from ....core.ids import is_guid
 from ....core.tokens import Caller
 from ....core.world import World
-from ..audit.backend import audit_target, initiator
 from ..common.authz import require
 from ..common.directory import listing, single
 from ..common.errors import bad_request, not_found
 from ..common.odata import entity
 from ..common.shapes import directory_object_json, role_assignment_json
+from .backend import assign, effective, unassign
 
 __all__ = [
     "create_assignment",
@@ -47,7 +47,6 @@ _READ = (
 _MANAGE_ACTION = "microsoft.directory/roleAssignments/allProperties/allTasks"
 _DEFINITIONS = "roleManagement/directory/roleDefinitions"
 _ASSIGNMENTS = "roleManagement/directory/roleAssignments"
-_CONFLICT = "A conflicting object with one or more of the specified property values is present in the directory."
 
 
 def _read(request: Request) -> Caller:
@@ -104,16 +103,6 @@ async def get_definition(request: Request) -> Response:
     )
 
 
-def _effective(w: World) -> list[DirectoryRoleAssignment]:
-    """Assignments in effect now, one per id (a standing and a PIM copy of one grant share the id)."""
-    now = w.clock.now()
-    seen: dict[str, DirectoryRoleAssignment] = {}
-    for a in w.directory.role_assignments:
-        if a.active(now) and a.id not in seen:
-            seen[a.id] = a
-    return list(seen.values())
-
-
 def _expand_names(raw: str) -> set[str]:
     """Navigation names in `$expand`, ignoring nested options (`roleDefinition($select=displayName)`)."""
     names: set[str] = set()
@@ -153,7 +142,7 @@ async def list_assignments(request: Request) -> Response:
     w = world(request)
     _read(request)
     with w.lock:
-        rows = [_expanded(w, request, a) for a in _effective(w)]
+        rows = [_expanded(w, request, a) for a in effective(w)]
     return json_response(
         listing(
             request,
@@ -172,64 +161,13 @@ async def get_assignment(request: Request) -> Response:
     _read(request)
     key = str(request.path_params["assignment_key"])
     with w.lock:
-        found = next((a for a in _effective(w) if a.id == key), None)
+        found = next((a for a in effective(w) if a.id == key), None)
         if found is None:
             raise not_found(key)
         item = _expanded(w, request, found)
     return json_response(
         single(request, item, _ASSIGNMENTS, type_name="Microsoft.DirectoryServices.UnifiedRoleAssignment")
     )
-
-
-def _scope(w: World, raw: Any) -> str:
-    if raw is None or raw == "/":
-        return "/"
-    if isinstance(raw, str) and raw.startswith("/") and is_guid(raw[1:]):
-        object_id = raw[1:].lower()
-        if object_id in w.directory.applications or object_id in w.directory.service_principals:
-            return f"/{object_id}"
-        raise not_found(object_id)
-    raise bad_request(
-        f"Invalid value specified for property 'directoryScopeId' of resource 'UnifiedRoleAssignment': '{raw}'."
-    )
-
-
-def _record(w: World, caller: Caller, a: DirectoryRoleAssignment, added: bool) -> None:
-    role = w.directory.role_definitions[a.role_definition_id]
-    modified = [
-        {
-            "displayName": "Role.DisplayName",
-            "oldValue": None if added else f'"{role.display_name}"',
-            "newValue": f'"{role.display_name}"' if added else None,
-        },
-        {
-            "displayName": "Role.TemplateId",
-            "oldValue": None if added else f'"{role.id}"',
-            "newValue": f'"{role.id}"' if added else None,
-        },
-    ]
-    targets = [audit_target(w, role.id, "Role"), audit_target(w, a.principal_id, modified=modified)]
-    who = initiator(w, caller)
-    now = w.clock.now()
-    w.audit.record(
-        when=now,
-        activity="Add member to role" if added else "Remove member from role",
-        category="RoleManagement",
-        operation_type="Assign" if added else "Unassign",
-        initiated_by=who,
-        targets=targets,
-        service="Core Directory",
-    )
-    if added:
-        w.audit.record(
-            when=now,
-            activity="Add member to role outside of PIM (permanent)",
-            category="RoleManagement",
-            operation_type="Assign",
-            initiated_by=who,
-            targets=targets,
-            details={"RoleDefinitionOriginId": role.id, "RoleDefinitionOriginType": "BuiltInRole"},
-        )
 
 
 async def create_assignment(request: Request) -> Response:
@@ -243,26 +181,7 @@ async def create_assignment(request: Request) -> Response:
             raise bad_request(f"Invalid value specified for property '{name}' of resource 'UnifiedRoleAssignment'.")
     assert isinstance(principal_id, str) and isinstance(role_id, str)
     with w.lock:
-        kind = w.directory.principal_kind(principal_id.lower())
-        if kind is None:
-            raise not_found(principal_id)
-        group = w.directory.groups.get(principal_id.lower())
-        if group is not None and not group.is_assignable_to_role:
-            raise bad_request("Only groups with isAssignableToRole set to true can be assigned to a directory role.")
-        if role_id.lower() not in w.directory.role_definitions:
-            raise not_found(role_id)
-        now = w.clock.now()
-        assignment = DirectoryRoleAssignment(
-            principal_id=principal_id.lower(),
-            role_definition_id=role_id.lower(),
-            directory_scope_id=_scope(w, body.get("directoryScopeId")),
-            start=now,
-            end=None,
-        )
-        if any(a.id == assignment.id and (a.end is None or now < a.end) for a in w.directory.role_assignments):
-            raise bad_request(_CONFLICT)
-        w.directory.role_assignments.append(assignment)
-        _record(w, caller, assignment, added=True)
+        assignment = assign(w, caller, principal_id, role_id, body.get("directoryScopeId"))
         item = role_assignment_json(assignment)
     return json_response(entity(request, item, _ASSIGNMENTS), status=201)
 
@@ -272,17 +191,5 @@ async def delete_assignment(request: Request) -> Response:
     caller = _manage(request)
     key = str(request.path_params["assignment_key"])
     with w.lock:
-        now = w.clock.now()
-        live = [a for a in w.directory.role_assignments if a.id == key and (a.end is None or now < a.end)]
-        standing = [a for a in live if a.source == "standing"]
-        if not standing:
-            if live:
-                raise bad_request(
-                    "This role assignment is managed by Privileged Identity Management; remove it "
-                    "with a roleAssignmentScheduleRequest (action adminRemove or selfDeactivate)."
-                )
-            raise not_found(key)
-        for a in standing:
-            w.directory.role_assignments.remove(a)
-        _record(w, caller, standing[0], added=False)
+        unassign(w, caller, key)
     return no_content()

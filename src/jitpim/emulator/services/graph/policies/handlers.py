@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ....core.auth import authenticate
-from ....core.durations import parse_duration
 from ....core.errors import GraphError
 from ....core.http import json_body, json_response, no_content, world
 from ....core.tokens import Caller
-from ..audit.backend import initiator_for
 from ..common.odata import collection, entity, parse_filter
-from ..pim.authz import is_directory_admin, is_group_manager, pim_error, require_scope, unauthorized
+from ..pim.authz import pim_error, require_scope
 from ..pim.store import GraphState
-from .backend import ENABLEMENT_TYPES, Policy
+from .backend import Policy, update_rule, update_rules
 
 __all__ = [
     "ASSIGNMENTS",
@@ -52,24 +49,6 @@ _READ = {
         "RoleManagement.ReadWrite.Directory",
     ),
     "Group": ("RoleManagementPolicy.Read.AzureADGroup", "RoleManagementPolicy.ReadWrite.AzureADGroup"),
-}
-_WRITE = {
-    "DirectoryRole": ("RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"),
-    "Group": ("RoleManagementPolicy.ReadWrite.AzureADGroup",),
-}
-# Properties a PATCH may change, per rule type (anything else in the body is ignored, as Graph does).
-_MUTABLE = {
-    "ExpirationRule": ("isExpirationRequired", "maximumDuration"),
-    "EnablementRule": ("enabledRules",),
-    "ApprovalRule": ("setting",),
-    "AuthenticationContextRule": ("isEnabled", "claimValue"),
-    "NotificationRule": (
-        "notificationType",
-        "recipientType",
-        "notificationLevel",
-        "isDefaultRecipientsEnabled",
-        "notificationRecipients",
-    ),
 }
 
 
@@ -104,18 +83,6 @@ def _expansion(request: Request) -> tuple[bool, bool]:
 
 def _authorize_read(caller: Caller, scope_type: str) -> None:
     require_scope(caller, _READ[scope_type])
-
-
-def _authorize_write(state: GraphState, caller: Caller, policy: Policy, now: datetime) -> None:
-    require_scope(caller, _WRITE[policy.scope_type])
-    if caller.is_app:
-        return
-    if policy.scope_type == "Group":
-        allowed = is_group_manager(state.world, caller.object_id, policy.scope_id, policy.role_definition_id, now)
-    else:
-        allowed = is_directory_admin(state.world, caller.object_id, now)
-    if not allowed:
-        raise unauthorized()
 
 
 def _policies_in_scope(state: GraphState, scope_type: str, scope_id: str) -> list[Policy]:
@@ -226,9 +193,7 @@ async def rule(request: Request) -> Response:
             _authorize_read(caller, policy.scope_type)
             context = f"policies/roleManagementPolicies('{policy.id}')/{noun}"
             return json_response(entity(request, copy.deepcopy(current), context))
-        _authorize_write(state, caller, policy, now)
-        _update_rule(policy, rule_id, body)
-        _touched(state, policy, caller, now, [rule_id])
+        update_rule(state, caller, policy, rule_id, body, now)
     return no_content()
 
 
@@ -240,69 +205,6 @@ async def patch_policy(request: Request) -> Response:
         state = _state(request)
         now = w.clock.now()
         policy = _find(state, request.path_params["key"])
-        _authorize_write(state, caller, policy, now)
-        rules = body.get("rules") or []
-        if not isinstance(rules, list) or not all(isinstance(r, dict) and r.get("id") in policy.rules for r in rules):
-            raise GraphError(400, "BadRequest", "Each rule must be an object naming an existing rule id.")
-        for r in rules:
-            _update_rule(policy, str(r["id"]), r)
-        _touched(state, policy, caller, now, [str(r["id"]) for r in rules])
+        update_rules(state, caller, policy, body.get("rules") or [], now)
         row = _policy_json(policy, True)
     return json_response(entity(request, row, "policies/roleManagementPolicies"))
-
-
-def _update_rule(policy: Policy, rule_id: str, body: dict[str, Any]) -> None:
-    current = policy.rules[rule_id]
-    if str(body.get("@odata.type", "")).lower() != str(current["@odata.type"]).lower():
-        # The service answers a body without the concrete rule type this way (observed).
-        raise GraphError(500, "", "An error has occurred.")
-    short = str(current["@odata.type"]).removeprefix("#microsoft.graph.unifiedRoleManagementPolicy")
-    changes = {k: body[k] for k in _MUTABLE[short] if k in body}
-    if "maximumDuration" in changes:
-        try:
-            parse_duration(str(changes["maximumDuration"]))
-        except ValueError:
-            raise GraphError(
-                400,
-                "BadRequest",
-                f"The value '{changes['maximumDuration']}' is not a valid duration for maximumDuration.",
-            ) from None
-    if "enabledRules" in changes:
-        values = changes["enabledRules"]
-        if not isinstance(values, list) or any(v not in ENABLEMENT_TYPES for v in values):
-            raise GraphError(400, "BadRequest", f"enabledRules may only contain {', '.join(ENABLEMENT_TYPES)}.")
-    if "setting" in changes and not isinstance(changes["setting"], dict):
-        raise GraphError(400, "BadRequest", "The approval rule's setting must be an object.")
-    current.update(copy.deepcopy(changes))
-
-
-def _touched(state: GraphState, policy: Policy, caller: Caller, now: datetime, rule_ids: list[str]) -> None:
-    policy.last_modified = now
-    policy.last_modified_by = {
-        "displayName": state.world.directory.display_name(caller.object_id),
-        "id": caller.object_id,
-    }
-    world_ = state.world
-    if policy.scope_type == "Group":
-        group = world_.directory.groups.get(policy.scope_id)
-        target = {"id": policy.scope_id, "displayName": group.display_name if group else None, "type": "Group"}
-        category = "GroupManagement"
-    else:
-        role = world_.directory.role_definitions.get(policy.role_definition_id)
-        target = {"id": policy.role_definition_id, "displayName": role.display_name if role else None, "type": "Role"}
-        category = "RoleManagement"
-    world_.audit.record(
-        when=now,
-        activity="Update role setting in PIM",
-        category=category,
-        operation_type="Update",
-        initiated_by=initiator_for(world_, caller),
-        targets=[{**target, "userPrincipalName": None, "groupType": None, "modifiedProperties": []}],
-        details={
-            "AuditType": "UpdatePolicy",
-            "PolicyId": policy.id,
-            "RuleIds": ",".join(rule_ids),
-            "tid": world_.tenant_id,
-        },
-        service="PIM",
-    )
