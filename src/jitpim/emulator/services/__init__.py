@@ -1,7 +1,18 @@
-"""The emulated services. Each package holds `routes.py` (a `ROUTES` list of Starlette routes) and, when it
-keeps state, `state.py` with `attach(world)` that seeds its part of the scenario and registers expiry hooks.
+"""The emulated services, one layout for all (moto's models/responses/urls is the model):
 
-Adding a service: create the package with those two modules and list it here.
+    services/<api>/
+        routes.py           the service's routing table (`ROUTES`, and `PREFIX` when it is mounted)
+        state.py            the service's state in the world and `attach(world)`, which seeds it from the scenario
+                            and registers expiry hooks (stateful services only)
+        common/             what the service's resources share (context, errors, authorization, routing helpers)
+        <resource>/
+            routes.py       the resource's routes
+            handlers.py     request -> parse -> backend -> wire JSON (HTTP lives here, in routes and in the
+                            request helpers of common/)
+            backend.py      the resource's logic and state changes (no starlette; import-linter holds it)
+            shapes.py       wire shapes; models.py, parse.py, errors.py, authz.py where the resource needs them
+
+Adding a service: create the package with `routes.py` (and `state.py` when it keeps state) and list it here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Directory roles: beta only, `/beta/roleManagement/directory/roleAssignmentApprov
 PATCH a stage/step `{"reviewResult": "Approve"|"Deny", "justification": ...}` -> 204; 409 once decided.
 Only the policy's approvers decide (the Privileged Role / Global Administrators when it names none), and
 never the requestor. Approval starts the activation window; a denial ends the request as `Denied`; an
-approval nobody decides within the stage timeout expires (see `pim_lifecycle`).
+approval nobody decides within the stage timeout expires (see `pim/lifecycle.py`).
 """
 
 from __future__ import annotations
