@@ -182,3 +182,40 @@ def test_reap_does_not_try_to_end_another_principals_lease(fresh_emu: Emulator, 
             ("gh-1-1/azure-role/reader", "skipped_not_ours")
         ]
         assert ledger.get("gh-1-1/azure-role/reader")["state"] == "granted"
+
+
+@pytest.mark.parametrize("kind", ["entra-role", "azure-role"])
+def test_reap_source_ends_a_pim_grant_whose_lease_was_left_to_expire(
+    fresh_emu: Emulator, tmp_path: Path, kind: str
+) -> None:
+    """PIM kinds: a lease whose removal PIM refused in its first five minutes is left to expire (the ledger keeps
+    it `releasing`); `reap --source` later finds the grant by the marker in its request's justification and ends
+    it at the source, through the same provider as the grant."""
+    info = fresh_emu.info
+    environ = github_job_environ(info, workdir=tmp_path)
+    clock = EmulatedClock(fresh_emu)
+    rg = f"/subscriptions/{info['subscription_id']}/resourceGroups/rg-payments"
+    target = (
+        Target.from_flags(kind=kind, role="Application Administrator", duration="1h", justification="ops")
+        if kind == "entra-role"
+        else Target.from_flags(kind=kind, role="Reader", scope=rg, duration="1h", justification="ops")
+    )
+    options = LifecycleOptions(poll_initial=1.0, poll_maximum=5.0, early_release="expire")
+    session = Session(resolve_cloud(environ=environ), Mode.DIRECT, clock, environ=environ, sleep=clock.sleep)
+    with session, Ledger.open(tmp_path / "ledger.sqlite3", clock=clock.now) as ledger:
+        plan = make_plan([target], contexts=session.context, options=options, clock=clock)
+        with Elevation(plan, ledger, RunContext.from_environ(environ), clock, options, Timeline()) as elevation:
+            lease = elevation.held[0].lease_id
+        assert [r.outcome for r in elevation.releases] == ["left_to_expire"]
+        fresh_emu.advance(6 * 60)
+        scopes = [rg] if kind == "azure-role" else []
+        kinds = [TargetKind(kind)]
+        report = reap_source(
+            session.context, scopes=scopes, kinds=kinds, clock=clock, reporter=Timeline(), ledger=ledger
+        )
+        assert report.errors == []
+        assert [(f.action, [m.lease_id for m in f.found.markers]) for f in report.findings] == [("removed", [lease])]
+        again = reap_source(
+            session.context, scopes=scopes, kinds=kinds, clock=clock, reporter=Timeline(), ledger=ledger
+        )
+        assert again.findings == [] and again.errors == []
