@@ -219,3 +219,40 @@ def test_reap_source_ends_a_pim_grant_whose_lease_was_left_to_expire(
             session.context, scopes=scopes, kinds=kinds, clock=clock, reporter=Timeline(), ledger=ledger
         )
         assert again.findings == [] and again.errors == []
+
+
+def test_reap_source_leaves_another_principals_marked_grant_alone(fresh_emu: Emulator, env: dict[str, str]) -> None:
+    """A jitpim-marked assignment of another principal (alice's, expired) is reported, never removed by ci-app."""
+    from datetime import UTC, datetime
+
+    from jitpim.providers import GrantMarker
+    from jitpim.testing import ProviderContexts
+
+    info = fresh_emu.info
+    vault = info["vaults"]["kv-payments"]["resource_id"]
+    alice = info["principals"]["alice"]["object_id"]
+    ended = GrantMarker("gh-5-1/rbac/alice", alice, datetime(2020, 1, 1, tzinfo=UTC))
+    name = "5c1d1a2e-0b8e-4b61-9d2f-7a0e3c9b8f11"
+    path = f"{vault}/providers/Microsoft.Authorization/roleAssignments/{name}"
+    contexts = ProviderContexts(fresh_emu)
+    try:
+        admin = contexts("admin-app")
+        body = {
+            "properties": {
+                "roleDefinitionId": f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/"
+                f"roleDefinitions/{OFFICER_ID}",
+                "principalId": alice,
+                "principalType": "User",
+                "description": f"jitpim just-in-time access {ended.text()}",
+            }
+        }
+        admin.arm.put(path, body, params={"api-version": "2022-04-01"}, expected=(201,))
+        result = _run(env, "reap", "--source", "--scope", vault, "-o", "json", "-q")
+        assert result.exit_code == 0, result.output
+        assert [f["action"] for f in json.loads(result.stdout)["source"]] == ["skipped_not_ours"]
+        world = fresh_emu.runtime.world
+        with world.lock:
+            assert name in world.rbac.assignments
+        admin.arm.delete(path, params={"api-version": "2022-04-01"})
+    finally:
+        contexts.close()
