@@ -263,3 +263,25 @@ def test_reuse_choice_covers_the_window() -> None:
     )
     nothing, _ = reuse_choice(None, start=now, end=now + timedelta(hours=1), principal_id=me, can_extend=True)
     assert nothing is ReuseChoice.GRANT
+
+
+def test_a_pim_grant_removed_mid_run_is_not_success(rig: _Rig) -> None:
+    """The same for Graph PIM, whose request still reads "Provisioned" after an administrator removed the
+    assignment: the live instances are asked."""
+    from jitpim.testing import ProviderContexts
+
+    target = Target.from_flags(kind="entra-role", role="Application Administrator", duration="1h", justification="x")
+    providers = ProviderContexts(rig.emu)
+    try:
+        with (
+            rig.session() as session,
+            pytest.raises(NotEffectiveError, match="disappeared"),
+            rig.elevation(session, [target], "run-a") as elevation,
+        ):
+            held = elevation.held[0]
+            rig.clock.sleep(301)  # past PIM's five-minute floor on removals
+            admin = providers("admin-app")
+            assert held.provider.release(held.grant, held.resolved, admin).outcome.value == "released"
+        assert "lease.access_lost" in [e["type"] for e in rig.ledger.events(held.lease_id)]
+    finally:
+        providers.close()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..audit.ledger import Ledger
 from ..errors import JitError, ReleaseFailedError
 from ..model import format_duration
-from ..providers import ReleaseOutcome, ReleaseResult
+from ..providers import GrantStatus, ReleaseOutcome, ReleaseResult
 from .planning import LifecycleOptions
 from .reporting import Reporter, Step
 from .sharing import other_holders
@@ -101,6 +101,8 @@ class Releaser:
 
     def _hand_over(self, held: HeldLease) -> ReleaseReport | None:
         """Another lease still holds this grant: leave it in place for the last holder to release."""
+        if held.grant.status is not GrantStatus.ACTIVE:
+            return None  # a request still pending, provisioning or scheduled is this lease's alone: cancel it
         try:
             others = other_holders(
                 self.ledger, held.lease_id, held.provider, held.grant, held.resolved, held.ctx, self.clock.now()

@@ -135,15 +135,35 @@ def _record_key(record: LeaseRecord) -> tuple[str, str, str, str]:
     return grant_key(record["kind"], record["principal_id"], record["role_id"], record["scope"])
 
 
+def _grant_identity(record: LeaseRecord) -> str | None:
+    """Which grant at the source a lease holds: the assignment's name (rbac) or the PIM schedule; None before
+    its grant is recorded."""
+    grant = (record.get("data") or {}).get("grant")
+    if not isinstance(grant, dict):
+        return None
+    if record["kind"] == str(TargetKind.RBAC):
+        value = grant.get("request_id")
+    else:
+        value = (grant.get("data") or {}).get("schedule_id")
+    return str(value).lower() if value else None
+
+
 def ledger_holders(ledger: AuditStore, lease_id: str) -> list[LeaseRecord]:
-    """Other open leases in the ledger that hold the same grant as `lease_id` (one query over open leases)."""
+    """Other open leases in the ledger that hold the same grant as `lease_id` (one query over open leases): the
+    same kind, principal, role and scope, and the same assignment or schedule when both have recorded theirs
+    (a later, separate PIM grant of the same role, e.g. a scheduled window, is not the same grant)."""
     me = ledger.get(lease_id)
     key = _record_key(me)
-    return [
-        record
-        for record in _open(ledger)
-        if record["lease_id"] != lease_id and record["state"] not in _NOT_HOLDING and _record_key(record) == key
-    ]
+    mine = _grant_identity(me)
+    holders: list[LeaseRecord] = []
+    for record in _open(ledger):
+        if record["lease_id"] == lease_id or record["state"] in _NOT_HOLDING or _record_key(record) != key:
+            continue
+        theirs = _grant_identity(record)
+        if mine is not None and theirs is not None and mine != theirs:
+            continue
+        holders.append(record)
+    return holders
 
 
 def _open(ledger: AuditStore) -> Iterable[LeaseRecord]:
@@ -186,19 +206,29 @@ def other_holders(
 
 
 def access_lost(provider: Provider, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext, now: datetime) -> str:
-    """Why the grant is gone before its end ("" while it is still there, has simply ended, or cannot be read)."""
+    """Why the grant is gone before its end ("" while it is still there, has simply ended, or cannot be read).
+
+    The grant itself is polled (`refresh`: the assignment by name, the PIM request and its schedule); for PIM
+    kinds, whose request may still read "Provisioned" after someone removed the assignment, the live instances
+    are asked too (`find_existing`)."""
     if grant.status is not GrantStatus.ACTIVE:
-        return ""
-    try:
-        fresh = provider.refresh(grant, resolved, ctx)
-    except JitError:
-        return ""
-    if fresh.status not in (GrantStatus.REVOKED, GrantStatus.EXPIRED):
         return ""
     end = grant.end_at
     if end is not None and end <= now:
         return ""
-    return f"the grant was removed at the source before its end ({_time(end)}); status {fresh.status}"
+    try:
+        fresh = provider.refresh(grant, resolved, ctx)
+        gone = fresh.status in (GrantStatus.REVOKED, GrantStatus.EXPIRED)
+    except JitError:
+        gone = False
+    if not gone and grant.kind is not TargetKind.RBAC:
+        try:
+            gone = provider.find_existing(resolved, ctx) is None
+        except JitError:
+            return ""
+    if not gone:
+        return ""
+    return f"the grant was removed at the source before its end ({_time(end)})"
 
 
 def _time(value: datetime | None) -> str:
