@@ -93,8 +93,7 @@ class _Dispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.runtime.world.tick()
-            server = scope.get("server") or ("", 0)
-            if self.runtime.vault_for_port(int(server[1] or 0)) is not None:
+            if self.runtime.vault_for_scope(scope) is not None:
                 await self.vault(scope, receive, send)
                 return
         await self.main(scope, receive, send)
@@ -107,7 +106,6 @@ def create_app(runtime: Runtime) -> ASGIApp:
         app.state.runtime = runtime
 
     def is_vault(scope: Scope) -> bool:
-        server = scope.get("server") or ("", 0)
-        return runtime.vault_for_port(int(server[1] or 0)) is not None
+        return runtime.vault_for_scope(scope) is not None
 
     return FaultMiddleware(_Dispatch(runtime, main, vault), runtime.faults, is_vault)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,22 @@ class Runtime:
 
     def vault_for_port(self, port: int) -> str | None:
         return self.port_vaults.get(port)
+
+    def vault_for_scope(self, scope: Mapping[str, Any]) -> tuple[str, bool] | None:
+        """(vault, reached by name) for an ASGI request: its own port, or a Host header on the main port that
+        names a known vault (`<vault>.vault.localhost:<port>`)."""
+        server = scope.get("server") or ("", 0)
+        by_port = self.port_vaults.get(int(server[1] or 0))
+        if by_port is not None:
+            return by_port, False
+        if self._world is None:
+            return None
+        host = next((v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"host"), "")
+        named = self._world.endpoints.vault_of_host(host)
+        if named is None:
+            return None
+        known = {name.lower(): name for name in self.vault_ports}
+        return (known[named], True) if named in known else None
 
     def load(self, scenario: dict[str, Any] | None = None) -> World:
         """(Re)build the world from a scenario (the last one loaded when None); keys and CA stay the same."""
@@ -152,6 +168,7 @@ class Runtime:
             name = vault["name"]
             vaults[name] = {
                 "url": self.vault_url(name),
+                "dns_url": world.endpoints.vault_dns_url(name),
                 "resource_id": f"{world.subscription_scope}/resourceGroups/{vault['resource_group']}"
                 f"/providers/Microsoft.KeyVault/vaults/{name}",
             }
@@ -163,6 +180,8 @@ class Runtime:
             "graph": f"{self.base_url}/graph",
             "arm": self.base_url,
             "subscription_id": world.subscription_id,
+            "keyvault_dns_suffix": world.endpoints.keyvault_dns_suffix,
+            "keyvault_resource": world.endpoints.keyvault,
             "vaults": vaults,
             "github_oidc": {
                 "request_url": f"{self.base_url}/github/idtoken?api-version=2.0",

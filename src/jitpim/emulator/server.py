@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .core.endpoints import KEYVAULT_DNS_HOST
 from .core.scenario import default_scenario, load_scenario_file
 from .core.tls import TlsMaterial, generate_tls
 from .runtime import Runtime
@@ -124,7 +125,8 @@ class Emulator:
             scenario_data = scenario or default_scenario()
         self._sock = _bind(self.host, port)
         bound_port = int(self._sock.getsockname()[1])
-        self.tls: TlsMaterial = generate_tls(state_dir, [self.host, "localhost"])
+        # `*.vault.localhost`: vaults reached by name (see core/endpoints.py).
+        self.tls: TlsMaterial = generate_tls(state_dir, [self.host, "localhost", f"*.{KEYVAULT_DNS_HOST}"])
         self.runtime = Runtime(host=self.host, port=bound_port, ca_cert=self.tls.ca_cert, scenario=scenario_data)
         self._pending: list[socket.socket] = [self._sock]
         self.runtime.add_vault_listener = self._add_vault_listener

@@ -11,8 +11,11 @@ from .world import World
 __all__ = ["authenticate", "keyvault_challenge"]
 
 
-def keyvault_challenge(world: World) -> str:
-    return f'Bearer authorization="{world.base_url}/{world.tenant_id}", resource="https://vault.azure.net"'
+def keyvault_challenge(world: World, by_name: bool = False) -> str:
+    """The 401 challenge: its `resource` must be a domain the request's host ends with (the SDK checks), so a
+    vault reached by name (`<vault>.vault.localhost`) names the emulator's Key Vault domain."""
+    resource = world.endpoints.keyvault if by_name else "https://vault.azure.net"
+    return f'Bearer authorization="{world.base_url}/{world.tenant_id}", resource="{resource}"'
 
 
 def _arm_challenge(world: World, error: str) -> str:
@@ -22,7 +25,7 @@ def _arm_challenge(world: World, error: str) -> str:
     )
 
 
-def _refuse(service: str, world: World, reason: str, detail: str) -> ApiError:
+def _refuse(service: str, world: World, reason: str, detail: str, by_name: bool = False) -> ApiError:
     if service == "graph":
         messages = {
             "missing": "Access token is empty.",
@@ -43,7 +46,7 @@ def _refuse(service: str, world: World, reason: str, detail: str) -> ApiError:
             401,
             "Unauthorized",
             messages.get(reason, f"AKV10020: Invalid token. {detail}"),
-            headers={"WWW-Authenticate": keyvault_challenge(world)},
+            headers={"WWW-Authenticate": keyvault_challenge(world, by_name)},
         )
     codes = {
         "missing": ("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."),
@@ -63,15 +66,16 @@ def authenticate(request: Request, world: World, service: str) -> Caller:
     """The verified caller of a Graph (`graph`), ARM (`arm`) or Key Vault (`keyvault`) request."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    by_name = service == "keyvault" and world.endpoints.vault_of_host(request.headers.get("host", "")) is not None
     if scheme.lower() != "bearer" or not token.strip():
-        raise _refuse(service, world, "missing", "")
-    audiences = [AUDIENCES[service]]
+        raise _refuse(service, world, "missing", "", by_name)
+    audiences = [AUDIENCES[service], *world.endpoints.audiences(service)]
     if service == "arm":
         audiences.append("https://management.core.windows.net/")
     try:
         claims = world.entra_key.verify(token.strip(), audience=audiences)
     except TokenInvalid as exc:
-        raise _refuse(service, world, exc.reason, exc.detail) from None
+        raise _refuse(service, world, exc.reason, exc.detail, by_name) from None
     if claims.get("tid") != world.tenant_id or claims.get("iss") != world.authority_issuer:
-        raise _refuse(service, world, "tenant", "")
+        raise _refuse(service, world, "tenant", "", by_name)
     return Caller.from_claims(claims)

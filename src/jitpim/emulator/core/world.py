@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from .audit import DirectoryAuditLog
 from .clock import EmulatorClock
 from .directory import Directory
+from .endpoints import Endpoints
 from .rbac import Rbac, normalize_scope
 from .tokens import SigningKey
 
@@ -57,6 +58,7 @@ class World:
         self.lock = threading.RLock()
         self.clock = clock
         self.base_url = base_url.rstrip("/")
+        self.endpoints = Endpoints(self.base_url)
         self.scenario = scenario
         tenant = scenario.get("tenant", {})
         self.tenant_id: str = tenant["id"]

@@ -57,7 +57,8 @@ def _resolve_scope(w: World, scope_param: str, *, app_only: bool) -> tuple[str, 
             "Client credential flows must have a scope value with /.default suffixed to the resource "
             "identifier (application ID URI).",
         )
-    found = audience_for_scope(scopes[0])
+    # The public-cloud resource names, or this emulator's own endpoints as a registered cloud names them.
+    found = audience_for_scope(scopes[0]) or w.endpoints.service_of_resource(scopes[0].rpartition("/")[0] or scopes[0])
     if found is None:
         raise AadError(
             400,

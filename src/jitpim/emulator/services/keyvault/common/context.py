@@ -37,9 +37,13 @@ class VaultCall:
     vault: Vault
     caller: Caller
     api_version: str
+    by_name: bool = False  # reached as `<vault>.vault.localhost` rather than on the vault's own port
 
     @property
     def base_url(self) -> str:
+        """The vault URL the client used: ids and next links in responses are built on it."""
+        if self.by_name:
+            return self.world.endpoints.vault_dns_url(self.vault.name)
         return self.world.vault_url(self.vault.name)
 
     @property
@@ -55,8 +59,8 @@ def open_call(request: Request, action: str, *, secret: str | None = None) -> Va
     """Authenticate, validate and authorize `action` (on `secret`, when the operation targets one)."""
     rt = runtime(request)
     world = rt.world
-    server = request.scope.get("server") or ("", 0)
-    vault_name = rt.vault_for_port(int(server[1] or 0)) or ""
+    found = rt.vault_for_scope(request.scope)
+    vault_name, by_name = found if found is not None else ("", False)
     state = world.service("keyvault", KeyVaultState)
     vault = state.vault(vault_name)
     if vault is None:
@@ -69,4 +73,4 @@ def open_call(request: Request, action: str, *, secret: str | None = None) -> Va
         raise invalid_name(secret)
     with world.lock:
         authorize(world, caller, vault, action, secret)
-    return VaultCall(request, world, state, vault, caller, api_version)
+    return VaultCall(request, world, state, vault, caller, api_version, by_name)
