@@ -40,7 +40,7 @@ forbid(principal, action, resource) when { resource.role == "Global Administrato
 
 
 def broker_config(info: dict[str, Any], tmp_path: Path, policies: str = POLICIES, **overrides: Any) -> Any:
-    (tmp_path / "policies").mkdir(exist_ok=True)
+    (tmp_path / "policies").mkdir(parents=True, exist_ok=True)
     (tmp_path / "policies" / "main.cedar").write_text(policies)
     data: dict[str, Any] = {
         "audience": AUDIENCE,

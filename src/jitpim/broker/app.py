@@ -56,6 +56,10 @@ def create_app(broker: Broker) -> Starlette:
         stored, created = await run_in_threadpool(broker.submit, auth(request), body)
         return _json(stored.to_json(), 201 if created else 200)
 
+    async def list_requests(request: Request) -> Response:
+        found = await run_in_threadpool(broker.list_for_job, auth(request))
+        return _json({"value": [r.to_json() for r in found]})
+
     async def get_request(request: Request) -> Response:
         found = await run_in_threadpool(broker.get_for_job, auth(request), request.path_params["id"])
         return _json(found.to_json())
@@ -101,6 +105,7 @@ def create_app(broker: Broker) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/v1/requests", submit, methods=["POST"]),
+        Route("/v1/requests", list_requests, methods=["GET"]),
         Route("/v1/requests/{id}", get_request, methods=["GET"]),
         Route("/v1/requests/{id}/release", release, methods=["POST"]),
         Route("/v1/approvals", approvals, methods=["GET"]),

@@ -111,6 +111,10 @@ class BrokerClient:
         body = {"client_request_id": client_request_id, "target": target, "break_glass": break_glass}
         return self._call("POST", "/v1/requests", body)
 
+    def mine(self) -> list[dict[str, Any]]:
+        """This job's own requests (the broker matches repository and run id from the token)."""
+        return list(self._call("GET", "/v1/requests").get("value") or [])
+
     def get(self, request_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/requests/{quote(request_id, safe='')}")
 

@@ -260,6 +260,15 @@ class Broker:
         self._same_job(claims, request)
         return request
 
+    def list_for_job(self, authorization: str | None) -> list[BrokerRequest]:
+        """The calling job's own requests (same repository and run), newest last."""
+        claims = self._job(authorization)
+        return [
+            r
+            for r in self.store.list_requests(repository=str(claims["repository"]))
+            if r.claims.get("run_id") == claims.get("run_id")
+        ]
+
     def _job(self, authorization: str | None) -> dict[str, Any]:
         try:
             return self.github.verify(_bearer(authorization))

@@ -231,17 +231,23 @@ class Store:
         with self._tx() as cur:
             return self._get(cur, request_id)
 
-    def list_requests(self, states: Iterable[RequestState] | None = None, *, limit: int = 200) -> list[BrokerRequest]:
-        wanted = [s.value for s in states] if states is not None else None
+    def list_requests(
+        self, states: Iterable[RequestState] | None = None, *, repository: str | None = None, limit: int = 200
+    ) -> list[BrokerRequest]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        wanted = [s.value for s in states] if states is not None else []
+        if wanted:
+            clauses.append(f"state IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if repository is not None:
+            clauses.append("repository = ?")
+            params.append(repository)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         with self._tx() as cur:
-            if wanted:
-                marks = ", ".join("?" * len(wanted))
-                sql = f"SELECT {_COLUMNS} FROM broker_requests WHERE state IN ({marks}) ORDER BY created_at LIMIT ?"
-                rows = self._exec(cur, sql, (*wanted, limit)).fetchall()
-            else:
-                rows = self._exec(
-                    cur, f"SELECT {_COLUMNS} FROM broker_requests ORDER BY created_at LIMIT ?", (limit,)
-                ).fetchall()
+            rows = self._exec(
+                cur, f"SELECT {_COLUMNS} FROM broker_requests {where}ORDER BY created_at LIMIT ?", (*params, limit)
+            ).fetchall()
             return [self._row(row, self._approvals(cur, row[0])) for row in rows]
 
     def transition(

@@ -75,12 +75,14 @@ target_options = _compose(
 common_options = _compose(
     click.option(
         "--mode",
-        type=click.Choice(["direct", "self"]),
+        type=click.Choice(["direct", "self", "broker"]),
         envvar="JITPIM_MODE",
         default="direct",
         show_default=True,
         help="direct: the caller's identity grants itself a time-bound assignment (CI). "
-        "self: a person activates their own eligibility.",
+        "self: a person activates their own eligibility. "
+        "broker: the jitpim broker grants after checking the job's OIDC token against policy "
+        "(exec, elevate, release; see --broker-url).",
     ),
     click.option(
         "--cloud",

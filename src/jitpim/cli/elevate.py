@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..model import Mode
+from . import _broker_mode
 from ._common import (
     common_options,
     echo_json,
@@ -28,6 +29,7 @@ __all__ = ["elevate"]
 @target_options
 @common_options
 @lifecycle_options
+@_broker_mode.broker_options
 @handle_errors
 @with_common
 def elevate(common: Any, **kwargs: Any) -> None:
@@ -45,9 +47,13 @@ def elevate(common: Any, **kwargs: Any) -> None:
     """
     from ..lifecycle import Elevation, SignalGuard, make_plan
 
+    broker_url, broker_audience = kwargs.pop("broker_url"), kwargs.pop("broker_audience")
     targets, profile_mode = targets_from(kwargs)
     mode = Mode(profile_mode) if profile_mode else common.mode
     options = dataclasses.replace(lifecycle_settings(mode, kwargs), wait_for_start=False)
+    if mode is Mode.BROKER:
+        timeout = options.approval_timeout.total_seconds()
+        return _broker_mode.elevate(common, targets, broker_url, broker_audience, timeout)
     with open_runtime(common, mode) as rt:
         plan = make_plan(targets, contexts=rt.session.context, options=options, clock=rt.clock)
         guard = SignalGuard()

@@ -10,6 +10,7 @@ import click
 
 from ..errors import AuditSinkError, JitError
 from ..model import Mode
+from . import _broker_mode
 from ._common import (
     common_options,
     echo_json,
@@ -31,6 +32,7 @@ __all__ = ["exec_"]
 @target_options
 @common_options
 @lifecycle_options
+@_broker_mode.broker_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @handle_errors
 @with_common
@@ -52,9 +54,13 @@ def exec_(common: Any, command: tuple[str, ...], **kwargs: Any) -> None:
     from ..lifecycle import check_not_nested, execute, make_plan
 
     check_not_nested(os.environ)
+    broker_url, broker_audience = kwargs.pop("broker_url"), kwargs.pop("broker_audience")
     targets, profile_mode = targets_from(kwargs)
     mode = Mode(profile_mode) if profile_mode else common.mode
     options = lifecycle_settings(mode, kwargs)
+    if mode is Mode.BROKER:
+        timeout = options.approval_timeout.total_seconds()
+        return _broker_mode.exec_(common, targets, list(command), broker_url, broker_audience, timeout)
     with open_runtime(common, mode) as rt:
         plan = make_plan(targets, contexts=rt.session.context, options=options, clock=rt.clock)
         plan.raise_for_refusal()

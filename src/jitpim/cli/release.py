@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from ..errors import LeaseNotFoundError, ReleaseFailedError, UsageError
+from ..model import Mode
+from . import _broker_mode
 from ._common import common_options, echo_json, open_runtime, with_common
 from ._evidence import record_evidence
 from ._output import handle_errors
@@ -26,11 +28,23 @@ __all__ = ["release"]
     help="When PIM refuses removal in the first 5 minutes: wait for the window, or leave it to expire.",
 )
 @common_options
+@_broker_mode.broker_options
 @handle_errors
 @with_common
-def release(common: Any, lease_ids: tuple[str, ...], run_key: str | None, all_: bool, early_release: str) -> None:
+def release(
+    common: Any,
+    lease_ids: tuple[str, ...],
+    run_key: str | None,
+    all_: bool,
+    early_release: str,
+    broker_url: str | None,
+    broker_audience: str | None,
+) -> None:
     """Release leases by id, by CI run (`--run gh-RUNID-ATTEMPT`), or all open leases of the calling
     principal (`--all`), then verify each is gone. Already-gone access counts as released.
+
+    With --mode broker the ids are broker request ids, and --run/--all release every open request of this
+    job through the broker (it retries while the broker is unreachable).
 
     Exits 85 if any release failed (access may remain: run `jitpim reap` or check `jitpim status`).
 
@@ -44,6 +58,9 @@ def release(common: Any, lease_ids: tuple[str, ...], run_key: str | None, all_: 
 
     if sum(bool(x) for x in (lease_ids, run_key, all_)) != 1:
         raise UsageError("name the leases to release: LEASE_ID..., --run RUN, or --all (exactly one of them)")
+    if common.mode is Mode.BROKER:
+        # Broker requests are named by request id; --run/--all release every open request of this job.
+        return _broker_mode.release(common, lease_ids, bool(run_key or all_), broker_url, broker_audience)
     with open_runtime(common) as rt:
         open_leases = rt.ledger.open_leases()
         if lease_ids:
