@@ -131,7 +131,9 @@ class BrokerWorld:
         response.raise_for_status()
         return dict(response.json())
 
-    def decide(self, user: str, request_id: str, decision: str = "approve", reason: str = "reviewed") -> requests.Response:
+    def decide(
+        self, user: str, request_id: str, decision: str = "approve", reason: str = "reviewed"
+    ) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.approver_token(user)}"}
         return self.http.post(
             f"{self.url}/v1/approvals/{request_id}",

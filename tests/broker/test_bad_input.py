@@ -83,10 +83,11 @@ def test_approver_outside_the_group_and_missing_reason(bw: BrokerWorld) -> None:
     token = bw.job_token(ref="refs/pull/9/merge", event_name="pull_request")
     request_id = bw.submit(token, client_request_id="pr-9").json()["request_id"]
     # admin-app's client id is the audience, but a user token for another app is refused.
+    ci_app_client = bw.info["principals"]["ci-app"]["client_id"]
     other = bw.http.post(
         f"{bw.url}/v1/approvals/{request_id}",
         json={"decision": "approve", "reason": "x"},
-        headers={"Authorization": f"Bearer {bw.approver_token('bob', client_id=bw.info['principals']['ci-app']['client_id'])}"},
+        headers={"Authorization": f"Bearer {bw.approver_token('bob', client_id=ci_app_client)}"},
         timeout=10,
     )
     assert other.status_code == 401

@@ -76,7 +76,9 @@ def test_serve_prints_a_ready_line_and_stops_on_sigterm(fresh_emu: Any, tmp_path
 
 
 def test_serve_refuses_to_start_on_a_policy_syntax_error(fresh_emu: Any, tmp_path: Path) -> None:
-    config = _config_file(fresh_emu.info, tmp_path, policies='permit(principal, action == Jitpim::Action::"request" resource);')
+    config = _config_file(
+        fresh_emu.info, tmp_path, policies='permit(principal, action == Jitpim::Action::"request" resource);'
+    )
     done = subprocess.run(
         [sys.executable, "-m", "jitpim", "broker", "serve", "--config", str(config)],
         env=_broker_env(fresh_emu.info),

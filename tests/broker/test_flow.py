@@ -17,7 +17,12 @@ from .conftest import BrokerWorld
 def _job_can_write(bw: BrokerWorld) -> bool:
     """Does the job's own identity (ci-app, holding no Key Vault role) succeed at a secret write?"""
     info = bw.info
-    client = SecretClient(info["vaults"]["kv-payments"]["url"], app_credential(info, "ci-app"), connection_verify=info["ca_cert"], verify_challenge_resource=False)
+    client = SecretClient(
+        info["vaults"]["kv-payments"]["url"],
+        app_credential(info, "ci-app"),
+        connection_verify=info["ca_cert"],
+        verify_challenge_resource=False,
+    )
     try:
         client.set_secret("db-password", "rotated-by-job")
         return True

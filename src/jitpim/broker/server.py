@@ -21,7 +21,8 @@ _log = logging.getLogger("jitpim.broker")
 
 class BrokerServer:
     """The broker on `host:port` (port 0 picks a free one); `url` once started. Plain HTTP only on loopback;
-    anything else needs a TLS certificate and key (tokens never cross a network in clear)."""
+    anything else needs a TLS certificate and key, or an explicit `behind_tls_proxy` (a container behind an
+    ingress that terminates TLS): tokens never cross an open network in clear."""
 
     def __init__(
         self,
@@ -32,15 +33,16 @@ class BrokerServer:
         tls_cert: str | None = None,
         tls_key: str | None = None,
         reaper_interval: float | None = None,
+        behind_tls_proxy: bool = False,
     ) -> None:
         import uvicorn
 
         from ..errors import ConfigError
 
-        if host not in ("127.0.0.1", "::1", "localhost") and not (tls_cert and tls_key):
+        if host not in ("127.0.0.1", "::1", "localhost") and not (tls_cert and tls_key) and not behind_tls_proxy:
             raise ConfigError(
                 f"the broker serves plain HTTP only on loopback, not on {host}",
-                hint="Give --tls-cert and --tls-key, or serve on 127.0.0.1 behind a TLS-terminating proxy.",
+                hint="Give --tls-cert and --tls-key, or --behind-tls-proxy when an ingress terminates TLS in front.",
             )
         self.broker = broker
         self.host = "127.0.0.1" if host == "localhost" else host

@@ -44,8 +44,15 @@ def broker() -> None:
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate to serve HTTPS with.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
+@click.option(
+    "--behind-tls-proxy",
+    is_flag=True,
+    help="Allow plain HTTP on a non-loopback address because an ingress in front terminates TLS (containers).",
+)
 @handle_errors
-def serve(config_path: Path, host: str, port: int, tls_cert: str | None, tls_key: str | None) -> None:
+def serve(
+    config_path: Path, host: str, port: int, tls_cert: str | None, tls_key: str | None, behind_tls_proxy: bool
+) -> None:
     """Serve the broker until SIGINT/SIGTERM. Prints one JSON line on stdout when ready: its `url`, audience,
     policy version and ids, and store kind. Refuses to start on any policy or config error (exit 71).
 
@@ -57,7 +64,13 @@ def serve(config_path: Path, host: str, port: int, tls_cert: str | None, tls_key
 
     config = load_config(config_path)
     instance = build_broker(config, environ=dict(os.environ))
-    server = BrokerServer(instance, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    try:
+        server = BrokerServer(
+            instance, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, behind_tls_proxy=behind_tls_proxy
+        )
+    except BaseException:
+        instance.close()
+        raise
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()
