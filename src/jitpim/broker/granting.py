@@ -14,58 +14,37 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, cast
 
 from ..cloud import CloudProfile
-from ..model import Decision, Mode, RunContext, Target, TargetKind
-from ..providers import Grant, Provider, ProviderContext, ReleaseResult, ResolvedTarget, get_provider
+from ..model import Mode, RunContext, Target
+from ..providers import Grant, Provider, ProviderContext, ResolvedTarget, get_provider
 
 __all__ = ["GrantResult", "Granter", "OnBehalfProvider", "run_context"]
 
 
-@dataclass
 class OnBehalfProvider:
     """A provider acting for `principal_id`: resolution names that principal, and the probe checks the grant
-    is in force at the source (the broker cannot use the job's access to try it)."""
+    is in force at the source (the broker cannot use the job's access to try it). Every other step is the
+    wrapped provider's own, unchanged (delegated by name, so new provider steps pass through)."""
 
-    inner: Provider
-    principal_id: str
-    kind: ClassVar[TargetKind]
+    def __init__(self, inner: Provider, principal_id: str) -> None:
+        self.inner = inner
+        self.principal_id = principal_id
+        self.kind = inner.kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     def resolve(self, target: Target, ctx: ProviderContext) -> ResolvedTarget:
         return dataclasses.replace(self.inner.resolve(target, ctx), principal_id=self.principal_id)
 
-    def read_policy(self, resolved: ResolvedTarget, ctx: ProviderContext) -> Any:
-        return self.inner.read_policy(resolved, ctx)
-
-    def check(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> Any:
-        return self.inner.check(resolved, decision, ctx)
-
-    def find_existing(self, resolved: ResolvedTarget, ctx: ProviderContext) -> Grant | None:
-        return self.inner.find_existing(resolved, ctx)
-
-    def grant(self, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext, *, request_name: str) -> Grant:
-        return self.inner.grant(resolved, decision, ctx, request_name=request_name)
-
-    def recover(
-        self, resolved: ResolvedTarget, ctx: ProviderContext, *, request_name: str, since: datetime
-    ) -> Grant | None:
-        return self.inner.recover(resolved, ctx, request_name=request_name, since=since)
-
-    def refresh(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> Grant:
-        return self.inner.refresh(grant, resolved, ctx)
-
     def probe(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> bool:
         return self.inner.find_existing(resolved, ctx) is not None
 
-    def release(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> ReleaseResult:
-        return self.inner.release(grant, resolved, ctx)
-
-    def extend(self, grant: Grant, resolved: ResolvedTarget, decision: Decision, ctx: ProviderContext) -> Grant:
-        return self.inner.extend(grant, resolved, decision, ctx)
-
-    def eligible(self, ctx: ProviderContext) -> list[Target]:
-        return self.inner.eligible(ctx)
+    @classmethod
+    def wrap(cls, inner: Provider, principal_id: str) -> Provider:
+        return cast("Provider", cls(inner, principal_id))
 
 
 def run_context(claims: Mapping[str, Any]) -> RunContext:
@@ -173,7 +152,7 @@ class Granter:
                 contexts=session.context,
                 options=options,
                 clock=self.clock,
-                provider_for=lambda kind: OnBehalfProvider(get_provider(kind), principal_id),
+                provider_for=lambda kind: OnBehalfProvider.wrap(get_provider(kind), principal_id),
             )
             guard = SignalGuard()
             elevation = Elevation(
