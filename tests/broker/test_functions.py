@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,23 @@ def _functions(app: Any) -> dict[str, Any]:
     return {f.get_function_name(): f for f in app.get_functions()}
 
 
-_LOOP = asyncio.new_event_loop()  # one loop for the adapter, as the Functions worker keeps one
+@pytest.fixture(name="loop")
+def _loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One loop for the adapter, as the Functions worker keeps one; its lifespan task is ended after."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
 
 
-def _call(http: Any, method: str, path: str, token: str, body: dict[str, Any] | None = None) -> func.HttpResponse:
+def _call(
+    loop: asyncio.AbstractEventLoop, http: Any, method: str, path: str, token: str, body: dict[str, Any] | None = None
+) -> func.HttpResponse:
     request = func.HttpRequest(
         method,
         f"https://broker.example.net{path}",
@@ -39,12 +53,12 @@ def _call(http: Any, method: str, path: str, token: str, body: dict[str, Any] | 
     user = http.get_user_function()
     response = user(request, None)
     if asyncio.iscoroutine(response):
-        response = _LOOP.run_until_complete(response)
+        response = loop.run_until_complete(response)
     assert isinstance(response, func.HttpResponse)
     return response
 
 
-def test_http_trigger_and_timer_reaper(bw: BrokerWorld) -> None:
+def test_http_trigger_and_timer_reaper(bw: BrokerWorld, loop: asyncio.AbstractEventLoop) -> None:
     app = function_app({}, broker=bw.broker)
     functions = _functions(app)
     assert set(functions) == {"http_app_func", "reaper"}
@@ -60,16 +74,18 @@ def test_http_trigger_and_timer_reaper(bw: BrokerWorld) -> None:
         "duration": "10m",
         "justification": "rotate",
     }
-    created = _call(http, "POST", "/v1/requests", bw.job_token(), {"client_request_id": "fn-1", "target": target})
+    created = _call(loop, http, "POST", "/v1/requests", bw.job_token(), {"client_request_id": "fn-1", "target": target})
     assert created.status_code == 201, created.get_body()
     body = json.loads(created.get_body())
     assert body["decision"]["policy_id"] == "main-auto"
     bw.broker.wait_idle()
-    polled = _call(http, "GET", f"/v1/requests/{body['request_id']}", bw.job_token())
+    polled = _call(loop, http, "GET", f"/v1/requests/{body['request_id']}", bw.job_token())
     assert json.loads(polled.get_body())["state"] == "granted"
     assert len(jitpim_assignments(bw)) == 1
 
-    refused = _call(http, "POST", "/v1/requests", "forged.token.value", {"client_request_id": "x", "target": target})
+    refused = _call(
+        loop, http, "POST", "/v1/requests", "forged.token.value", {"client_request_id": "x", "target": target}
+    )
     assert refused.status_code == 401
 
     # The job vanishes; the timer trigger's reaper ends the grant at its end.
