@@ -1,0 +1,68 @@
+"""Fixtures for running the example workflows against the emulator: the job's repository variables, the
+federated credentials each workflow's jobs need (one per environment, and the pull-request subject of the
+plan identity), a tool cache shared by the session (the action installs jitpim there once), and a check that
+nothing stays granted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jitpim.emulator import Emulator
+from jitpim.testing import EmulatorGraph
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parents[1] / "examples" / "workflows"
+REPOSITORY = HERE / "repository"
+
+
+@pytest.fixture(scope="session")
+def tool_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runner's tool cache: the action installs jitpim here on first use and reuses it after."""
+    return tmp_path_factory.mktemp("tool-cache")
+
+
+@pytest.fixture(name="workflow_emu")
+def _workflow_emu(fresh_emu: Emulator, http: Any, info: dict[str, Any]) -> Iterator[Emulator]:
+    """The emulator as a team's tenant after the one-time set-up of the how-to: no propagation delay to wait
+    out, and the CI app federated with the job subjects the example workflows use."""
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.settings.directory_propagation_seconds = 0
+        world.apply_settings()
+    graph = EmulatorGraph(http, info)
+    app = graph.call("GET", "/applications", "admin-app", params={"$filter": "displayName eq 'payments-ci'"})
+    app.raise_for_status()
+    app_id = app.json()["value"][0]["id"]
+    for name, subject in (
+        ("github-pull-request", "repo:contoso/payments:pull_request"),
+        ("github-incident-response", "repo:contoso/payments:environment:incident-response"),
+        ("github-maintenance", "repo:contoso/payments:environment:maintenance"),
+    ):
+        body = {
+            "name": name,
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subject": subject,
+            "audiences": ["api://AzureADTokenExchange"],
+        }
+        created = graph.call("POST", f"/applications/{app_id}/federatedIdentityCredentials", "admin-app", body)
+        assert created.status_code == 201, created.text
+    yield fresh_emu
+
+
+@pytest.fixture(name="variables")
+def _variables(info: dict[str, Any]) -> dict[str, str]:
+    """The repository's Actions variables (`vars`), as the how-to sets them up."""
+    ci = info["principals"]["ci-app"]["client_id"]
+    return {
+        "AZURE_CLIENT_ID": ci,
+        "AZURE_PLAN_CLIENT_ID": ci,
+        "AZURE_TENANT_ID": info["tenant_id"],
+        "AZURE_SUBSCRIPTION_ID": info["subscription_id"],
+        "MAINTENANCE_TICKET": "ServiceNow:CHG0099",
+        "CUSTOMER_TENANTS": f'[{{"customer": "fabrikam", "tenant": "{info["tenant_id"]}"}}]',
+    }
