@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck layers bench docs docs-write clean
+.PHONY: demo test check lint format typecheck layers actions bench docs docs-write clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
-check: lint typecheck layers docs
+check: lint typecheck layers actions docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
@@ -33,6 +33,12 @@ typecheck: $(STAMP)
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
+
+# The GitHub Action and the example workflows: actionlint, zizmor (offline audits, pedantic), node's syntax check.
+actions: $(STAMP)
+	$(BIN)/actionlint examples/workflows/*.yml
+	$(BIN)/zizmor --offline --persona=pedantic --no-progress examples/workflows action.yml
+	for f in action/*.js; do node --check "$$f" || exit 1; done
 
 docs: $(STAMP)
 	$(BIN)/python scripts/gen_docs.py --check

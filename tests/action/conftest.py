@@ -5,6 +5,10 @@ nothing stays granted."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +21,38 @@ from jitpim.testing import EmulatorGraph
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parents[1] / "examples" / "workflows"
 REPOSITORY = HERE / "repository"
+ACTION_LIB = HERE.parents[1] / "action" / "lib.js"
+
+
+@pytest.fixture(autouse=True)
+def _node_and_no_grant_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The action needs Node.js (as on every GitHub-hosted runner); no workflow run may end with a grant left
+    (PIM grants left to expire count until the test has moved the emulator's clock past their end)."""
+    if "workflow_emu" in request.fixturenames and shutil.which("node") is None:
+        pytest.skip("Node.js is not installed: the action's JavaScript cannot run")
+    yield
+    if "workflow_emu" in request.fixturenames:
+        from .harness import grants_left
+
+        left = grants_left(request.getfixturevalue("emu"))
+        assert not left, f"the workflow run left grants behind: {left}"
 
 
 @pytest.fixture(scope="session")
 def tool_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The runner's tool cache: the action installs jitpim here on first use and reuses it after."""
-    return tmp_path_factory.mktemp("tool-cache")
+    """The runner's tool cache, with jitpim installed by the action's own install code (a real `pip install` of
+    this checkout into a virtual environment, once per session; the action reuses it after, as on a runner
+    whose tool cache holds it)."""
+    cache = tmp_path_factory.mktemp("tool-cache")
+    script = "require(process.argv[1]).installJitpim(process.argv[2])"
+    subprocess.run(
+        ["node", "-e", script, str(ACTION_LIB), sys.executable],
+        env={**os.environ, "RUNNER_TOOL_CACHE": str(cache)},
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return cache
 
 
 @pytest.fixture(name="workflow_emu")

@@ -70,9 +70,7 @@ def grants_left(emu: Emulator) -> list[str]:
     """Time-bound or jitpim-made access still in force (PIM role and group grants, jitpim's RBAC assignments)."""
     world = emu.runtime.world
     with world.lock:
-        left = [
-            f"directory role {a.role_definition_id}" for a in world.directory.role_assignments if a.source == "pim"
-        ]
+        left = [f"directory role {a.role_definition_id}" for a in world.directory.role_assignments if a.source == "pim"]
         left += [
             f"group {g.display_name} {p}"
             for g in world.directory.groups.values()

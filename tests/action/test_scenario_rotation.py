@@ -21,8 +21,14 @@ def test_scheduled_rotation(
 ) -> None:
     before = _versions(control, "db-password")
     result = run_example(
-        "rotate-secret.yml", "rotate", emu=workflow_emu, control=control, tmp_path=tmp_path,
-        tool_cache=tool_cache, variables=variables, event="schedule",
+        "rotate-secret.yml",
+        "rotate",
+        emu=workflow_emu,
+        control=control,
+        tmp_path=tmp_path,
+        tool_cache=tool_cache,
+        variables=variables,
+        event="schedule",
     )
     assert result.status == "success", result.log
     assert _versions(control, "db-password") == before + 1
@@ -38,8 +44,14 @@ def test_pull_request_gets_a_plan_only(
     workflow_emu: Emulator, control: Any, tmp_path: Path, tool_cache: Path, variables: dict[str, str]
 ) -> None:
     result = run_example(
-        "rotate-secret.yml", "plan", emu=workflow_emu, control=control, tmp_path=tmp_path,
-        tool_cache=tool_cache, variables=variables, event="pull_request",
+        "rotate-secret.yml",
+        "plan",
+        emu=workflow_emu,
+        control=control,
+        tmp_path=tmp_path,
+        tool_cache=tool_cache,
+        variables=variables,
+        event="pull_request",
     )
     assert result.status == "success", result.log
     assert "jitpim plan (dry run" in result.summary

@@ -44,6 +44,7 @@ def test_expressions(expression: str, expected: Any) -> None:
 def test_interpolation_keeps_the_type_of_a_whole_expression_and_strings_otherwise() -> None:
     assert interpolate("${{ github.event_name == 'push' }}", CONTEXTS) is False
     assert interpolate("run ${{ matrix.customer }} (${{ inputs.dry-run }})", CONTEXTS) == "run fabrikam (false)"
+    assert interpolate("${{ matrix.customer }} and ${{ inputs.ticket }}", CONTEXTS) == "fabrikam and "
 
 
 def test_if_conditions_imply_success_unless_they_name_a_status() -> None:

@@ -275,9 +275,9 @@ def interpolate(text: Any, contexts: Mapping[str, Any], *, status: str = "succes
     """Replace each `${{ expr }}` in a string; a value that is exactly one expression keeps its type."""
     if not isinstance(text, str):
         return text
-    whole = _TEMPLATE.fullmatch(text.strip())
-    if whole is not None:
-        return evaluate(whole.group(1), contexts, status=status)
+    stripped = text.strip()
+    if stripped.startswith("${{") and stripped.endswith("}}") and stripped.count("${{") == 1:
+        return evaluate(stripped[3:-2], contexts, status=status)
     return _TEMPLATE.sub(lambda m: to_string(evaluate(m.group(1), contexts, status=status)), text)
 
 

@@ -12,6 +12,7 @@ the files into the run's artifacts folder.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import json
@@ -49,10 +50,13 @@ def load_workflow(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
-def matrix_combinations(job: Mapping[str, Any]) -> list[dict[str, Any]]:
-    matrix = (job.get("strategy") or {}).get("matrix")
+def matrix_combinations(job: Mapping[str, Any], contexts: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The job's matrix combinations; `${{ }}` in the matrix (e.g. `fromJSON(vars.X)`) is evaluated with
+    `contexts` (github, vars, inputs)."""
+    matrix = interpolate((job.get("strategy") or {}).get("matrix"), contexts or {})
     if not matrix:
         return [{}]
+    matrix = {k: interpolate(v, contexts or {}) for k, v in matrix.items()}
     axes = {k: v for k, v in matrix.items() if k not in ("include", "exclude")}
     combos = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())] if axes else []
     for extra in matrix.get("include") or []:
@@ -328,13 +332,21 @@ class WorkflowJob:
                 results.append(StepResult(step_id, name, "skipped", {}, None, ""))
                 contexts["steps"][step_id] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
                 continue
-            step_env_values = {k: to_string(interpolate(v, contexts, status=status)) for k, v in (step.get("env") or {}).items()}
+            step_env_values = {
+                k: to_string(interpolate(v, contexts, status=status)) for k, v in (step.get("env") or {}).items()
+            }
             step_env = {**env, **env_context, **self.dynamic, **step_env_values}
-            result, cancelled = self._run_step(step, step_id, name, step_env, contexts, defaults, temp, workspace, status)
+            result, cancelled = self._run_step(
+                step, step_id, name, step_env, contexts, defaults, temp, workspace, status
+            )
             results.append(result)
             continue_on_error = bool(interpolate(step.get("continue-on-error", False), contexts))
             conclusion = "success" if result.outcome == "failure" and continue_on_error else result.outcome
-            contexts["steps"][step_id] = {"outputs": result.outputs, "outcome": result.outcome, "conclusion": conclusion}
+            contexts["steps"][step_id] = {
+                "outputs": result.outputs,
+                "outcome": result.outcome,
+                "conclusion": conclusion,
+            }
             # GITHUB_ENV and GITHUB_PATH apply to the steps after this one.
             if cancelled:
                 status = "cancelled"
@@ -346,7 +358,9 @@ class WorkflowJob:
                 continue
             post_env = {**env, **env_context, **self.dynamic, **{f"STATE_{k}": v for k, v in state.items()}}
             post_env.update(self._input_env(action, result))
-            post_result = self._node(action["runs"]["post"], result.id, f"Post {result.name}", post_env, temp, workspace, post=True)
+            post_result = self._node(
+                action["runs"]["post"], result.id, f"Post {result.name}", post_env, temp, workspace, post=True
+            )
             results.append(post_result)
             if post_result.outcome == "failure" and status == "success":
                 status = "failure"
@@ -396,13 +410,17 @@ class WorkflowJob:
             shell = step.get("shell") or (defaults.get("run") or {}).get("shell") or "bash"
             if shell != "bash":
                 raise ValueError(f"the harness runs bash steps only, not {shell}")
-            cwd = workspace / to_string(step.get("working-directory") or (defaults.get("run") or {}).get("working-directory") or ".")
+            cwd = workspace / to_string(
+                step.get("working-directory") or (defaults.get("run") or {}).get("working-directory") or "."
+            )
             file = temp / f"{uuid.uuid4()}.sh"
             file.write_text(script + "\n")
             argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(file)]
             return self._process(argv, step_id, name, env, cwd, temp)
         uses = to_string(step.get("uses"))
-        with_values = {k: to_string(interpolate(v, contexts, status=status)) for k, v in (step.get("with") or {}).items()}
+        with_values = {
+            k: to_string(interpolate(v, contexts, status=status)) for k, v in (step.get("with") or {}).items()
+        }
         if uses == "./" or JITPIM_ACTION.match(uses):
             action = yaml.safe_load((ROOT / "action.yml").read_text())
             if action["runs"]["using"] not in ("node20", "node24"):
@@ -410,7 +428,9 @@ class WorkflowJob:
             input_env = self._input_env(action, None, with_values)
             unknown = set(with_values) - set(action["inputs"])
             if unknown:
-                raise ValueError(f"{name}: unexpected inputs {sorted(unknown)} (the runner warns; the action ignores them)")
+                raise ValueError(
+                    f"{name}: unexpected inputs {sorted(unknown)} (the runner warns; the action ignores them)"
+                )
             result, cancelled = self._node_step(action, step_id, name, {**env, **input_env}, temp, workspace)
             return result, cancelled
         if not PINNED.match(uses):
@@ -431,16 +451,20 @@ class WorkflowJob:
             log.append(f"python {outputs['python-version']} at {bin_dir}\n")
         elif action_name == "actions/upload-artifact":
             target = (self.workdir / "artifacts") / with_values["name"]
-            found = []
+            found: list[tuple[Path, Path]] = []  # (file, its path inside the artifact)
             for pattern in [p.strip() for p in with_values.get("path", "").splitlines() if p.strip()]:
                 full = pattern if os.path.isabs(pattern) else str(workspace / pattern)
-                found += [Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file()]
+                for match in map(Path, glob.glob(full, recursive=True)):
+                    if match.is_file():
+                        found.append((match, Path(match.name)))
+                    elif match.is_dir():  # a folder uploads its files, below it
+                        found += [(f, f.relative_to(match)) for f in sorted(match.rglob("*")) if f.is_file()]
             if not found and with_values.get("if-no-files-found", "warn") == "error":
                 outcome = "failure"
                 log.append(f"no files found at {with_values.get('path')}\n")
-            for source in found:
-                target.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / source.name)
+            for source, inside in found:
+                (target / inside).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / inside)
             outputs["artifact-id"] = str(len(found))
         else:
             raise ValueError(f"the harness has no stand-in for {action_name}")
@@ -465,7 +489,9 @@ class WorkflowJob:
     ) -> tuple[StepResult, bool]:
         state_file = self._step_files(temp)["GITHUB_STATE"]
         env = {**env, "GITHUB_STATE": str(state_file), "GITHUB_ACTION_PATH": str(ROOT)}
-        result, cancelled = self._process(["node", str(ROOT / action["runs"]["main"])], step_id, name, env, workspace, temp)
+        result, cancelled = self._process(
+            ["node", str(ROOT / action["runs"]["main"])], step_id, name, env, workspace, temp
+        )
         state = _parse_key_values(state_file.read_text())
         result._inputs = {k: v for k, v in env.items() if k.startswith("INPUT_")}  # type: ignore[attr-defined]
         if action["runs"].get("post"):
@@ -494,7 +520,9 @@ class WorkflowJob:
         log_path = temp / f"log-{uuid.uuid4()}.txt"
         cancelled = False
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             deadline = time.monotonic() + self.step_timeout
             cancel = self.cancel if (self.cancel is not None and self.cancel.step == step_id and not post) else None
             while process.poll() is None:
@@ -508,6 +536,9 @@ class WorkflowJob:
                     break
                 time.sleep(0.05)
             process.wait()
+            # The runner ends what a step left running (orphans) before the next step.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
         raw = log_path.read_text(errors="replace")
         # The runner consumes `::add-mask::` lines (they never show in the log) and hides their values.
         kept = []

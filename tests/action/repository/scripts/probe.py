@@ -21,11 +21,12 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 import requests
 
-INFO = json.loads(open(os.environ["EMULATOR_INFO"], encoding="utf-8").read())
+INFO = json.loads(Path(os.environ["EMULATOR_INFO"]).read_text(encoding="utf-8"))
 CA = os.environ.get("JITPIM_CA_BUNDLE") or INFO["ca_cert"]
 
 
@@ -76,7 +77,9 @@ def allowed(scope: str, action: str) -> bool:
 def secret_client(vault: str) -> Any:
     from azure.keyvault.secrets import SecretClient
 
-    return SecretClient(INFO["vaults"][vault]["url"], credential(), verify_challenge_resource=False, connection_verify=CA)
+    return SecretClient(
+        INFO["vaults"][vault]["url"], credential(), verify_challenge_resource=False, connection_verify=CA
+    )
 
 
 def main(argv: list[str]) -> int:
