@@ -19,9 +19,21 @@ async function post() {
     const { code } = await lib.runJitpim(jitpim, ['release', '--run', key, '--early-release', 'expire']);
     worst = Math.max(worst, code);
   }
-  lib.info('jitpim post: reaping leases whose job is gone and grants jitpim marked at the source');
-  const reap = await lib.runJitpim(jitpim, ['reap', ...reapArgs()]);
+  lib.info('jitpim post: reaping leases of this runner whose job is gone');
+  const reap = await lib.runJitpim(jitpim, ['reap']);
   worst = Math.max(worst, reap.code);
+  // The ledger goes with a hosted runner's VM: also read the grants themselves, where jitpim marks each one
+  // with its lease, holder and end, and remove the marked grants whose holders have all ended.
+  lib.info('jitpim post: reaping expired jitpim grants at the source');
+  const source = await lib.runJitpim(jitpim, ['reap', '--source', ...sourceArgs()]);
+  if (source.code === SOURCE_UNREADABLE) {
+    lib.warning(
+      'jitpim reap --source could not read every scope or kind it searched (exit code 78); what it could read is clean',
+      'jitpim cleanup',
+    );
+  } else {
+    worst = Math.max(worst, source.code);
+  }
   if (worst !== 0) {
     lib.error(
       `cleanup failed (exit code ${worst}): access may remain; run \`jitpim reap\` or check \`jitpim status\``,
@@ -31,8 +43,18 @@ async function post() {
   return worst;
 }
 
-function reapArgs() {
-  return [];
+// `jitpim reap --source` exits 78 when a scope or kind it was asked to search could not be read.
+const SOURCE_UNREADABLE = 78;
+const ARM_KINDS = new Set(['azure-role', 'rbac']);
+
+/** Search where this step's target lives (its kind, and its ARM scope); everything visible for a profile. */
+function sourceArgs() {
+  const kind = lib.getInput('kind');
+  if (!kind || lib.getInput('profile')) return [];
+  const args = ['--kind', kind];
+  const scope = lib.getInput('scope');
+  if (ARM_KINDS.has(kind) && scope) args.push('--scope', scope);
+  return args;
 }
 
 post()
