@@ -35,7 +35,7 @@ def test_scheduled_rotation(
     jit = result.step("jit")
     assert jit.outputs["exit-code"] == "0"
     assert jit.outputs["lease-ids"].startswith("gh-9100200300-1/rbac/")
-    records = verify_evidence(result, {"HOME": result.env["HOME"]})
+    records = verify_evidence(result)
     assert any(r.get("lease_id") == jit.outputs["lease-ids"] for r in records)
     assert grants_left(workflow_emu) == []
 

@@ -44,7 +44,7 @@ def _expire_pim_grants(emu: Emulator, control: Any, minutes: int) -> None:
 
 
 def _record(result: Any) -> dict[str, Any]:
-    records = verify_evidence(result, {"HOME": result.env["HOME"]})
+    records = verify_evidence(result)
     assert len(records) == 1, records
     return records[0]
 

@@ -104,6 +104,7 @@ class JobResult:
     masks: list[str]
     env: dict[str, str]
     skipped: bool = False
+    secrets: dict[str, str] = field(default_factory=dict)
 
     def step(self, step_id: str, *, post: bool = False) -> StepResult:
         return next(s for s in self.steps if s.id == step_id and s.post == post)
