@@ -51,7 +51,9 @@ def exit_codes() -> str:
         "# Exit codes\n\n",
         "`jitpim exec` returns the child's own exit code when everything else succeeded. jitpim's own codes\n",
         "sit in 64-85 so they do not collide with ordinary program failures (1, 2, 126, 127, 128+N).\n",
-        "When several things fail, the most severe wins: a failed release (85) over everything else.\n\n",
+        "When several things fail, the most severe wins: a failed release (85) over everything else.\n",
+        "A signal N that stops jitpim before it holds anything (Ctrl-C while planning, say) exits 128+N (130 for\n",
+        "SIGINT) with `error: interrupted (SIGINT)`, or that error as JSON under `--output json`.\n\n",
         "| code | error | meaning |\n|---|---|---|\n",
     ]
     lines += [f"| {code} | `{name}` | {meaning} |\n" for code, name, meaning in rows()]

@@ -148,11 +148,44 @@ def cli() -> None:
     logging.getLogger("azure").addHandler(logging.NullHandler())
 
 
+def _interrupted(args: Sequence[str]) -> None:
+    """SIGINT reached the command line itself (not a lifecycle, which forwards it, releases and records):
+    the shell's convention, 128 + 2, with one line saying so (one JSON document under --output json), never
+    click's bare "Aborted!" and exit 1."""
+    import signal
+
+    code = 128 + int(signal.SIGINT)
+    hint = "`jitpim status` shows whether a lease of this command is still open."
+    if wants_json(args):
+        document = {"error": "Interrupted", "message": "interrupted (SIGINT)", "hint": hint, "exit_code": code}
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(click.style("error: ", fg="red", bold=True) + "interrupted (SIGINT)", err=True)
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> Any:
     try:
-        return cli.main(args=argv, prog_name="jitpim", standalone_mode=True)
+        # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1 (docs promise 128+N).
+        result = cli.main(args=argv, prog_name="jitpim", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _interrupted(sys.argv[1:] if argv is None else argv)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except JitError as exc:  # pragma: no cover - commands handle their own errors; this is the backstop
         click.echo(f"error: {exc}", err=True)
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.EPIPE:
+            raise
+        # The reader went away (`jitpim audit list | head`): as click's standalone mode, exit quietly.
+        sys.stdout = None  # type: ignore[assignment]
+        sys.exit(1)
+    # click returns an `Exit`'s code (--help, --version) or the command's return value.
+    sys.exit(result if isinstance(result, int) else 0)
