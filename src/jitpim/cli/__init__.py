@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> Any:
         if exc.errno != errno.EPIPE:
             raise
         # The reader went away (`jitpim audit list | head`): as click's standalone mode, exit quietly.
-        sys.stdout = None  # type: ignore[assignment]
+        sys.stdout = None
         sys.exit(1)
     # click returns an `Exit`'s code (--help, --version) or the command's return value.
     sys.exit(result if isinstance(result, int) else 0)
