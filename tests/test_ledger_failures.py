@@ -277,3 +277,39 @@ def test_a_body_json_cannot_carry_is_refused_before_writing(tmp_path: Path) -> N
             ledger.update("run-3/rbac/contributor", data={"nan": float("nan")})
         assert len(ledger.events()) == 1
         assert ledger.verify_chain().ok
+
+
+def test_audit_list_and_show_read_a_ledger_this_user_cannot_write(workdir: Path, tmp_path: Path) -> None:
+    """A read-only ledger (file and folder: an auditor's copy, a read-only mount) is still listed and shown;
+    only writing commands refuse it."""
+    from click.testing import CliRunner
+
+    from jitpim.cli import cli
+
+    folder = workdir / "ro"
+    path = folder / "ledger.sqlite3"
+    # Every module the commands import, imported now: the child may not reach this interpreter's files.
+    warm = tmp_path / "warm.sqlite3"
+    with Ledger(warm) as ledger:
+        ledger.begin(_row())
+    for args in (["audit", "list"], ["audit", "show", "run-3/rbac/contributor"]):
+        CliRunner().invoke(cli, args, env={"JITPIM_LEDGER": str(warm)}, catch_exceptions=False)
+
+    def action() -> dict[str, Any]:
+        folder.mkdir()
+        with Ledger(path) as ledger:
+            ledger.begin(_row())
+        path.chmod(0o444)
+        folder.chmod(0o555)
+        env = {"JITPIM_LEDGER": str(path), "HOME": str(workdir)}
+        results = {}
+        for args in (["audit", "list"], ["audit", "show", "run-3/rbac/contributor"], ["audit", "list", "-o", "json"]):
+            result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+            results[" ".join(args)] = (result.exit_code, result.output)
+        return {"results": results, "files": sorted(p.name for p in folder.iterdir())}
+
+    outcome = _unprivileged(action)
+    for command, (code, output) in outcome["results"].items():
+        assert code == 0, (command, output)
+        assert "run-3/rbac/contributor" in output
+    assert outcome["files"] == ["ledger.sqlite3"]  # nothing was created beside it

@@ -5,6 +5,7 @@ Every failure becomes `LedgerError` with the path and the OS/SQLite reason (neve
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -38,13 +39,7 @@ def connect(path: Path, *, busy_timeout_s: float, read_only: bool) -> sqlite3.Co
         if read_only:
             if not path.is_file():
                 raise LedgerError("there is no ledger at this path", target=str(path))
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro",
-                uri=True,
-                timeout=busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = _connect_read_only(path, busy_timeout_s)
         else:
             create_private(path)
             conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
@@ -63,6 +58,17 @@ def connect(path: Path, *, busy_timeout_s: float, read_only: bool) -> sqlite3.Co
             raise ledger_error("open", error, path) from error
         raise
     return conn
+
+
+def _connect_read_only(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """`mode=ro`; and when this user cannot write the ledger's folder either (a read-only mount, an
+    auditor's copy), `immutable=1`: a WAL ledger opened read-only needs its `-shm` file, which SQLite cannot
+    create there, and nobody who could change the file is expected to be writing it."""
+    uri = path.resolve().as_uri()
+    suffix = "?mode=ro" if os.access(path.parent, os.W_OK) else "?mode=ro&immutable=1"
+    return sqlite3.connect(
+        f"{uri}{suffix}", uri=True, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
 
 
 def _enable_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> str:

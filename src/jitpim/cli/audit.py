@@ -83,10 +83,22 @@ def _filters_from(kwargs: dict[str, Any]) -> Any:
     )
 
 
-def _open(ledger: str | None) -> Any:
+def _open(ledger: str | None, *, view: bool = False) -> Any:
+    """The ledger; with `view`, one this user may read but not write opens read-only (a copy handed to an
+    auditor, a ledger on a read-only mount), since listing and showing write nothing."""
     from ..audit.store import open_store
+    from ..errors import LedgerError
 
-    return open_store(ledger)
+    try:
+        return open_store(ledger)
+    except LedgerError:
+        if not view:
+            raise
+    try:
+        return open_store(ledger, read_only=True)
+    except LedgerError as exc:
+        exc.hint = "Check --ledger / JITPIM_LEDGER names a ledger this user may read."
+        raise
 
 
 def _signer(store: Any, *, create: bool) -> Any:
@@ -135,7 +147,7 @@ def list_(ledger: str | None, output: str, **kwargs: Any) -> None:
     from ..audit.summary import SUMMARY_EVENT
 
     filters = _filters_from(kwargs)
-    with _open(ledger) as store:
+    with _open(ledger, view=True) as store:
         leases = select_leases(store, filters)
         signed = {e["lease_id"] for e in store.events() if e["type"] == SUMMARY_EVENT}
     rows: list[dict[str, Any]] = [
@@ -182,7 +194,7 @@ def show(lease_id: str, ledger: str | None, output: str) -> None:
     """
     from ..audit.summary import SUMMARY_EVENT, build_summary, latest_summary
 
-    with _open(ledger) as store:
+    with _open(ledger, view=True) as store:
         lease = store.get(lease_id)
         events = store.events(lease_id)
         record = latest_summary(store, lease_id)
@@ -242,7 +254,7 @@ def export(fmt: str, content: str, file_: Path | None, ledger: str | None, **kwa
 
     filters = _filters_from(kwargs)
     missing: list[str] = []
-    with _open(ledger) as store:
+    with _open(ledger, view=True) as store:
         if content == "events":
             records = export_events(store, filters)
         else:
