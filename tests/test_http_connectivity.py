@@ -210,3 +210,34 @@ def test_a_credential_whose_authority_refuses_is_an_auth_error_with_the_hint() -
     assert time.monotonic() - started < 5
     assert "connection refused" in failure.value.message and "emulator" in failure.value.hint
     assert failure.value.__cause__ is None
+
+
+def test_retry_progress_reaches_stderr_and_quiet_hides_it(tmp_path: Path) -> None:
+    """In a real process (no logging configured), each retry is one stderr line; `-q` hides them. The host
+    does not resolve: a failure that is not a refusal, so it is retried."""
+    script = (
+        "import sys\n"
+        "from jitpim.cli import main\n"
+        "from jitpim.http import ApiClient, RetrySettings\n"
+        "from jitpim.cloud import PUBLIC\n"
+        "import jitpim.cli as c\n"
+        "import click\n"
+        "@c.cli.command('probe-retries')\n"
+        "@click.option('-q', '--quiet', is_flag=True)\n"
+        "def probe(quiet):\n"
+        "    client = ApiClient('https://localhost.invalid:1', None, None, cloud=PUBLIC,\n"
+        "                       retry=RetrySettings(max_retries=2, backoff_base=0.01), sleep=lambda s: None)\n"
+        "    try:\n"
+        "        client.get('/x')\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__)\n"
+        "c.COMMANDS['probe-retries'] = ('__main__', 'probe', '')\n"
+        "main(sys.argv[1:])\n"
+    )
+    for args, shown in ((["probe-retries"], True), (["probe-retries", "-q"], False)):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        lines = [line for line in done.stderr.splitlines() if line.startswith("jitpim: GET localhost.invalid:1/x")]
+        assert (len(lines) == 2) is shown, done.stderr
+        assert "ProviderError" in done.stdout

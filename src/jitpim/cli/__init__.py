@@ -165,12 +165,26 @@ def _interrupted(args: Sequence[str]) -> None:
     sys.exit(code)
 
 
+def _quiet(args: Sequence[str]) -> bool:
+    """Whether the command line asks for no progress (`-q`/`--quiet` before `--`)."""
+    for token in args:
+        if token == "--":
+            return False
+        if token in ("-q", "--quiet"):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> Any:
+    args = sys.argv[1:] if argv is None else argv
+    if _quiet(args):
+        # HTTP retries are progress lines (WARNING, shown by Python's last-resort handler): -q hides them.
+        logging.getLogger("jitpim.http.retry").setLevel(logging.ERROR)
     try:
         # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1 (docs promise 128+N).
         result = cli.main(args=argv, prog_name="jitpim", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        _interrupted(sys.argv[1:] if argv is None else argv)
+        _interrupted(args)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
