@@ -218,12 +218,13 @@ def test_list_filters_and_open_leases(ledger: Ledger) -> None:
     ledger.begin(_row("run-1/rbac/b", kind="rbac", principal_id="p-2"))
     ledger.begin(_row("run-2/entra-role/c", kind="entra-role", run={"run_id": "9002"}))
     ledger.begin(_row("local/pim-group/d", kind="pim-group", state="planned", run=None))
-    for lease_id, state in (
-        ("run-1/rbac/a", "released"),
-        ("run-1/rbac/b", "release_failed"),
-        ("run-2/entra-role/c", "expired"),
+    for lease_id, states in (
+        ("run-1/rbac/a", ("granted", "releasing", "released")),
+        ("run-1/rbac/b", ("granted", "releasing", "release_failed")),
+        ("run-2/entra-role/c", ("expired",)),
     ):
-        ledger.transition(lease_id, state, "lease.state_changed")
+        for state in states:
+            ledger.transition(lease_id, state, "lease.state_changed")
 
     def ids(records: list[Any]) -> list[str]:
         return [record["lease_id"] for record in records]
@@ -235,8 +236,8 @@ def test_list_filters_and_open_leases(ledger: Ledger) -> None:
     assert ids(ledger.list(kind="rbac", active_only=True)) == ["run-1/rbac/b"]
     # release_failed may still hold access, so it stays open; released/expired do not.
     assert ids(ledger.open_leases()) == ["run-1/rbac/b", "local/pim-group/d"]
-    assert [e["seq"] for e in ledger.events("run-1/rbac/b")] == [2, 6]
-    assert [e["seq"] for e in ledger.events(after_seq=5)] == [6, 7]
+    assert [e["seq"] for e in ledger.events("run-1/rbac/b")] == [2, 8, 9, 10]
+    assert [e["seq"] for e in ledger.events(after_seq=9)] == [10, 11]
 
 
 def test_events_carry_the_injected_clock(tmp_path: Path) -> None:

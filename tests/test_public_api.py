@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import jitpim
+
+OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"  # Key Vault Secrets Officer
 
 
 def test_every_public_name_resolves() -> None:
@@ -36,15 +39,24 @@ def test_the_library_example_in_the_package_docstring_works(fresh_emu, tmp_path,
         monkeypatch.setenv(name, value)
     example = jitpim.__doc__.split("A minimal use, holding access while a function runs:")[1].split("Names are")[0]
     code = "\n".join(line[4:] for line in example.strip("\n").splitlines())
-    code = code.replace("SystemClock()", "EmulatedClock(emu)").replace("...  # the access", "held.append(1)  #")
-    held: list[int] = []
+    code = code.replace("Settings.from_environ())", "Settings.from_environ(), clock=EmulatedClock(emu))")
+    code = code.replace("...  # the access", "seen.append(held.lease_ids)  #")
+    seen: list[list[str]] = []
     exec(
         code,
         {
             "VAULT_ID": info["vaults"]["kv-payments"]["resource_id"],
             "EmulatedClock": EmulatedClock,
             "emu": fresh_emu,
-            "held": held,
+            "seen": seen,
         },
     )
-    assert held == [1]
+    assert len(seen) == 1 and len(seen[0]) == 1
+    assert fresh_emu.info["principals"]["ci-app"]["object_id"] not in _officers(fresh_emu)
+
+
+def _officers(emu: Any) -> list[str]:
+    """Principals holding Key Vault Secrets Officer by a plain role assignment, now."""
+    world = emu.runtime.world
+    with world.lock:
+        return [a.principal_id for a in world.rbac.assignments.values() if a.role_definition_id.endswith(OFFICER)]

@@ -1,18 +1,14 @@
 """jitpim: just-in-time privileged access to Microsoft Entra and Azure for CI jobs and runbooks.
 
-The library behind the `jitpim` command. A minimal use, holding access while a function runs:
+The library behind the `jitpim` command; its front door is `jitpim.api`, re-exported here.
+A minimal use, holding access while a function runs:
 
-    from jitpim import Elevation, LifecycleOptions, Mode, RunContext, Session, SystemClock, Target, Timeline, make_plan
-    from jitpim.audit.ledger import Ledger
-    from jitpim.cloud import resolve_cloud
+    from jitpim import AccessRequest, Runtime, Settings, Target, hold
 
-    target = Target.from_flags(kind="rbac", role="Key Vault Secrets Officer", scope=VAULT_ID, duration="10m",
-                               justification="rotate")
-    clock, options = SystemClock(), LifecycleOptions(mode=Mode.DIRECT)
-    with Session(resolve_cloud(), Mode.DIRECT, clock) as session, Ledger.open() as ledger:
-        plan = make_plan([target], contexts=session.context, options=options, clock=clock)
-        with Elevation(plan, ledger, RunContext.from_environ(), clock, options, Timeline()):
-            ...  # the access works here, and is released on every way out
+    officer = Target.from_flags(kind="rbac", role="Key Vault Secrets Officer", scope=VAULT_ID, duration="10m",
+                                justification="rotate")
+    with Runtime.open(Settings.from_environ()) as rt, hold(rt, AccessRequest((officer,))) as held:
+        ...  # the access works here; it is released (verified) and recorded on every way out
 
 Names are loaded on first use, so `import jitpim` stays cheap (no Azure SDK is imported until needed).
 """
@@ -24,9 +20,13 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 __all__ = [
+    "AccessRequest",
+    "AppCredentialInput",
     "Decision",
     "Elevation",
+    "ExecRequest",
     "ExecResult",
+    "ExtendRequest",
     "Grant",
     "GrantStatus",
     "JitError",
@@ -36,21 +36,61 @@ __all__ = [
     "Mode",
     "Plan",
     "PolicyView",
+    "ReapRequest",
+    "ReleaseRequest",
     "RunContext",
+    "Runtime",
+    "SecretRotationInput",
     "Session",
+    "Settings",
     "SystemClock",
     "Target",
     "TargetKind",
     "Ticket",
     "Timeline",
     "__version__",
+    "elevate",
+    "eligible",
+    "exec",
     "execute",
+    "extend",
     "get_provider",
+    "hold",
     "make_plan",
+    "plan",
+    "reap",
     "register_provider",
+    "release",
+    "rotate_app_credential",
+    "rotate_secret",
+    "status",
 ]
 
+_API = (
+    "AccessRequest",
+    "AppCredentialInput",
+    "ExecRequest",
+    "ExtendRequest",
+    "ReapRequest",
+    "ReleaseRequest",
+    "Runtime",
+    "SecretRotationInput",
+    "Settings",
+    "eligible",
+    "elevate",
+    "exec",
+    "extend",
+    "hold",
+    "plan",
+    "reap",
+    "release",
+    "rotate_app_credential",
+    "rotate_secret",
+    "status",
+)
+
 _LOCATIONS = {
+    **dict.fromkeys(_API, "jitpim.api"),
     "Decision": "jitpim.model",
     "Lease": "jitpim.model",
     "LeaseState": "jitpim.model",

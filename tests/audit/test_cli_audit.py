@@ -42,6 +42,8 @@ def _seed(path: Path) -> None:
                 }
             )
             if outcome is not None:
+                ledger.transition(lid, "granted", "lease.granted", {})
+                ledger.transition(lid, "releasing", "lease.releasing", {})
                 ledger.transition(
                     lid,
                     outcome,
@@ -103,7 +105,8 @@ def test_filters_and_exports(env: dict[str, str], tmp_path: Path) -> None:
     assert exported.exit_code == 0 and "1 matching lease(s) have no signed summary" in exported.output
     lines = out.read_text().splitlines()
     assert json.loads(lines[0])["filters"] == {"repository": "contoso/payments"}
-    assert json.loads(lines[0])["ledger_head"]["seq"] == 8  # 3 begins, 2 releases, 2 summaries, 1 checkpoint
+    # 3 begins, 2 x (granted, releasing, released or release_failed), 2 summaries, 1 checkpoint
+    assert json.loads(lines[0])["ledger_head"]["seq"] == 12
     assert [json.loads(line)["record"]["lease_id"] for line in lines[1:-1]] == ["gh-0-1/rbac/lease-0"]
     assert _run(env, "verify", str(out)).exit_code == 84  # intact, but checked against no pinned key
     public = tmp_path / "public.pem"
@@ -115,7 +118,8 @@ def test_filters_and_exports(env: dict[str, str], tmp_path: Path) -> None:
     assert rows[0]["justification"] == '\'=HYPERLINK("x")'  # a spreadsheet must not run it as a formula
     assert rows[0]["repository"] == "contoso/payments" and rows[0]["key_id"] and rows[0]["ledger_hash"]
     events = _run(env, "export", "--content", "events").stdout.splitlines()
-    assert len(events) == 2 + 3 + 2 + 2 + 1  # header and end, 3 begins, 2 releases, 2 summaries, 1 checkpoint
+    # header and end, 3 begins, 2 x (granted, releasing, ended), 2 summaries, 1 checkpoint
+    assert len(events) == 2 + 3 + 2 * 3 + 2 + 1
     assert _run(env, "export", "--content", "events", "--format", "csv").exit_code == 64
 
 

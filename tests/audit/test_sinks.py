@@ -52,6 +52,8 @@ def _records(path: Path, signer: Signer, count: int = 2) -> list[dict[str, Any]]
                 }
             )
             outcome = "release_failed" if n == 1 else "released"
+            ledger.transition(lid, "granted", "lease.granted", {})
+            ledger.transition(lid, "releasing", "lease.releasing", {})
             ledger.transition(
                 lid,
                 outcome,

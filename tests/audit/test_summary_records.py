@@ -21,7 +21,8 @@ from jitpim.audit import Ledger
 from jitpim.audit.schema_json import load_schema
 from jitpim.audit.signing import Signer
 from jitpim.audit.summary import build_summary, finalize_lease, latest_summary, summary_records, write_run_file
-from jitpim.audit.verify import trusted_keys, verify_path, verify_store
+from jitpim.audit.verify import trusted_keys, verify_store
+from jitpim.audit.verify_evidence import verify_path
 from jitpim.cli import cli
 from jitpim.emulator import Emulator
 from jitpim.errors import AuditError, LedgerError

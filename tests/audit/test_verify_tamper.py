@@ -16,8 +16,8 @@ from jitpim.audit.events import event_material
 from jitpim.audit.evidence_file import write_evidence_file
 from jitpim.audit.signing import Signer
 from jitpim.audit.summary import finalize_lease
-from jitpim.audit.verify import VerifyReport, trusted_keys, verify_ledger_file, verify_path
-from jitpim.audit.verify_evidence import verify_evidence_lines
+from jitpim.audit.verify import VerifyReport, trusted_keys, verify_ledger_file
+from jitpim.audit.verify_evidence import verify_evidence_lines, verify_path
 
 
 def _lease(lease_id: str) -> dict[str, Any]:
@@ -49,6 +49,7 @@ def _ledger(path: Path, signer: Signer, leases: int = 2) -> list[dict[str, Any]]
                 request_ids={"request_id": f"name-{n}"},
             )
             ledger.append_event(lid, "command.finished", {"exit_code": 0, "signal": None})
+            ledger.transition(lid, "releasing", "lease.releasing", {})
             ledger.transition(lid, "released", "lease.released", {"outcome": "released"}, outcome="released")
             records.append(finalize_lease(ledger, lid, signer))
     return records
@@ -208,7 +209,7 @@ def test_a_rewritten_chain_is_caught_by_the_signed_summaries(setup: tuple[Path, 
         raw.execute("UPDATE chain_head SET hash = ? WHERE id = 1", (prev,))
     report = _verify(path, signer)
     assert report.problem is not None
-    assert report.problem.kind == "mismatch" and report.problem.seq == 5, report.problem
+    assert report.problem.kind == "mismatch" and report.problem.seq == 6, report.problem  # lease-0's summary
     assert "seq 2" in report.problem.message
 
 

@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 import requests
 
+from jitpim.api import Runtime, Settings
+from jitpim.api import rotation as _rotation_run
+from jitpim.api.rotation import secret_target
 from jitpim.audit.ledger import Ledger
-from jitpim.ci.github import GitHubActions
-from jitpim.cli import _rotation_run
-from jitpim.cli._rotation_run import RotationRuntime, rotate_app_credential, secret_target
-from jitpim.cloud import emulator_profile
 from jitpim.emulator import Emulator
 from jitpim.emulator.services.keyvault.state import KeyVaultState
 from jitpim.errors import AuthError, RotationError
-from jitpim.lifecycle import LifecycleOptions, Session, Timeline, make_plan
-from jitpim.model import Mode, RunContext, Target
+from jitpim.lifecycle import LifecycleOptions, make_plan
+from jitpim.model import RunContext, Target
 from jitpim.rotation import (
     AppCredentialRequest,
     AppCredentialRotator,
@@ -35,7 +34,7 @@ STORE = "payments-api-secret"
 
 
 @pytest.fixture(name="rt")
-def _rt(fresh_emu: Emulator, tmp_path: Path) -> Iterator[RotationRuntime]:
+def _rt(fresh_emu: Emulator, tmp_path: Path) -> Iterator[Runtime]:
     info = fresh_emu.info
     app = info["principals"]["ci-app"]
     env = {
@@ -45,20 +44,17 @@ def _rt(fresh_emu: Emulator, tmp_path: Path) -> Iterator[RotationRuntime]:
         "AZURE_CLIENT_SECRET": app["client_secret"],
     }
     clock = EmulatedClock(fresh_emu)
-    session = Session(emulator_profile(info["authority"], info["ca_cert"]), Mode.DIRECT, clock, environ=env)
     ledger = Ledger.open(tmp_path / "ledger.sqlite3", clock=clock.now)
-    runtime = RotationRuntime(
-        session, ledger, RunContext(actor="tester"), clock, Timeline(), GitHubActions(environ=env), env
-    )
-    runtime.options = LifecycleOptions()
+    settings = Settings(cloud="emulator", emulator_url=info["authority"], ca_bundle=info["ca_cert"], environ=env)
+    runtime = Runtime.open(settings, clock=clock, run=RunContext(actor="tester"), ledger=ledger)
     try:
         yield runtime
     finally:
-        session.close()
+        runtime.close()
         ledger.close()
 
 
-def _plan(rt: RotationRuntime, emu: Emulator) -> tuple[Any, Any, Any]:
+def _plan(rt: Runtime, emu: Emulator, options: LifecycleOptions | None = None) -> tuple[Any, Any, Any]:
     ctx = rt.session.context()
     app = resolve_app(ctx.graph, "payments-api")
     vault = resolve_vault(ctx.arm, "kv-payments", subscription_id=emu.info["subscription_id"])
@@ -72,7 +68,7 @@ def _plan(rt: RotationRuntime, emu: Emulator) -> tuple[Any, Any, Any]:
         ),
         secret_target(vault, duration="10m", justification="store it", ticket=None, start=None, secret_name=STORE),
     ]
-    return app, vault, make_plan(targets, contexts=rt.session.context, options=rt.options, clock=rt.clock)
+    return app, vault, make_plan(targets, contexts=rt.session.context, options=rt.options(options), clock=rt.clock)
 
 
 def _token(info: dict[str, Any], client_id: str, secret: str) -> requests.Response:
@@ -100,14 +96,14 @@ def _held_roles(emu: Emulator) -> list[Any]:
     return [a for a in world.directory.role_assignments if a.principal_id == ci and a.active(now)]
 
 
-def _rotate(rt: RotationRuntime, emu: Emulator, **request: Any) -> Any:
-    app, vault, plan = _plan(rt, emu)
-    return rotate_app_credential(
-        rt, plan, AppCredentialRequest(app=app.app_id, store_name=STORE, **request), vault, mask=lambda v: None
+def _rotate(rt: Runtime, emu: Emulator, options: LifecycleOptions | None = None, **request: Any) -> Any:
+    app, vault, plan = _plan(rt, emu, options)
+    return _rotation_run.rotate_app_credential_planned(
+        rt, plan, AppCredentialRequest(app=app.app_id, store_name=STORE, **request), vault, options
     )
 
 
-def test_rotation_end_to_end_make_before_break(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_rotation_end_to_end_make_before_break(rt: Runtime, fresh_emu: Emulator) -> None:
     info = fresh_emu.info
     client_id = info["principals"]["payments-api"]["client_id"]
     first = _rotate(rt, fresh_emu)
@@ -132,7 +128,7 @@ def test_rotation_end_to_end_make_before_break(rt: RotationRuntime, fresh_emu: E
     assert first_value not in str(rt.ledger.events())
 
 
-def test_without_the_elevation_the_credential_cannot_be_added(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_without_the_elevation_the_credential_cannot_be_added(rt: Runtime, fresh_emu: Emulator) -> None:
     ctx = rt.session.context()
     rotator = AppCredentialRotator(
         ctx.graph,
@@ -163,7 +159,7 @@ def _checker(failures: list[AuthError]) -> Callable[[Any], Callable[[str, str, S
 
 
 def test_a_new_secret_still_replicating_is_retried(
-    rt: RotationRuntime, fresh_emu: Emulator, monkeypatch: pytest.MonkeyPatch
+    rt: Runtime, fresh_emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert isinstance(rt.clock, EmulatedClock)
     failures = [AuthError("obtaining a token failed (AADSTS7000215): Invalid client secret provided.")] * 2
@@ -177,7 +173,7 @@ def test_a_new_secret_still_replicating_is_retried(
 
 
 def test_a_secret_that_does_not_work_is_removed_and_the_store_restored(
-    rt: RotationRuntime, fresh_emu: Emulator, monkeypatch: pytest.MonkeyPatch
+    rt: Runtime, fresh_emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _rotate(rt, fresh_emu)
     assert first.exit_code == 0
@@ -197,16 +193,16 @@ def test_a_secret_that_does_not_work_is_removed_and_the_store_restored(
     assert record["new_key_id"] not in keys
 
 
-def test_second_rotation_joins_jitpims_own_grant(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_second_rotation_joins_jitpims_own_grant(rt: Runtime, fresh_emu: Emulator) -> None:
     """Issue 10: with `--early-release expire` the first rotation leaves its PIM role to expire; the second
     rotation must recognise that grant as jitpim's own (its marker), not call it "pre-existing ... not ours",
     and end it as jitpim's (released, or left to expire again), never as someone else's."""
-    rt.options = LifecycleOptions(early_release="expire")
-    first = _rotate(rt, fresh_emu)
+    expire = LifecycleOptions(early_release="expire")
+    first = _rotate(rt, fresh_emu, expire)
     assert first.exit_code == 0
     assert "left_to_expire" in {r.outcome for r in first.releases}
     fresh_emu.advance(60)
-    second = _rotate(rt, fresh_emu)
+    second = _rotate(rt, fresh_emu, expire)
     assert second.exit_code == 0
     assert "reused_not_released" not in {r.outcome for r in second.releases}
     messages = [s.message for s in rt.timeline.steps]

@@ -12,15 +12,14 @@ from typing import Any
 
 import pytest
 
+from jitpim.api import Runtime, Settings
+from jitpim.api.rotation import check_run_context, rotate_secret_planned, secret_target
 from jitpim.audit.ledger import Ledger
-from jitpim.ci.github import GitHubActions
-from jitpim.cli._rotation_run import RotationRuntime, check_run_context, rotate_secret, secret_target
-from jitpim.cloud import emulator_profile
 from jitpim.emulator import Emulator
 from jitpim.emulator.services.keyvault.state import KeyVaultState
 from jitpim.errors import ConfigError, ProviderApiError, RotationError, UsageError
-from jitpim.lifecycle import LifecycleOptions, Session, Timeline, make_plan
-from jitpim.model import Mode, RunContext, Ticket
+from jitpim.lifecycle import make_plan
+from jitpim.model import RunContext, Ticket
 from jitpim.rotation import (
     SecretRotationRequest,
     SecretRotator,
@@ -38,7 +37,7 @@ INITIAL = "initial-db-password-v1"
 
 
 @pytest.fixture(name="rt")
-def _rt(fresh_emu: Emulator, tmp_path: Path) -> Iterator[RotationRuntime]:
+def _rt(fresh_emu: Emulator, tmp_path: Path) -> Iterator[Runtime]:
     info = fresh_emu.info
     app = info["principals"]["ci-app"]
     env = {
@@ -48,16 +47,13 @@ def _rt(fresh_emu: Emulator, tmp_path: Path) -> Iterator[RotationRuntime]:
         "AZURE_CLIENT_SECRET": app["client_secret"],
     }
     clock = EmulatedClock(fresh_emu)
-    session = Session(emulator_profile(info["authority"], info["ca_cert"]), Mode.DIRECT, clock, environ=env)
     ledger = Ledger.open(tmp_path / "ledger.sqlite3", clock=clock.now)
-    runtime = RotationRuntime(
-        session, ledger, RunContext(actor="tester"), clock, Timeline(), GitHubActions(environ=env), env
-    )
-    runtime.options = LifecycleOptions()
+    settings = Settings(cloud="emulator", emulator_url=info["authority"], ca_bundle=info["ca_cert"], environ=env)
+    runtime = Runtime.open(settings, clock=clock, run=RunContext(actor="tester"), ledger=ledger)
     try:
         yield runtime
     finally:
-        session.close()
+        runtime.close()
         ledger.close()
 
 
@@ -75,12 +71,12 @@ def _officer_assignments(emu: Emulator) -> list[Any]:
     ]
 
 
-def _plan(rt: RotationRuntime, emu: Emulator, grace: timedelta | None = None) -> tuple[Any, Any]:
+def _plan(rt: Runtime, emu: Emulator, grace: timedelta | None = None) -> tuple[Any, Any]:
     vault = resolve_vault(rt.session.context().arm, "kv-payments", subscription_id=emu.info["subscription_id"])
     target = secret_target(
         vault, duration=None, justification="test", ticket=None, start=None, grace=grace, secret_name="db-password"
     )
-    return vault, make_plan([target], contexts=rt.session.context, options=rt.options, clock=rt.clock)
+    return vault, make_plan([target], contexts=rt.session.context, options=rt.options(), clock=rt.clock)
 
 
 def _validation(exit_code: int) -> ValidationSpec:
@@ -88,7 +84,7 @@ def _validation(exit_code: int) -> ValidationSpec:
     return ValidationSpec.parse([sys.executable, "-c", script])
 
 
-def test_the_write_is_refused_without_the_elevation(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_the_write_is_refused_without_the_elevation(rt: Runtime, fresh_emu: Emulator) -> None:
     vault_url = fresh_emu.info["vaults"]["kv-payments"]["url"]
     secrets = VaultSecrets(rt.session.context().keyvault(vault_url))
     value = generate()[0]
@@ -101,12 +97,12 @@ def test_the_write_is_refused_without_the_elevation(rt: RotationRuntime, fresh_e
 
 
 def test_rotation_succeeds_because_of_the_elevation_and_records_ids_only(
-    rt: RotationRuntime, fresh_emu: Emulator, tmp_path: Path
+    rt: Runtime, fresh_emu: Emulator, tmp_path: Path
 ) -> None:
     vault, plan = _plan(rt, fresh_emu)
     value, source = generate()
     request = SecretRotationRequest("db-password", expires_in=timedelta(days=30))
-    result = rotate_secret(rt, plan, vault, request, value, source, _validation(0))
+    result = rotate_secret_planned(rt, plan, vault, request, value, source, _validation(0))
 
     assert result.exit_code == 0
     outcome = result.outcome
@@ -136,11 +132,11 @@ def test_rotation_succeeds_because_of_the_elevation_and_records_ids_only(
         assert INITIAL.encode() not in path.read_bytes()
 
 
-def test_failing_validation_rolls_back_and_releases(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_failing_validation_rolls_back_and_releases(rt: Runtime, fresh_emu: Emulator) -> None:
     vault, plan = _plan(rt, fresh_emu)
     value, source = generate()
     before = _vault_state(fresh_emu).latest.version
-    result = rotate_secret(rt, plan, vault, SecretRotationRequest("db-password"), value, source, _validation(3))
+    result = rotate_secret_planned(rt, plan, vault, SecretRotationRequest("db-password"), value, source, _validation(3))
 
     assert result.exit_code == RotationError.exit_code == 81
     outcome = result.outcome
@@ -157,13 +153,13 @@ def test_failing_validation_rolls_back_and_releases(rt: RotationRuntime, fresh_e
     assert record["final_state"] == "rolled_back" and record["restored_version_id"] == outcome.restored_version_id
 
 
-def test_older_versions_are_disabled_after_the_grace_period(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_older_versions_are_disabled_after_the_grace_period(rt: Runtime, fresh_emu: Emulator) -> None:
     assert isinstance(rt.clock, EmulatedClock)
     vault, plan = _plan(rt, fresh_emu, grace=timedelta(minutes=10))
     assert plan.items[0].decision.duration >= timedelta(minutes=20)  # the window covers the grace period
     value, source = generate()
     request = SecretRotationRequest("db-password", disable_older_after=timedelta(minutes=10))
-    result = rotate_secret(rt, plan, vault, request, value, source, None)
+    result = rotate_secret_planned(rt, plan, vault, request, value, source, None)
     assert result.exit_code == 0
     assert 600.0 in rt.clock.slept  # waited on the emulated clock
     secret = _vault_state(fresh_emu)
@@ -172,29 +168,27 @@ def test_older_versions_are_disabled_after_the_grace_period(rt: RotationRuntime,
     assert result.outcome is not None and len(result.outcome.disabled_version_ids) == 1
 
 
-def test_a_lost_write_response_is_found_not_written_twice(
-    rt: RotationRuntime, fresh_emu: Emulator, control: Any
-) -> None:
+def test_a_lost_write_response_is_found_not_written_twice(rt: Runtime, fresh_emu: Emulator, control: Any) -> None:
     vault, plan = _plan(rt, fresh_emu)
     versions_before = len(_vault_state(fresh_emu).versions)
     control("faults", {"kind": "lost_response", "method": "PUT", "path": "/secrets/db-password$", "count": 1})
     value, source = generate()
-    result = rotate_secret(rt, plan, vault, SecretRotationRequest("db-password"), value, source, None)
+    result = rotate_secret_planned(rt, plan, vault, SecretRotationRequest("db-password"), value, source, None)
     assert result.exit_code == 0
     assert len(_vault_state(fresh_emu).versions) == versions_before + 1
     assert any(s.name == "recover" for s in rt.timeline.steps)
     assert _vault_state(fresh_emu).latest.value == value.reveal()
 
 
-def test_identical_value_and_missing_secret_are_refused(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_identical_value_and_missing_secret_are_refused(rt: Runtime, fresh_emu: Emulator) -> None:
     vault, plan = _plan(rt, fresh_emu)
     source = ValueSource("stdin", "standard input")
     with pytest.raises(RotationError, match="equals the current"):
-        rotate_secret(rt, plan, vault, SecretRotationRequest("db-password"), SecretValue(INITIAL), source, None)
+        rotate_secret_planned(rt, plan, vault, SecretRotationRequest("db-password"), SecretValue(INITIAL), source, None)
     assert _officer_assignments(fresh_emu) == []
     vault, plan = _plan(rt, fresh_emu)
     with pytest.raises(RotationError, match="no secret"):
-        rotate_secret(rt, plan, vault, SecretRotationRequest("no-such-secret"), generate()[0], source, None)
+        rotate_secret_planned(rt, plan, vault, SecretRotationRequest("no-such-secret"), generate()[0], source, None)
     assert _officer_assignments(fresh_emu) == []
 
 
@@ -209,7 +203,7 @@ def test_the_run_context_must_name_a_pull_request_or_a_ticket() -> None:
         check_run_context(RunContext.from_environ({**ci, "GITHUB_REPOSITORY": ""}), Ticket.parse("JIRA:OPS-1"))
 
 
-def test_a_vault_is_found_by_name_url_or_arm_id(rt: RotationRuntime, fresh_emu: Emulator) -> None:
+def test_a_vault_is_found_by_name_url_or_arm_id(rt: Runtime, fresh_emu: Emulator) -> None:
     info = fresh_emu.info
     arm = rt.session.context().arm
     expected = info["vaults"]["kv-payments"]

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NamedTuple, Protocol, Self, TypeVar
 
 from jitpim.audit.canonical import canonical_json, chain_hash
+from jitpim.audit.db import Db
 from jitpim.audit.events import (
     EVENT_SCHEMA_VERSION,
     LEASE_REQUESTED,
@@ -42,13 +43,13 @@ from jitpim.audit.records import (
     lease_from_row,
     to_column,
 )
-from jitpim.audit.store import Db
 from jitpim.errors import LeaseNotFoundError, LedgerError
+from jitpim.model.lease import LeaseState, check_transition
 
 __all__ = ["BEGIN_STATES", "LedgerCore", "Transition"]
 
 # A lease enters the ledger before anything is asked of Azure: it is only planned or requested.
-BEGIN_STATES: Final = frozenset({"planned", "requested"})
+BEGIN_STATES: Final = frozenset({LeaseState.PLANNED.value, LeaseState.REQUESTED.value})
 # Set by the ledger itself, never by callers.
 _LEDGER_OWNED: Final = frozenset({"created_at", "updated_at"})
 
@@ -190,6 +191,8 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
 
     def update(self, lease_id: str, /, **fields: object) -> LeaseRecord:
         """Change lease fields, recorded as a `lease.updated` event; prefer `transition()`, which says why."""
+        if "state" in fields:
+            raise LedgerError("a lease's state changes only through transition(), where the state machine is enforced")
         changes = self._changes(fields)
         with self._write() as db:
             self._lock_chain_head(db)
@@ -210,6 +213,9 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
     ) -> Transition:
         """Move a lease to `state`, change `fields`, and append `event_type`, all in one transaction.
 
+        The move is checked against the lease state machine (`jitpim.model.lease.check_transition`) inside the
+        write transaction, after the chain head is locked: a forbidden edge raises `InvalidTransitionError` and
+        writes nothing, and two writers cannot both pass the check on the same old state.
         The event body gets `lease_state: {"from": ..., "to": ...}` besides what the caller passed.
         """
         _check_event_type(event_type)
@@ -219,6 +225,7 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         with self._write() as db:
             self._lock_chain_head(db)
             before = self._get(db, lease_id)
+            check_transition(before["state"], str(state), lease=lease_id)
             after = self._update(db, lease_id, changes)
             event_body.setdefault("lease_state", {"from": before["state"], "to": after["state"]})
             event_body[LEASE_CHANGES] = _decoded(changes)  # what the row became, so the chain can rebuild it

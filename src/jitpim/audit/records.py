@@ -1,6 +1,7 @@
 """The ledger's rows as typed dicts, and conversion between Python values and stored columns.
 
-The ledger does not depend on `jitpim.model`: a lease is written as a mapping of column name to plain value
+The ledger takes its states from `jitpim.model.lease` (the one owner of the lease state machine); otherwise a
+lease is written as a mapping of column name to plain value
 (str, int, JSON-able dict/list, or an aware datetime for the time columns) and read back as a `LeaseRecord`.
 Times are stored as UTC ISO-8601 text with microseconds and a `Z` (`2025-01-31T09:00:00.000000Z`), so they
 sort as text.
@@ -9,7 +10,6 @@ sort as text.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +17,7 @@ from typing import Any, Final, Literal, TypedDict, cast
 
 from jitpim.audit.canonical import canonical_json
 from jitpim.errors import LedgerError
+from jitpim.model.lease import LeaseState
 
 __all__ = [
     "LEASE_COLUMNS",
@@ -44,7 +45,7 @@ class Column:
 
 # States after which a lease holds no access and needs nothing more. `release_failed` is deliberately NOT
 # terminal: access may still be granted, so the reaper must keep seeing it.
-TERMINAL_STATES: Final = frozenset({"released", "expired", "failed"})
+TERMINAL_STATES: Final = frozenset(state.value for state in LeaseState if state.is_terminal)
 
 LEASE_COLUMNS: Final = (
     Column("lease_id", "text", required=True, mutable=False),
@@ -76,7 +77,7 @@ LEASE_COLUMNS: Final = (
     Column("data", "json", json_type=dict),
 )
 _BY_NAME: Final = {column.name: column for column in LEASE_COLUMNS}
-_STATE: Final = re.compile(r"[a-z][a-z_]*")
+_STATES: Final = frozenset(state.value for state in LeaseState)
 
 
 class LeaseRecord(TypedDict):
@@ -168,8 +169,8 @@ def to_column(name: str, value: object) -> object:
     if spec.kind == "text":
         if not isinstance(value, str) or (spec.required and value == ""):
             raise _bad(name, "a non-empty string" if spec.required else "a string")
-        if name == "state" and _STATE.fullmatch(value) is None:
-            raise _bad(name, "a lowercase state name such as 'requested'")
+        if name == "state" and value not in _STATES:
+            raise _bad(name, "a lease state (" + ", ".join(state.value for state in LeaseState) + ")")
         return str(value)  # a StrEnum member (LeaseState, TargetKind) is stored as its value
     if spec.kind == "int":
         if isinstance(value, timedelta) and name.endswith("_duration_s"):

@@ -14,8 +14,10 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Self
 
+from jitpim.audit._ledger_core import Transition
+from jitpim.audit.db import Db
 from jitpim.audit.events import ChainVerification
 from jitpim.audit.location import LEDGER_ENV
 from jitpim.audit.records import EventRecord, LeaseRecord
@@ -25,14 +27,10 @@ __all__ = ["POSTGRES_SCHEMES", "AuditStore", "Db", "is_postgres_dsn", "open_stor
 POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
 
 
-class Db(Protocol):
-    """A connection inside one transaction: `execute(sql, params)` with `?` parameter markers."""
-
-    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
-
-
 class AuditStore(Protocol):
     """The ledger API shared by the SQLite and PostgreSQL ledgers."""
+
+    def begin(self, lease: Mapping[str, object], *, details: Mapping[str, object] | None = None) -> LeaseRecord: ...
 
     def get(self, lease_id: str) -> LeaseRecord: ...
 
@@ -47,6 +45,8 @@ class AuditStore(Protocol):
         kind: str | None = None,
         active_only: bool = False,
     ) -> builtins.list[LeaseRecord]: ...
+
+    def open_leases(self) -> builtins.list[LeaseRecord]: ...
 
     def events(self, lease_id: str | None = None, *, after_seq: int = 0) -> builtins.list[EventRecord]: ...
 
@@ -67,7 +67,7 @@ class AuditStore(Protocol):
         event_type: str,
         body: Mapping[str, object] | None = None,
         **fields: object,
-    ) -> Any: ...
+    ) -> Transition: ...
 
     def append_signed(
         self, event_type: str, build: Callable[[Any, int, str], tuple[Mapping[str, object], str]]
@@ -81,7 +81,7 @@ class AuditStore(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> Any: ...
+    def __enter__(self) -> Self: ...
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /

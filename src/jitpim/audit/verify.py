@@ -19,7 +19,7 @@ Signatures: a checkpoint vouches for everything before it (its writer re-checked
 checkpoint before signing, see checkpoints.py), so the summaries a later checkpoint by the same key covers
 need no check of their own; the latest checkpoint and what follows it are checked, on worker threads.
 
-Exported evidence files are checked by `verify_evidence.py`; `verify_path` picks the right one.
+Exported evidence files are checked by `verify_evidence.py`, where `verify_path` picks the right one.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ __all__ = [
     "plain_rows",
     "trusted_keys",
     "verify_ledger_file",
-    "verify_path",
     "verify_rows_fast",
     "verify_store",
     "walk_chain",
@@ -599,20 +598,6 @@ def verify_ledger_file(
     finally:
         conn.close()
     return report
-
-
-def verify_path(path: Path, *, keys: Mapping[str, PublicKey] | None, checkpoints: Sequence[Any] = ()) -> VerifyReport:
-    """A SQLite ledger file or an evidence (JSON lines) file, told apart by their first bytes."""
-    try:
-        with path.open("rb") as handle:
-            start = handle.read(len(SQLITE_MAGIC))
-    except OSError as error:
-        raise AuditError(f"cannot read: {error.strerror or type(error).__name__}", target=str(path)) from None
-    if start == SQLITE_MAGIC:
-        return verify_ledger_file(path, keys=keys, checkpoints=checkpoints)
-    from jitpim.audit.verify_evidence import verify_evidence_file
-
-    return verify_evidence_file(path, keys=keys)
 
 
 def trusted_keys(keys: Iterable[PublicKey]) -> dict[str, PublicKey]:

@@ -13,7 +13,7 @@ run's file cannot stand in for another's. The checkpoint a run file carries must
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,17 @@ from jitpim.audit.evidence_file import (
 )
 from jitpim.audit.signing import PublicKey, Signature
 from jitpim.audit.summary import SUMMARY_EVENT, signed_body
-from jitpim.audit.verify import Problem, VerifyReport, check_summary_signature, event_hash_from_text
+from jitpim.audit.verify import (
+    SQLITE_MAGIC,
+    Problem,
+    VerifyReport,
+    check_summary_signature,
+    event_hash_from_text,
+    verify_ledger_file,
+)
 from jitpim.errors import AuditError, ConfigError
 
-__all__ = ["parse_run", "verify_evidence_file", "verify_evidence_lines"]
+__all__ = ["parse_run", "verify_evidence_file", "verify_evidence_lines", "verify_path"]
 
 _END_KEYS = frozenset({"type", "count", "last_hash", "signature"})
 _LINE_KEYS = frozenset({"n", "prev_hash", "hash", "record"})
@@ -389,3 +396,15 @@ def verify_evidence_file(
             )
             return report
     return verify_evidence_lines(lines, source=str(path), keys=keys, expected_run=expected_run)
+
+
+def verify_path(path: Path, *, keys: Mapping[str, PublicKey] | None, checkpoints: Sequence[Any] = ()) -> VerifyReport:
+    """A SQLite ledger file or an evidence (JSON lines) file, told apart by their first bytes."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(len(SQLITE_MAGIC))
+    except OSError as error:
+        raise AuditError(f"cannot read: {error.strerror or type(error).__name__}", target=str(path)) from None
+    if start == SQLITE_MAGIC:
+        return verify_ledger_file(path, keys=keys, checkpoints=checkpoints)
+    return verify_evidence_file(path, keys=keys)

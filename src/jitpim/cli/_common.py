@@ -9,25 +9,30 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..errors import JitError, UsageError
 from ..model import Mode, Target, parse_duration
 
+if TYPE_CHECKING:
+    from ..api import Runtime, Settings
+    from ..auth import Identity
+    from ..lifecycle import LifecycleOptions, Plan, Step
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "CommonOptions",
-    "Runtime",
     "TextProgress",
     "common_options",
     "echo_json",
     "lifecycle_options",
     "lifecycle_settings",
     "open_runtime",
+    "settings_for",
     "target_options",
     "targets_from",
     "with_common",
@@ -133,6 +138,14 @@ lifecycle_options = _compose(
         "expire at the source (the record says which).",
     ),
     click.option("--no-reuse", is_flag=True, help="Always grant anew, even when an equivalent grant exists."),
+    click.option(
+        "--release-deadline",
+        default="10m",
+        show_default=True,
+        envvar="JITPIM_RELEASE_DEADLINE",
+        help="How long a throttled or unanswered release is asked again (honouring Retry-After) before it "
+        "counts as failed (exit 85).",
+    ),
 )
 
 
@@ -159,7 +172,9 @@ class CommonOptions:
         )
 
 
-def duration_option(value: str, name: str) -> timedelta:
+def duration_option(value: str, name: str, *, zero_ok: bool = False) -> timedelta:
+    if zero_ok and value.strip().lower() in ("0", "0s", "now"):
+        return timedelta(0)
     try:
         return parse_duration(value)
     except JitError as exc:
@@ -224,9 +239,9 @@ class TextProgress:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.started: Any = None
+        self.started: datetime | None = None
 
-    def step(self, step: Any) -> None:
+    def step(self, step: Step) -> None:
         if self.quiet:
             return
         if self.started is None:
@@ -235,64 +250,38 @@ class TextProgress:
         click.echo(click.style(f"[{elapsed:6.1f}s] ", dim=True) + f"{step.name}: {step.message}", err=True)
 
 
-@dataclass
-class Runtime:
-    options: CommonOptions
-    session: Any
-    clock: Any
-    timeline: Any
-    github: Any
-    _ledger: Any = None
-    _run: Any = None
+def settings_for(
+    options: CommonOptions, mode: Mode | None = None, lifecycle: LifecycleOptions | None = None
+) -> Settings:
+    """The api's settings from the common flags (whose defaults already came from the environment)."""
+    from ..api import Settings
+    from ..lifecycle import LifecycleOptions
 
-    @property
-    def run(self) -> Any:
-        """The CI provenance to record, from the job's verified GitHub ID token when it has one (fetched on
-        first use: commands that record nothing never ask for a token); disagreements are warnings."""
-        if self._run is None:
-            from ..ci.provenance import verified_run_context
-
-            choice = self.session.credential_choice
-            self._run = verified_run_context(
-                self.session.cloud,
-                environ=self.session.environ,
-                source=getattr(choice, "github", None),
-                warn=lambda message: self.github.warning(message, title="jitpim provenance"),
-            )
-        return self._run
-
-    @property
-    def ledger(self) -> Any:
-        """Opened on first use: `plan` never touches (or creates) the ledger."""
-        if self._ledger is None:
-            from ..audit.ledger import Ledger
-
-            self._ledger = Ledger.open(self.options.ledger)
-        return self._ledger
-
-    def close(self) -> None:
-        self.session.close()
-        if self._ledger is not None:
-            self._ledger.close()
+    return Settings(
+        mode=mode or options.mode,
+        cloud=options.cloud,
+        emulator_url=options.emulator_url,
+        ca_bundle=options.ca_bundle,
+        ledger=options.ledger,
+        environ=os.environ,
+        lifecycle=lifecycle or LifecycleOptions(),
+    )
 
 
 @contextmanager
-def open_runtime(options: CommonOptions, mode: Mode | None = None) -> Iterator[Runtime]:
-    """Cloud, identity session, ledger, clock and progress for one command; closes them after."""
+def open_runtime(
+    options: CommonOptions, mode: Mode | None = None, lifecycle: LifecycleOptions | None = None
+) -> Iterator[Runtime]:
+    """Cloud, identity session, ledger, clock and progress for one command; closes them after. With
+    --output json, stdout is one JSON document: workflow commands (::add-mask::) go to stderr, which the runner
+    reads for commands as well."""
+    from ..api import Runtime
     from ..ci.github import GitHubActions
-    from ..cloud import resolve_cloud
-    from ..lifecycle import Session, SystemClock, Timeline
 
-    cloud = resolve_cloud(options.cloud, emulator_url=options.emulator_url, ca_bundle=options.ca_bundle)
-    clock = SystemClock()
+    github = GitHubActions(stdout=sys.stderr) if options.output == "json" else GitHubActions()
     live = TextProgress(options.quiet or options.output == "json")
-    timeline = Timeline(live=live)
-    session = Session(cloud, mode or options.mode, clock)
-    runtime = Runtime(options, session, clock, timeline, GitHubActions())
-    try:
+    with Runtime.open(settings_for(options, mode, lifecycle), live=live, github=github) as runtime:
         yield runtime
-    finally:
-        runtime.close()
 
 
 def with_common(func: F) -> F:
@@ -306,13 +295,13 @@ def with_common(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def echo_json(data: Any) -> None:
+def echo_json(data: object) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def lifecycle_settings(mode: Mode, kwargs: dict[str, Any]) -> Any:
+def lifecycle_settings(mode: Mode, kwargs: dict[str, Any]) -> LifecycleOptions:
     """LifecycleOptions from the lifecycle flags (popped from kwargs)."""
     from ..lifecycle import LifecycleOptions
 
@@ -322,11 +311,12 @@ def lifecycle_settings(mode: Mode, kwargs: dict[str, Any]) -> Any:
         approval_timeout=duration_option(kwargs.pop("approval_timeout"), "--approval-timeout"),
         effective_timeout=duration_option(kwargs.pop("effective_timeout"), "--effective-timeout"),
         early_release=kwargs.pop("early_release"),
+        release_deadline=duration_option(kwargs.pop("release_deadline"), "--release-deadline"),
         reuse_existing=not kwargs.pop("no_reuse"),
     )
 
 
-def describe_plan(plan: Any, identity: Any, mode: Mode) -> str:
+def describe_plan(plan: Plan, identity: Identity, mode: Mode) -> str:
     from ..model import format_duration
 
     lines = [f"Plan ({mode} mode, as {identity.describe()}):"]

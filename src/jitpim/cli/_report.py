@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["cloud_environment", "github_report", "summary_text"]
+if TYPE_CHECKING:
+    from ..ci.github import GitHubActions
+    from ..lifecycle import ReleaseReport
+
+__all__ = ["github_report", "summary_text"]
 
 
-def summary_text(leases: Sequence[dict[str, Any]], releases: Sequence[Any], exit_code: int | None) -> str:
+def summary_text(leases: Sequence[dict[str, Any]], releases: Sequence[ReleaseReport], exit_code: int | None) -> str:
     lines = []
-    outcomes = {r.lease_id: r.outcome for r in releases}
+    outcomes = {r.lease_id: str(r.outcome) for r in releases}
     for lease in leases:
         target = lease["target"]
         lines.append(
@@ -23,7 +27,11 @@ def summary_text(leases: Sequence[dict[str, Any]], releases: Sequence[Any], exit
 
 
 def github_report(
-    github: Any, title: str, leases: Sequence[dict[str, Any]], releases: Sequence[Any], exit_code: int | None
+    github: GitHubActions,
+    title: str,
+    leases: Sequence[dict[str, Any]],
+    releases: Sequence[ReleaseReport],
+    exit_code: int | None,
 ) -> None:
     """Outputs `lease-ids`, `lease-end`, `exit-code` and a step-summary table (no-ops outside Actions)."""
     if not github.active:
@@ -35,7 +43,7 @@ def github_report(
         github.set_output("lease-end", min(ends))
     if exit_code is not None:
         github.set_output("exit-code", str(exit_code))
-    outcomes = {r.lease_id: r.outcome for r in releases}
+    outcomes = {r.lease_id: str(r.outcome) for r in releases}
     rows = ["| lease | target | role | scope | until | release |", "|---|---|---|---|---|---|"]
     for lease in leases:
         t = lease["target"]
@@ -44,17 +52,3 @@ def github_report(
             f"{lease['grant'].get('end_at') or '-'} | {outcomes.get(lease['lease_id'], lease.get('state'))} |"
         )
     github.add_summary(f"### {title}\n\n" + "\n".join(rows) + "\n")
-
-
-def cloud_environment(rt: Any) -> dict[str, str]:
-    """What the child needs to reach the same cloud as jitpim: the authority, the tenant, and for the
-    emulator the CA bundle (trusted explicitly by Azure SDKs through REQUESTS_CA_BUNDLE/SSL_CERT_FILE only
-    when the caller set them; jitpim never replaces the user's trust store on its own)."""
-    cloud = rt.session.cloud
-    identity = rt.session.identity()
-    env = {"AZURE_AUTHORITY_HOST": cloud.authority_host, "AZURE_TENANT_ID": identity.tenant_id}
-    if cloud.name == "emulator":
-        env["JITPIM_EMULATOR_URL"] = cloud.authority_host
-        if cloud.ca_bundle:
-            env["JITPIM_CA_BUNDLE"] = cloud.ca_bundle
-    return env

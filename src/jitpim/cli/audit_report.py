@@ -50,7 +50,8 @@ def report(path: Path | None, html_file: Path, public_keys: tuple[Path, ...], le
     from ..audit.signing import load_public_key, load_signer
     from ..audit.store import is_postgres_dsn, open_store, store_file
     from ..audit.summary import summary_records
-    from ..audit.verify import SQLITE_MAGIC, verify_path, verify_store
+    from ..audit.verify import SQLITE_MAGIC, verify_store
+    from ..audit.verify_evidence import verify_path
     from ..dashboard.report import evidence_records, render_report
 
     explicit = {k.key_id: k for k in (load_public_key(p) for p in public_keys)}

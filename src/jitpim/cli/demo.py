@@ -122,21 +122,17 @@ def _walkthrough(
     workdir: Path,
     recorder: DemoRecorder,
 ) -> dict[str, Any]:
+    from ..api import Runtime, Settings
+    from ..api.rotation import check_run_context, rotate_secret_planned, secret_target
     from ..audit.ledger import Ledger
     from ..ci.github import GitHubActions
     from ..ci.provenance import verified_run_context
     from ..cloud import resolve_cloud
-    from ..lifecycle import LifecycleOptions, Session, Timeline, make_plan
-    from ..model import Mode, Ticket, format_duration
+    from ..lifecycle import make_plan
+    from ..model import Ticket, format_duration
     from ..rotation import SecretRotationRequest, ValidationSpec, VaultSecrets, generate, resolve_vault
     from ._demo_job import VALIDATOR, DemoClock, job_environment
-    from ._rotation_run import (
-        RotationRuntime,
-        check_run_context,
-        github_secret_report,
-        rotate_secret,
-        secret_target,
-    )
+    from .rotate import github_secret_report
 
     vault_name, secret_name = _first_secret(scenario)
     env = job_environment(info, claims, workdir, path=os.environ.get("PATH", os.defpath))
@@ -157,9 +153,9 @@ def _walkthrough(
     )
     runner_log = io.StringIO()  # the runner consumes workflow commands (::add-mask::); nothing is printed
     github = GitHubActions(environ=env, stdout=runner_log, stderr=runner_log)
-    session = Session(resolve_cloud(environ=env), Mode.DIRECT, clock, environ=env, sleep=clock.sleep)
     ledger = Ledger.open(env["JITPIM_LEDGER"], environ=env, clock=clock.now)
-    rt = RotationRuntime(session, ledger, run, clock, Timeline(live=recorder), github, env, LifecycleOptions())
+    rt = Runtime.open(Settings.from_environ(env), clock=clock, live=recorder, github=github, run=run, ledger=ledger)
+    session = rt.session
     report: dict[str, Any] = {"scenario": "default" if scenario is None else "custom"}
     value: Any = None
     try:
@@ -188,7 +184,7 @@ def _walkthrough(
             grace=_GRACE,
             secret_name=secret_name,
         )
-        plan = make_plan([target], contexts=session.context, options=rt.options, clock=clock)
+        plan = make_plan([target], contexts=session.context, options=rt.options(), clock=clock)
         item = plan.items[0]
         say(
             "plan",
@@ -199,7 +195,7 @@ def _walkthrough(
         )
         request = SecretRotationRequest(name=secret_name, expires_in=timedelta(days=90), disable_older_after=_GRACE)
         validation = ValidationSpec.parse([sys.executable, "-c", VALIDATOR])
-        result = rotate_secret(rt, plan, vault, request, value, source, validation)
+        result = rotate_secret_planned(rt, plan, vault, request, value, source, validation)
         report["rotation"] = result.to_json()
         github_secret_report(github, result)
         _check_rotation(recorder, result)
@@ -213,7 +209,7 @@ def _walkthrough(
         say("failed", f"the demo stopped: {exc}", error=exc.to_json())
         recorder.check("walkthrough completed", False, str(exc))
     finally:
-        session.close()
+        rt.close()
         ledger.close()
     if value is not None:
         _check_no_leak(recorder, value, workdir, env, recorder.timeline_json())

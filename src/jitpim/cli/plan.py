@@ -6,8 +6,10 @@ from typing import Any
 
 import click
 
+from ..errors import JitError
 from ..model import Mode
 from ._common import (
+    CommonOptions,
     common_options,
     describe_plan,
     echo_json,
@@ -29,7 +31,7 @@ __all__ = ["plan"]
 @lifecycle_options
 @handle_errors
 @with_common
-def plan(common: Any, **kwargs: Any) -> None:
+def plan(common: CommonOptions, **kwargs: Any) -> None:
     """Resolve the targets, read their PIM policies, and print the decision: the duration after
     clamping, and the reason for every clamp or refusal. Nothing is requested and nothing is written.
 
@@ -42,22 +44,21 @@ def plan(common: Any, **kwargs: Any) -> None:
         --scope /subscriptions/$SUB/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv \\
         --duration 10m --justification "rotate db password"
     """
-    from ..lifecycle import make_plan
+    from .. import api
 
     targets, profile_mode = targets_from(kwargs)
     mode = Mode(profile_mode) if profile_mode else common.mode
     options = lifecycle_settings(mode, kwargs)
     with open_runtime(common, mode) as rt:
-        result = make_plan(targets, contexts=rt.session.context, options=options, clock=rt.clock)
+        result = api.plan(rt, api.AccessRequest(tuple(targets), options))
         identity = rt.session.identity()
         if common.output == "json":
             echo_json({"identity": identity.to_json(), "mode": str(mode), **result.to_json()})
-        else:
-            click.echo(describe_plan(result, identity, mode))
-        if not result.allowed:
-            if common.output == "json":
-                try:
-                    result.raise_for_refusal()
-                except Exception as exc:
-                    raise SystemExit(getattr(exc, "exit_code", 1)) from None
-            result.raise_for_refusal()
+            # The plan is the JSON document; the refusal shows only in the exit status.
+            try:
+                result.raise_for_refusal()
+            except JitError as exc:
+                raise SystemExit(exc.exit_code) from None
+            return
+        click.echo(describe_plan(result, identity, mode))
+        result.raise_for_refusal()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from ..errors import LeaseNotFoundError, ReleaseFailedError, UsageError
+from ..errors import UsageError
 from ..model import Mode
 from . import _broker_mode
-from ._common import common_options, echo_json, open_runtime, with_common
-from ._evidence import record_evidence
+from ._common import CommonOptions, common_options, duration_option, echo_json, open_runtime, with_common
 from ._output import handle_errors
 
 __all__ = ["release"]
@@ -27,16 +24,24 @@ __all__ = ["release"]
     show_default=True,
     help="When PIM refuses removal in the first 5 minutes: wait for the window, or leave it to expire.",
 )
+@click.option(
+    "--release-deadline",
+    default="10m",
+    show_default=True,
+    envvar="JITPIM_RELEASE_DEADLINE",
+    help="How long a throttled or unanswered release is asked again (honouring Retry-After) before it fails.",
+)
 @common_options
 @_broker_mode.broker_options
 @handle_errors
 @with_common
 def release(
-    common: Any,
+    common: CommonOptions,
     lease_ids: tuple[str, ...],
     run_key: str | None,
     all_: bool,
     early_release: str,
+    release_deadline: str,
     broker_url: str | None,
     broker_audience: str | None,
 ) -> None:
@@ -54,47 +59,29 @@ def release(
       jitpim release --run "gh-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"   # the last step of a job
       jitpim release --all --early-release expire
     """
-    from ..lifecycle import LifecycleOptions, Releaser, held_from_record
+    from .. import api
 
-    if sum(bool(x) for x in (lease_ids, run_key, all_)) != 1:
-        raise UsageError("name the leases to release: LEASE_ID..., --run RUN, or --all (exactly one of them)")
     if common.mode is Mode.BROKER:
+        if sum(bool(x) for x in (lease_ids, run_key, all_)) != 1:
+            raise UsageError("name the leases to release: LEASE_ID..., --run RUN, or --all (exactly one of them)")
         # Broker requests are named by request id; --run/--all release every open request of this job.
         return _broker_mode.release(common, lease_ids, bool(run_key or all_), broker_url, broker_audience)
+    request = api.ReleaseRequest(
+        lease_ids=lease_ids,
+        run_key=run_key,
+        all_mine=all_,
+        early_release=early_release,
+        release_deadline=duration_option(release_deadline, "--release-deadline"),
+    )
     with open_runtime(common) as rt:
-        open_leases = rt.ledger.open_leases()
-        if lease_ids:
-            records = []
-            for lid in lease_ids:
-                record = rt.ledger.find(lid)
-                if record is None:
-                    raise LeaseNotFoundError(f"no lease {lid} in the ledger {rt.ledger.path}")
-                records.append(record)
-        elif run_key:
-            records = [r for r in open_leases if r["lease_id"].startswith(run_key + "/")]
-        else:
-            me = rt.session.identity().object_id
-            records = [r for r in open_leases if r.get("principal_id") == me]
-        options = LifecycleOptions(mode=common.mode, early_release=early_release)
-        releaser = Releaser(rt.ledger, rt.clock, options, rt.timeline)
-        reports = []
-        for record in records:
-            if record["state"] in ("released", "expired", "failed"):
-                reports.append({"lease_id": record["lease_id"], "outcome": f"already {record['state']}"})
-                continue
-            held = held_from_record(record, rt.session.context)
-            reports.append(releaser.release(held).to_json())
-        evidence = record_evidence(rt, [r["lease_id"] for r in reports], quiet=common.output == "json")
+        result = api.release(rt, request)
         if common.output == "json":
-            echo_json({"releases": reports, "audit": evidence.to_json() if evidence else None})
+            echo_json(result.to_json())
         else:
-            if not reports:
+            if not result.rows:
                 click.echo("no open leases matched")
-            for report in reports:
+            for row in result.to_json()["releases"]:
                 click.echo(
-                    f"{report['lease_id']}: {report['outcome']}"
-                    + (f" ({report['detail']})" if report.get("detail") else "")
+                    f"{row['lease_id']}: {row['outcome']}" + (f" ({row['detail']})" if row.get("detail") else "")
                 )
-        failed = [r["lease_id"] for r in reports if r["outcome"] == "failed"]
-        if failed:
-            raise ReleaseFailedError("release failed for " + ", ".join(failed))
+        result.raise_for_failure()

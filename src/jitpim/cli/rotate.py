@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import UsageError
-from ..model import Mode
+from ..model import Mode, Target
 from ._common import (
+    CommonOptions,
     common_options,
     duration_option,
     echo_json,
@@ -25,7 +26,12 @@ from ._common import (
 from ._output import handle_errors
 from ._report import github_report, summary_text
 
-__all__ = ["rotate"]
+if TYPE_CHECKING:
+    from ..api import AppRotationResult, Runtime, SecretRotationResult, ValueFactory
+    from ..ci.github import GitHubActions
+    from ..rotation import ValidationSpec
+
+__all__ = ["github_secret_report", "rotate"]
 
 _TARGET_FLAGS = ("kind", "role", "scope", "access", "tenant", "duration", "justification", "ticket", "start")
 
@@ -44,32 +50,7 @@ def _optional_duration(value: str | None, name: str, *, zero_ok: bool = False) -
     return duration_option(value, name)
 
 
-def _runtime(rt: Any, kwargs: dict[str, Any], mode: Mode) -> Any:
-    from ..ci.github import GitHubActions
-    from ._rotation_run import RotationRuntime
-
-    # With --output json, stdout is one JSON document: workflow commands (::add-mask::) go to stderr, which the
-    # runner reads for commands as well.
-    github = GitHubActions(stdout=sys.stderr) if rt.options.output == "json" else rt.github
-    return RotationRuntime(
-        session=rt.session,
-        ledger=rt.ledger,
-        run=rt.run,
-        clock=rt.clock,
-        timeline=rt.timeline,
-        github=github,
-        environ=os.environ,
-        options=lifecycle_settings(mode, kwargs),
-    )
-
-
-def _ticket(text: str | None) -> Any:
-    from ..model import Ticket
-
-    return Ticket.parse(text) if text else None
-
-
-def _custom_targets(kwargs: dict[str, Any]) -> tuple[list[Any], str | None] | None:
+def _custom_targets(kwargs: dict[str, Any]) -> tuple[list[Target], str | None] | None:
     """The targets the flags or a profile give, or None when the command's default elevation applies."""
     if kwargs.get("kind") or kwargs.get("profile"):
         return targets_from(kwargs)
@@ -86,8 +67,9 @@ def _pop_target_flags(kwargs: dict[str, Any]) -> dict[str, Any]:
     return flags
 
 
-def _value(kwargs: dict[str, Any]) -> Any:
-    """The new value and where it came from, per the value options (popped)."""
+def _value(kwargs: dict[str, Any]) -> ValueFactory:
+    """How to make the new value (run once the elevation is planned and allowed), per the value options
+    (popped; checked now)."""
     from ..rotation import from_file, from_generator, from_stream, generate
 
     generator, from_stdin, path = kwargs.pop("generator"), kwargs.pop("from_stdin"), kwargs.pop("from_file")
@@ -97,15 +79,15 @@ def _value(kwargs: dict[str, Any]) -> Any:
     if (generator or from_stdin or path) and (length is not None or alphabet is not None):
         raise UsageError("--length and --alphabet apply to generated values only")
     if generator:
-        return from_generator(generator)
+        return lambda: from_generator(generator)
     if from_stdin:
-        return from_stream()
+        return from_stream
     if path:
-        return from_file(path)
-    return generate(length if length is not None else 40, alphabet)
+        return lambda: from_file(path)
+    return lambda: generate(length if length is not None else 40, alphabet)
 
 
-def _validation(kwargs: dict[str, Any]) -> Any:
+def _validation(kwargs: dict[str, Any]) -> ValidationSpec | None:
     from ..rotation import ValidationSpec
 
     command, via = kwargs.pop("validate_command"), kwargs.pop("validate_via")
@@ -144,7 +126,7 @@ subscription_option = click.option(
 @lifecycle_options
 @handle_errors
 @with_common
-def secret(common: Any, **kwargs: Any) -> None:
+def secret(common: CommonOptions, **kwargs: Any) -> None:
     """Rotate one Key Vault secret. By default jitpim grants itself Key Vault Secrets Officer on the vault
     (plain RBAC, released and verified afterwards), waits until writes work, writes the new version
     (tagged with run, lease and actor; never the value), validates it, and on failure restores the previous
@@ -162,9 +144,7 @@ def secret(common: Any, **kwargs: Any) -> None:
       jitpim rotate secret --vault kv-payments --name db-password --ticket ServiceNow:CHG0042001 \\
         --validate './check-db-login.sh' --disable-older-after 1h
     """
-    from ..lifecycle import make_plan
-    from ..rotation import SecretRotationRequest, resolve_vault
-    from ._rotation_run import check_run_context, rotate_secret, secret_target
+    from .. import api
 
     expires_in = _optional_duration(kwargs.pop("expires_in"), "--expires-in")
     grace = _optional_duration(kwargs.pop("disable_older_after"), "--disable-older-after", zero_ok=True)
@@ -172,43 +152,46 @@ def secret(common: Any, **kwargs: Any) -> None:
     custom = _custom_targets(kwargs)
     flags = _pop_target_flags(kwargs) if custom is None else {}
     mode = Mode(custom[1]) if custom and custom[1] else common.mode
-    with open_runtime(common, mode) as base:
-        rt = _runtime(base, kwargs, mode)
-        ticket = _ticket(flags.get("ticket")) or (custom[0][0].ticket if custom else None)
-        check_run_context(rt.run, ticket)
-        vault = resolve_vault(rt.session.context(None).arm, kwargs.pop("vault"), subscription_id=kwargs["subscription"])
-        name = kwargs.pop("secret_name")
-        targets = (
-            custom[0]
-            if custom
-            else [
-                secret_target(
-                    vault,
-                    duration=flags["duration"],
-                    justification=flags["justification"],
-                    ticket=flags["ticket"],
-                    start=flags["start"],
-                    grace=grace,
-                    secret_name=name,
-                )
-            ]
-        )
-        plan = make_plan(targets, contexts=rt.session.context, options=rt.options, clock=rt.clock)
-        plan.raise_for_refusal()
-        value, source = _value(kwargs)
-        rt.github.mask(value.reveal())
-        rt.say("value", f"new value ready ({source.kind}: {source.detail}); it is never printed")
-        request = SecretRotationRequest(
-            name=name, content_type=kwargs.pop("content_type"), expires_in=expires_in, disable_older_after=grace
-        )
-        result = rotate_secret(rt, plan, vault, request, value, source, validation)
+    options = lifecycle_settings(mode, kwargs)
+    request = api.SecretRotationInput(
+        vault=kwargs.pop("vault"),
+        name=kwargs.pop("secret_name"),
+        subscription_id=kwargs.pop("subscription"),
+        value=_value(kwargs),
+        validation=validation,
+        content_type=kwargs.pop("content_type"),
+        expires_in=expires_in,
+        disable_older_after=grace,
+        targets=tuple(custom[0]) if custom else (),
+        duration=flags.get("duration"),
+        justification=flags.get("justification"),
+        ticket=flags.get("ticket"),
+        start=flags.get("start"),
+        options=options,
+    )
+    with open_runtime(common, mode) as rt:
+        result = api.rotate_secret(rt, request)
         _report_secret(rt, common, result)
     sys.exit(result.exit_code)
 
 
-def _report_secret(rt: Any, common: Any, result: Any) -> None:
-    from ._rotation_run import github_secret_report
+def github_secret_report(github: GitHubActions, result: SecretRotationResult) -> None:
+    """Step outputs `rotation-state`, `secret-version`, `previous-version` (plus the lease outputs) and a
+    step-summary section; no-ops outside GitHub Actions."""
+    github_report(github, "jitpim rotate secret", result.leases, result.releases, result.exit_code)
+    outcome = result.outcome
+    if outcome is None or not github.active:
+        return
+    github.set_output("rotation-state", outcome.final_state)
+    github.set_output("secret-version", outcome.current_version_id or "")
+    github.set_output("previous-version", outcome.previous_version_id or "")
+    github.add_summary(
+        f"Secret `{outcome.secret_name}` in `{outcome.vault_name or outcome.vault_url}`: **{outcome.final_state}** "
+        f"(current version `{outcome.current_version_id}`, previous `{outcome.previous_version_id}`)\n"
+    )
 
+
+def _report_secret(rt: Runtime, common: CommonOptions, result: SecretRotationResult) -> None:
     outcome = result.outcome
     github_secret_report(rt.github, result)
     if common.output == "json":
@@ -252,7 +235,7 @@ def _split_store(text: str | None) -> tuple[str, str] | None:
 @lifecycle_options
 @handle_errors
 @with_common
-def app_credential(common: Any, **kwargs: Any) -> None:
+def app_credential(common: CommonOptions, **kwargs: Any) -> None:
     """Make-before-break rotation of an app registration's client secret: addPassword, store the new
     secret in Key Vault (--store-in), validate it by obtaining a token with it (retrying while Entra
     replicates it), then removePassword of the old one. On failure the new secret is removed and the
@@ -267,66 +250,36 @@ def app_credential(common: Any, **kwargs: Any) -> None:
       jitpim rotate app-credential --app payments-api --store-in kv-payments/payments-api-secret \\
         --ticket ServiceNow:CHG0042001 --lifetime 90d
     """
-    from ..lifecycle import make_plan
-    from ..model import Target, format_duration
-    from ..rotation import AppCredentialRequest, resolve_app, resolve_vault
-    from ._rotation_run import check_run_context, rotate_app_credential, secret_target
+    from .. import api
 
     lifetime = duration_option(kwargs.pop("lifetime"), "--lifetime")
     store = _split_store(kwargs.pop("store_in"))
     custom = _custom_targets(kwargs)
     flags = _pop_target_flags(kwargs) if custom is None else {}
     mode = Mode(custom[1]) if custom and custom[1] else common.mode
-    with open_runtime(common, mode) as base:
-        rt = _runtime(base, kwargs, mode)
-        ticket = _ticket(flags.get("ticket")) or (custom[0][0].ticket if custom else None)
-        check_run_context(rt.run, ticket)
-        ctx = rt.session.context(None)
-        app = resolve_app(ctx.graph, kwargs["app"])
-        vault = resolve_vault(ctx.arm, store[0], subscription_id=kwargs["subscription"]) if store else None
-        if custom:
-            targets = custom[0]
-        else:
-            justification = flags["justification"] or f"Rotate the client secret of {app.display_name} (jitpim)"
-            duration = flags["duration"] or format_duration(timedelta(minutes=10))
-            targets = [
-                Target.from_flags(
-                    kind="entra-role",
-                    role="Cloud Application Administrator",
-                    scope=f"/{app.object_id}",
-                    duration=duration,
-                    justification=justification,
-                    ticket=flags["ticket"],
-                    start=flags["start"],
-                )
-            ]
-            if vault is not None and store is not None:
-                targets.append(
-                    secret_target(
-                        vault,
-                        duration=duration,
-                        justification=justification,
-                        ticket=flags["ticket"],
-                        start=flags["start"],
-                        secret_name=store[1],
-                    )
-                )
-        plan = make_plan(targets, contexts=rt.session.context, options=rt.options, clock=rt.clock)
-        request = AppCredentialRequest(
-            app=app.app_id,
-            display_name=f"jitpim {rt.run.run_key or 'local'}",
-            lifetime=lifetime,
-            validate_scope=kwargs.pop("validate_scope"),
-            remove_key_ids=tuple(kwargs.pop("remove_key_id")) or None,
-            keep_old=kwargs.pop("keep_old"),
-            store_name=store[1] if store else None,
-        )
-        result = rotate_app_credential(rt, plan, request, vault, mask=lambda value: rt.github.mask(value.reveal()))
+    options = lifecycle_settings(mode, kwargs)
+    request = api.AppCredentialInput(
+        app=kwargs.pop("app"),
+        store_in=store,
+        subscription_id=kwargs.pop("subscription"),
+        validate_scope=kwargs.pop("validate_scope"),
+        lifetime=lifetime,
+        remove_key_ids=tuple(kwargs.pop("remove_key_id")) or None,
+        keep_old=kwargs.pop("keep_old"),
+        targets=tuple(custom[0]) if custom else (),
+        duration=flags.get("duration"),
+        justification=flags.get("justification"),
+        ticket=flags.get("ticket"),
+        start=flags.get("start"),
+        options=options,
+    )
+    with open_runtime(common, mode) as rt:
+        result = api.rotate_app_credential(rt, request)
         _report_app(rt, common, result)
     sys.exit(result.exit_code)
 
 
-def _report_app(rt: Any, common: Any, result: Any) -> None:
+def _report_app(rt: Runtime, common: CommonOptions, result: AppRotationResult) -> None:
     outcome = result.outcome
     github = rt.github
     github_report(github, "jitpim rotate app-credential", result.leases, result.releases, result.exit_code)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from ._common import common_options, echo_json, open_runtime, with_common
+from ._common import CommonOptions, common_options, echo_json, open_runtime, with_common
 from ._output import handle_errors
 
 __all__ = ["status"]
@@ -19,7 +17,7 @@ __all__ = ["status"]
 @common_options
 @handle_errors
 @with_common
-def status(common: Any, all_: bool, live: bool, run_key: str | None) -> None:
+def status(common: CommonOptions, all_: bool, live: bool, run_key: str | None) -> None:
     """List leases from the ledger: id, state, target, until when, and who holds them. With --live, each
     open lease is checked against the API (is the grant still there?).
 
@@ -29,42 +27,19 @@ def status(common: Any, all_: bool, live: bool, run_key: str | None) -> None:
       jitpim status --all --run "gh-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"
       jitpim status --live -o json
     """
-    from ..lifecycle import held_from_record
+    from .. import api
 
     with open_runtime(common) as rt:
-        records = rt.ledger.list() if all_ else rt.ledger.open_leases()
-        if run_key:
-            records = [r for r in records if r["lease_id"].startswith(run_key + "/")]
-        rows: list[dict[str, Any]] = []
-        for record in records:
-            row = {
-                "lease_id": record["lease_id"],
-                "state": record["state"],
-                "kind": record["kind"],
-                "role": record["role"],
-                "scope": record["scope"],
-                "principal_id": record.get("principal_id"),
-                "end_at": record.get("end_at"),
-                "outcome": record.get("outcome"),
-                "owner_pid": record.get("owner_pid"),
-            }
-            if live and record["state"] not in ("released", "expired", "failed"):
-                try:
-                    held = held_from_record(record, rt.session.context)
-                    existing = held.provider.find_existing(held.resolved, held.ctx)
-                    row["live"] = "active" if existing is not None else "gone"
-                except Exception as exc:
-                    row["live"] = f"unknown ({type(exc).__name__})"
-            rows.append(row)
+        result = api.status(rt, api.StatusRequest(all_leases=all_, live=live, run_key=run_key))
         if common.output == "json":
-            echo_json({"ledger": str(rt.ledger.path), "leases": rows})
+            echo_json(result.to_json())
             return
-        if not rows:
+        if not result.leases:
             click.echo("no open leases" if not all_ else "no leases")
             return
-        for row in rows:
-            live_note = f"  live: {row['live']}" if "live" in row else ""
+        for row in result.leases:
+            live_note = f"  live: {row.live}" if row.live is not None else ""
             click.echo(
-                f"{row['lease_id']}  {row['state']:<15} {row['kind']:<10} {row['role']!r} on {row['scope']}  "
-                f"until {row['end_at'] or '-'}{live_note}"
+                f"{row.lease_id}  {row.state:<15} {row.kind:<10} {row.role!r} on {row.scope}  "
+                f"until {row.end_at or '-'}{live_note}"
             )

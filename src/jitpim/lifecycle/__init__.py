@@ -1,15 +1,18 @@
 """The elevation lifecycle: plan -> grant -> wait -> effective -> run -> release -> record, with releases
-guaranteed on every exit path (see docs/explanation/lifecycle.md)."""
+guaranteed on every exit path (see docs/explanation/lifecycle.md). `hold` is the one way to hold a lease."""
 
 from __future__ import annotations
 
 from .access_file import AccessFile, Profile, find_access_file, load_access_file
-from .elevation import Elevation, HeldLease
+from .elevation import Elevation
+from .evidence import Evidence, EvidenceWriter, StepOutputs, with_sink_status
 from .execution import ExecResult, child_environment, execute
+from .held import HeldLease
+from .holding import Hold, HoldContext, HoldOutcome, hold
 from .planning import ContextFactory, LifecycleOptions, Plan, PlannedTarget, make_plan
 from .reaper import Orphan, SourceFinding, SourceReap, find_orphans, reap, reap_source
 from .recorded import held_from_record
-from .release import Releaser, ReleaseReport
+from .release import Releaser, ReleaseReport, ReleaseStatus
 from .reporting import Reporter, Step, Timeline
 from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, run_child
 from .session import Session
@@ -23,8 +26,13 @@ __all__ = [
     "Clock",
     "ContextFactory",
     "Elevation",
+    "Evidence",
+    "EvidenceWriter",
     "ExecResult",
     "HeldLease",
+    "Hold",
+    "HoldContext",
+    "HoldOutcome",
     "Interrupted",
     "LifecycleOptions",
     "Orphan",
@@ -33,6 +41,7 @@ __all__ = [
     "Poller",
     "Profile",
     "ReleaseReport",
+    "ReleaseStatus",
     "Releaser",
     "Reporter",
     "Session",
@@ -40,6 +49,7 @@ __all__ = [
     "SourceFinding",
     "SourceReap",
     "Step",
+    "StepOutputs",
     "SystemClock",
     "Timeline",
     "check_not_nested",
@@ -48,9 +58,11 @@ __all__ = [
     "find_access_file",
     "find_orphans",
     "held_from_record",
+    "hold",
     "load_access_file",
     "make_plan",
     "reap",
     "reap_source",
     "run_child",
+    "with_sink_status",
 ]

@@ -20,9 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
 
-from ..audit.ledger import Ledger
+from ..audit.store import AuditStore
 from ..errors import (
     ApprovalDeniedError,
     ApprovalTimeoutError,
@@ -31,43 +30,19 @@ from ..errors import (
     NotEffectiveError,
     ProviderApiError,
     ProviderError,
-    ReleaseFailedError,
     ThrottledError,
 )
-from ..model import RunContext, format_duration, lease_id, new_local_run_key
-from ..providers import Grant, GrantMarker, GrantStatus, Provider, ProviderContext, ResolvedTarget
+from ..model import LeaseOutcome, LeaseState, RunContext, format_duration, lease_id, new_local_run_key
+from ..providers import Grant, GrantMarker, GrantStatus
+from .held import HeldLease
 from .planning import LifecycleOptions, Plan, PlannedTarget
-from .release import Releaser, ReleaseReport
+from .release import Releaser, ReleaseReport, release_failure
 from .reporting import Reporter, Step
 from .sharing import ReuseChoice, access_lost, is_jitpim_grant, join_grant
 from .signals import SignalGuard
 from .waiting import Clock, Poller
 
 __all__ = ["Elevation", "HeldLease"]
-
-
-@dataclass
-class HeldLease:
-    """A lease that may hold access: what is needed to release it (also rebuilt from the ledger)."""
-
-    lease_id: str
-    provider: Provider
-    resolved: ResolvedTarget
-    ctx: ProviderContext
-    grant: Grant
-    state: str = "granted"
-    granted_at: datetime | None = None
-    effective_at: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "lease_id": self.lease_id,
-            "target": self.resolved.to_json(),
-            "state": self.state,
-            "grant": self.grant.to_json(),
-            "granted_at": self.granted_at.isoformat() if self.granted_at else None,
-            "effective_at": self.effective_at.isoformat() if self.effective_at else None,
-        }
 
 
 # A grant with no usable answer is looked up, then asked again at most this many times in all.
@@ -84,7 +59,7 @@ class Elevation:
     """A context manager holding every lease of a plan (see the module docstring)."""
 
     plan: Plan
-    ledger: Ledger
+    ledger: AuditStore
     run: RunContext
     clock: Clock
     options: LifecycleOptions
@@ -96,13 +71,15 @@ class Elevation:
     held_by: str = "exec"
     held: list[HeldLease] = field(default_factory=list)
     releases: list[ReleaseReport] = field(default_factory=list)
+    # Every lease this elevation wrote to the ledger, granted or not: the evidence record covers them all.
+    begun: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.run_key = self.run_key or self.run.run_key or new_local_run_key(self.clock.now())
         self._poller = Poller(self.clock, initial=self.options.poll_initial, maximum=self.options.poll_maximum)
 
     # reporting -------------------------------------------------------------------------------------
-    def _say(self, name: str, message: str, lease: str | None = None, **data: Any) -> None:
+    def _say(self, name: str, message: str, lease: str | None = None, **data: object) -> None:
         self.reporter.step(Step(self.clock.now(), name, message, lease, data))
 
     # entering ----------------------------------------------------------------------------------------
@@ -121,12 +98,12 @@ class Elevation:
     ) -> None:
         self._release_all()
 
-    def _lease_row(self, item: PlannedTarget, lid: str, request_name: str) -> dict[str, Any]:
+    def _lease_row(self, item: PlannedTarget, lid: str, request_name: str) -> dict[str, object]:
         decision = item.decision
         target = item.target
         return {
             "lease_id": lid,
-            "state": "requested",
+            "state": LeaseState.REQUESTED,
             "kind": str(target.kind),
             "role": item.resolved.role_name,
             "role_id": item.resolved.role_id,
@@ -161,6 +138,7 @@ class Elevation:
             # A parallel job of the same run took this id between the look and the write: take another.
             lid = f"{base}#{uuid.uuid4().hex[:6]}"
             self.ledger.begin(self._lease_row(item, lid, request_name), details=details)
+        self.begun.append(lid)
         # Every grant carries this lease's marker at the source (providers.marker): `reap --source` needs no ledger.
         marker = GrantMarker(lid, item.resolved.principal_id, item.decision.end)
         if item.existing is not None:
@@ -168,7 +146,11 @@ class Elevation:
                 grant, message = self._join(item, marker)
             except JitError as exc:
                 self.ledger.transition(
-                    lid, "failed", "lease.grant_failed", {"error": exc.to_json()}, outcome="grant_failed"
+                    lid,
+                    LeaseState.FAILED,
+                    "lease.grant_failed",
+                    {"error": exc.to_json()},
+                    outcome=LeaseOutcome.GRANT_FAILED,
                 )
                 raise
             self._held(lid, item, grant, "lease.granted", message)
@@ -187,7 +169,9 @@ class Elevation:
             if not isinstance(exc, JitError) and self._adopt_if_landed(item, lid, request_name, since):
                 raise  # interrupted mid-request, but the grant had landed: it is held now, and released
             reason = exc.to_json() if isinstance(exc, JitError) else {"error": type(exc).__name__}
-            self.ledger.transition(lid, "failed", "lease.grant_failed", {"error": reason}, outcome="grant_failed")
+            self.ledger.transition(
+                lid, LeaseState.FAILED, "lease.grant_failed", {"error": reason}, outcome=LeaseOutcome.GRANT_FAILED
+            )
             raise
         self._held(lid, item, grant, "lease.granted", message)
         self._wait_granted(self.held[-1])
@@ -267,7 +251,12 @@ class Elevation:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _held(self, lid: str, item: PlannedTarget, grant: Grant, event: str, message: str) -> None:
-        state = "pending_approval" if grant.status is GrantStatus.PENDING_APPROVAL else "granted"
+        # Accepted but still provisioning: nothing is granted yet, so the lease stays `requested` (it may still
+        # end `failed`, which a granted lease never may).
+        state = {
+            GrantStatus.PENDING_APPROVAL: LeaseState.PENDING_APPROVAL,
+            GrantStatus.PROVISIONING: LeaseState.REQUESTED,
+        }.get(grant.status, LeaseState.GRANTED)
         held = HeldLease(lid, item.provider, item.resolved, item.ctx, grant, state, granted_at=self.clock.now())
         # Registered before any waiting: from here on, leaving the elevation releases it.
         self.held.append(held)
@@ -280,7 +269,7 @@ class Elevation:
         self.ledger.transition(
             lid,
             state,
-            "lease.approval_requested" if state == "pending_approval" else event,
+            "lease.approval_requested" if state is LeaseState.PENDING_APPROVAL else event,
             {"grant": grant.to_json()},
             request_ids={k: v for k, v in request_ids.items() if v},
             start_at=grant.start_at,
@@ -288,7 +277,7 @@ class Elevation:
             data={"resolved": item.resolved.to_json(), "grant": grant.to_json(), "held_by": self.held_by},
         )
         self._say(
-            "granted" if state == "granted" else "approval",
+            "approval" if state is LeaseState.PENDING_APPROVAL else "granted",
             message,
             lid,
             request_id=grant.request_id,
@@ -327,26 +316,44 @@ class Elevation:
             raise error
         if grant.status is GrantStatus.DENIED:
             self.ledger.transition(
-                held.lease_id, "failed", "lease.denied", {"grant": grant.to_json()}, outcome="denied"
+                held.lease_id,
+                LeaseState.FAILED,
+                "lease.denied",
+                {"grant": grant.to_json()},
+                outcome=LeaseOutcome.DENIED,
             )
-            held.state = "failed"
+            held.state = LeaseState.FAILED
             raise ApprovalDeniedError("the approver denied the request", target=held.resolved.describe())
         if grant.status.is_final_failure:
             self.ledger.transition(
-                held.lease_id, "failed", "lease.grant_failed", {"grant": grant.to_json()}, outcome=str(grant.status)
+                held.lease_id,
+                LeaseState.FAILED,
+                "lease.grant_failed",
+                {"grant": grant.to_json()},
+                outcome=LeaseOutcome(str(grant.status)),
             )
-            held.state = "failed"
+            held.state = LeaseState.FAILED
             raise ProviderError(f"the request ended {grant.api_status}", target=held.resolved.describe())
+        if not pending:
+            self.ledger.transition(
+                held.lease_id,
+                LeaseState.GRANTED,
+                "lease.provisioned",
+                {"grant": grant.to_json()},
+                start_at=grant.start_at,
+                end_at=grant.end_at,
+            )
+            held.state = LeaseState.GRANTED
         if pending:
             self.ledger.transition(
                 held.lease_id,
-                "granted",
+                LeaseState.GRANTED,
                 "lease.approved",
                 {"grant": grant.to_json()},
                 start_at=grant.start_at,
                 end_at=grant.end_at,
             )
-            held.state = "granted"
+            held.state = LeaseState.GRANTED
             self._say("approved", f"approved: {held.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
 
     def _wait_for_start(self, held: HeldLease) -> None:
@@ -393,29 +400,34 @@ class Elevation:
                 target=held.resolved.describe(),
             )
         held.effective_at = self.clock.now()
-        held.state = "effective"
+        held.state = LeaseState.EFFECTIVE
         waited = (held.effective_at - started).total_seconds()
-        self.ledger.transition(held.lease_id, "effective", "lease.effective", {"waited_s": round(waited, 3)})
+        self.ledger.transition(held.lease_id, LeaseState.EFFECTIVE, "lease.effective", {"waited_s": round(waited, 3)})
         self._say("effective", f"{held.resolved.describe()} works (after {waited:.1f}s)", held.lease_id)
 
     # releasing -------------------------------------------------------------------------------------
     def _release_all(self) -> None:
-        releaser = Releaser(self.ledger, self.clock, self.options, self.reporter)
-        failures: list[str] = []
+        """Release every held lease, newest first. Each release is sent and verified even when the ledger can
+        no longer be written; `ReleaseFailedError` (85) then names what is still held and what the ledger could
+        not record. Access that vanished while held (lifecycle.sharing.access_lost) fails with 77 after."""
+        releaser = Releaser(self.ledger, self.clock, self.options, self.reporter, guard=self.guard)
+        described: dict[str, str] = {}
+        reports: list[ReleaseReport] = []
         lost: list[str] = []
         with self.guard.deferred():
             while self.held:
                 held = self.held.pop()
-                if held.state == "failed":
+                if held.state is LeaseState.FAILED:
                     continue
-                if held.state == "effective":
+                if held.state is LeaseState.EFFECTIVE:
                     lost.extend(self._check_still_held(held))
+                described[held.lease_id] = held.resolved.describe()
                 report = releaser.release(held)
                 self.releases.append(report)
-                if report.outcome == "failed":
-                    failures.append(f"{held.resolved.describe()}: {report.detail}")
-        if failures:
-            raise ReleaseFailedError("release failed for " + "; ".join(failures))
+                reports.append(report)
+        error = release_failure(reports, releaser.unrecorded, lambda lid: described.get(lid, lid))
+        if error is not None:
+            raise error
         if lost:
             raise NotEffectiveError(
                 "the access disappeared while the command ran: " + "; ".join(lost),

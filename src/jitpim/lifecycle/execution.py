@@ -1,7 +1,8 @@
 """`jitpim exec`: hold the access of a plan for exactly as long as a child command runs.
 
 Exit code: the child's own, when every release succeeded; 128+N when signal N interrupted jitpim before
-the child started; `ReleaseFailedError` (85) whenever a release failed, whatever else happened.
+the child started; 83 when only the audit sinks failed; `ReleaseFailedError` (85) whenever a release failed,
+whatever else happened. The child runs in its own process group and dies with jitpim (see `runner`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..audit.ledger import Ledger
+from ..audit.store import AuditStore
 from ..model import RunContext
-from .elevation import Elevation, HeldLease
+from .evidence import Evidence, EvidenceWriter
+from .held import HeldLease
+from .holding import Hold, HoldContext, hold
 from .planning import LifecycleOptions, Plan
 from .release import ReleaseReport
-from .reporting import Reporter, Step
+from .reporting import Reporter
 from .runner import NESTING_VARIABLE, ChildSpec, check_not_nested, resolve_program, run_child
-from .signals import Interrupted, SignalGuard
 from .waiting import Clock
 
 __all__ = ["ExecResult", "child_environment", "execute"]
@@ -31,6 +33,7 @@ class ExecResult:
     leases: list[dict[str, Any]] = field(default_factory=list)
     releases: list[ReleaseReport] = field(default_factory=list)
     interrupted_by: int | None = None
+    evidence: Evidence | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class ExecResult:
             "interrupted_by_signal": self.interrupted_by,
             "leases": self.leases,
             "releases": [r.to_json() for r in self.releases],
+            "audit": self.evidence.to_json() if self.evidence else None,
         }
 
 
@@ -60,7 +64,7 @@ def execute(
     plan: Plan,
     argv: Sequence[str],
     *,
-    ledger: Ledger,
+    ledger: AuditStore,
     run: RunContext,
     clock: Clock,
     options: LifecycleOptions,
@@ -68,36 +72,27 @@ def execute(
     environ: Mapping[str, str],
     extra_env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    evidence: EvidenceWriter | None = None,
 ) -> ExecResult:
     check_not_nested(environ)
     # A command that cannot start is refused before anything is granted, not after a grant and its wait.
     resolve_program(argv, {**environ, **(extra_env or {})})
-    guard = SignalGuard()
-    elevation = Elevation(plan, ledger, run, clock, options, reporter, guard=guard)
-    child_code: int | None = None
-    interrupted: int | None = None
-    with guard:
-        try:
-            with elevation:
-                leases = [h.to_json() for h in elevation.held]
-                env = child_environment(environ, elevation.held, extra_env)
-                reporter.step(
-                    Step(clock.now(), "child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
-                )
-                child_code = run_child(ChildSpec(argv, env, cwd), guard)
-                interrupted = guard.interrupted_by
-                for held in elevation.held:
-                    ledger.append_event(
-                        held.lease_id, "command.finished", {"exit_code": child_code, "signal": interrupted}
-                    )
-                reporter.step(
-                    Step(clock.now(), "child", f"command exited with {child_code}", data={"exit_code": child_code})
-                )
-        except Interrupted as exc:
-            interrupted = exc.signum
-            reporter.step(Step(clock.now(), "interrupted", f"{exc}; everything granted was released"))
-            return ExecResult(exc.exit_code, None, [], elevation.releases, interrupted)
-    code = child_code if child_code is not None else 1
-    if interrupted is not None and child_code is None:
-        code = 128 + interrupted
-    return ExecResult(code, child_code, leases, elevation.releases, interrupted)
+
+    def body(holding: Hold) -> int:
+        env = child_environment(environ, holding.held, extra_env)
+        holding.say("child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
+        code = run_child(ChildSpec(argv, env, cwd, grace=options.child_grace), holding.guard)
+        holding.record("command.finished", {"exit_code": code, "signal": holding.guard.interrupted_by})
+        holding.say("child", f"command exited with {code}", exit_code=code)
+        return code
+
+    ctx = HoldContext(ledger, run, clock, options, reporter, evidence)
+    outcome = hold(plan, body, ctx)
+    return ExecResult(
+        outcome.exit_code(outcome.value),
+        outcome.value,
+        outcome.leases,
+        outcome.releases,
+        outcome.interrupted_by,
+        outcome.evidence,
+    )

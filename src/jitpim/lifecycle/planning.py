@@ -36,6 +36,13 @@ class LifecycleOptions:
     # PIM refuses removal in the first 5 minutes: wait for the window ("wait") or leave it to expire ("expire").
     early_release: str = "wait"
     early_release_max_wait: timedelta = timedelta(minutes=6)
+    # A throttled or unanswered removal is asked again until this long after the release began.
+    release_deadline: timedelta = timedelta(minutes=10)
+    # Cancelled (a signal arrived): GitHub Actions sends SIGKILL ~10 s after its SIGINT. The child gets
+    # `child_grace` after the first signal forwarded to it, then its process group is killed; every release
+    # wait ends within `cancel_budget` of the first signal.
+    child_grace: timedelta = timedelta(seconds=5)
+    cancel_budget: timedelta = timedelta(seconds=9)
     # A grant with a later start: `exec` waits for the window to open; `elevate` returns at once.
     wait_for_start: bool = True
     poll_initial: float = 1.0
@@ -44,6 +51,10 @@ class LifecycleOptions:
     def __post_init__(self) -> None:
         if self.early_release not in ("wait", "expire"):
             raise ValueError("early_release must be 'wait' or 'expire'")
+        if self.release_deadline <= timedelta(0):
+            raise ValueError("release_deadline must be positive")
+        if self.child_grace < timedelta(0):
+            raise ValueError("child_grace must not be negative")
 
 
 @dataclass

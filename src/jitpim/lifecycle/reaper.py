@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..audit.ledger import Ledger
 from ..audit.owner import owner_is_alive
 from ..audit.records import LeaseRecord
 from ..audit.store import AuditStore
 from ..errors import JitError
-from ..model import TargetKind
+from ..model import LeaseState, TargetKind
 from ..providers import (
     GrantMarker,
     ProviderContext,
@@ -39,10 +38,10 @@ from ..providers import (
     get_provider,
     visible_subscriptions,
 )
-from .elevation import HeldLease
+from .held import HeldLease
 from .planning import ContextFactory, LifecycleOptions
 from .recorded import held_from_record
-from .release import Releaser, ReleaseReport
+from .release import Releaser, ReleaseReport, ReleaseStatus
 from .reporting import Reporter, Step
 from .waiting import Clock
 
@@ -65,7 +64,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def find_orphans(ledger: Ledger, now: datetime, *, host: str | None = None) -> list[Orphan]:
+def find_orphans(ledger: AuditStore, now: datetime, *, host: str | None = None) -> list[Orphan]:
     host = host or socket.gethostname()
     found: list[Orphan] = []
     for record in ledger.open_leases():
@@ -95,11 +94,11 @@ def _held(record: LeaseRecord, contexts: ContextFactory, since: datetime) -> Hel
     grant = provider.recover(resolved, ctx, request_name=str(name), since=since) if name else None
     if grant is None:
         return None
-    return HeldLease(record["lease_id"], provider, resolved, ctx, grant, record["state"])
+    return HeldLease(record["lease_id"], provider, resolved, ctx, grant, LeaseState(record["state"]))
 
 
 def reap(
-    ledger: Ledger,
+    ledger: AuditStore,
     contexts: ContextFactory,
     *,
     clock: Clock,
@@ -119,7 +118,7 @@ def reap(
             # Another principal's lease (e.g. a person's own activation): only it can end it; trying gets 403.
             why = f"held by another principal ({holder}): run `jitpim reap` as that identity"
             reporter.step(Step(clock.now(), "reap", f"{lease}: {orphan.reason}; skipped, {why}", lease))
-            results.append((orphan, ReleaseReport(lease, "skipped_not_ours", why)))
+            results.append((orphan, ReleaseReport(lease, ReleaseStatus.SKIPPED_NOT_OURS, why)))
             continue
         reporter.step(Step(clock.now(), "reap", f"{lease}: {orphan.reason}", lease))
         if dry_run:
@@ -129,13 +128,13 @@ def reap(
         try:
             held = _held(orphan.record, contexts, created)
         except JitError as exc:
-            results.append((orphan, ReleaseReport(lease, "failed", exc.message)))
+            results.append((orphan, ReleaseReport(lease, ReleaseStatus.FAILED, exc.message)))
             continue
         if held is None:
             ledger.transition(
                 lease, "failed", "lease.grant_failed", {"reason": "no grant was found"}, outcome="nothing_granted"
             )
-            results.append((orphan, ReleaseReport(lease, "already_gone", "no grant was ever made")))
+            results.append((orphan, ReleaseReport(lease, ReleaseStatus.ALREADY_GONE, "no grant was ever made")))
             continue
         results.append((orphan, releaser.release(held)))
     return results

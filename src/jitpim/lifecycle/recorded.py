@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from ..audit.records import LeaseRecord
 from ..errors import LedgerError
+from ..model import LeaseState
 from ..providers import Grant, ResolvedTarget, get_provider
-from .elevation import HeldLease
+from .held import HeldLease
 from .planning import ContextFactory
 
 __all__ = ["held_from_record"]
@@ -27,5 +28,5 @@ def held_from_record(record: LeaseRecord, contexts: ContextFactory) -> HeldLease
         resolved=resolved,
         ctx=contexts(resolved.target.tenant),
         grant=grant,
-        state=record["state"],
+        state=LeaseState(record["state"]),
     )

@@ -1,48 +1,79 @@
 """Releasing a lease and verifying it is gone: used when an elevation ends, by `jitpim release`, and by
 the reaper (from the lease as the ledger recorded it).
 
-A grant several leases hold (lifecycle.sharing) is released by its last holder: the others leave it in place
-(`handed_over`) and take their marker off it where the source keeps one.
+Four rules keep a grant from outliving its job, or its holders:
 
-PIM refuses removal in the first five minutes of an assignment (`ActiveDurationTooShort`). With
-`early_release="wait"` (the default) the removal is retried when the window opens; with `"expire"` the
-grant is left to end at the source, and the record says so (`lease.left_to_expire`).
+* A grant several leases hold (lifecycle.sharing) is released by its last holder: the others leave it in
+  place (`handed_over`) and take their marker off it where the source keeps one.
+* The release is always sent and verified, even when the ledger cannot be written: a ledger write that fails
+  is noted on the report (`recorded=False`) and the release goes on. The caller then fails with exit 85.
+* A throttled (429, honouring `Retry-After`) or unanswered (5xx, timeout) removal is asked again until the
+  release deadline (`LifecycleOptions.release_deadline`, minutes), not after a fixed number of tries.
+* PIM refuses removal in the first five minutes of an assignment (`ActiveDurationTooShort`). With
+  `early_release="wait"` (the default) the removal is retried when the window opens; with `"expire"`, or
+  when jitpim is being cancelled (a signal arrived: GitHub kills the job 10 s after its SIGINT), the grant is
+  left to end at the source, and the record says so (`lease.left_to_expire`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import Any
 
-from ..audit.ledger import Ledger
-from ..errors import JitError, ReleaseFailedError
-from ..model import format_duration
+from ..audit.store import AuditStore
+from ..errors import JitError, ProviderApiError, ReleaseFailedError, ThrottledError
+from ..model import LeaseOutcome, LeaseState, format_duration
 from ..providers import GrantStatus, ReleaseOutcome, ReleaseResult
+from .held import HeldLease
 from .planning import LifecycleOptions
 from .reporting import Reporter, Step
 from .sharing import other_holders
+from .signals import SignalGuard
 from .waiting import Clock, Poller
 
-if TYPE_CHECKING:
-    from .elevation import HeldLease
+__all__ = ["ReleaseReport", "ReleaseStatus", "Releaser"]
 
-__all__ = ["ReleaseReport", "Releaser"]
+# Waits inside a release are cut into slices this long, so that a signal (cancellation) is noticed promptly.
+_SLICE_S = 1.0
+# How long a removed grant may still be listed (eventual consistency) before the release counts as failed.
+_VERIFY_TIMEOUT = timedelta(minutes=2)
+
+
+class ReleaseStatus(StrEnum):
+    """What became of one lease's access when it was released (`ReleaseReport.outcome`)."""
+
+    RELEASED = "released"
+    ALREADY_GONE = "already_gone"
+    LEFT_TO_EXPIRE = "left_to_expire"
+    REUSED_NOT_RELEASED = "reused_not_released"
+    HANDED_OVER = "handed_over"  # another lease still holds the grant: its last holder releases it
+    SKIPPED_NOT_OURS = "skipped_not_ours"  # the reaper leaves another principal's lease alone
+    FAILED = "failed"  # access may remain: the most severe outcome
 
 
 @dataclass
 class ReleaseReport:
     lease_id: str
-    outcome: str  # released | already_gone | left_to_expire | reused_not_released | handed_over | failed
+    outcome: ReleaseStatus
     detail: str = ""
     released_at: datetime | None = None
+    # False when the ledger could not record the release (the access itself was still released and verified).
+    recorded: bool = True
+
+    @property
+    def still_held(self) -> bool:
+        return self.outcome is ReleaseStatus.FAILED
 
     def to_json(self) -> dict[str, Any]:
         return {
             "lease_id": self.lease_id,
-            "outcome": self.outcome,
+            "outcome": str(self.outcome),
             "detail": self.detail,
             "released_at": self.released_at.isoformat() if self.released_at else None,
+            "recorded": self.recorded,
         }
 
 
@@ -50,56 +81,121 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%H:%M:%SZ") if value else "?"
 
 
+def _retryable(exc: ProviderApiError) -> bool:
+    """Asking again is safe and may succeed: throttled, or no usable answer (removal is idempotent)."""
+    return isinstance(exc, ThrottledError) or exc.status is None or exc.status in (500, 502, 503, 504)
+
+
 class Releaser:
-    def __init__(self, ledger: Ledger, clock: Clock, options: LifecycleOptions, reporter: Reporter) -> None:
+    """Releases held leases (see the module docstring). `guard`, when given, tells whether jitpim is being
+    cancelled (a signal arrived) and since when, which bounds every wait to `options.cancel_budget`."""
+
+    def __init__(
+        self,
+        ledger: AuditStore,
+        clock: Clock,
+        options: LifecycleOptions,
+        reporter: Reporter,
+        *,
+        guard: SignalGuard | None = None,
+    ) -> None:
         self.ledger = ledger
         self.clock = clock
         self.options = options
         self.reporter = reporter
+        self.guard = guard
         self.poller = Poller(clock, initial=options.poll_initial, maximum=options.poll_maximum)
+        # lease id -> why the ledger could not record its release
+        self.unrecorded: dict[str, str] = {}
 
     def _say(self, name: str, message: str, lease: str, **data: Any) -> None:
         self.reporter.step(Step(self.clock.now(), name, message, lease, data))
 
+    # cancellation and deadlines ----------------------------------------------------------------------
+    def cancelling(self) -> bool:
+        return self.guard is not None and self.guard.interrupted_by is not None
+
+    def _limit(self, deadline: datetime) -> datetime:
+        """Until when a release that started with `deadline` may keep trying: a cancellation (GitHub kills
+        the job 10 s after its first signal) shortens it to the cancel budget."""
+        if self.guard is not None and self.guard.first_at is not None:
+            return min(deadline, self.guard.first_at + self.options.cancel_budget)
+        return deadline
+
+    def _sleep_until(self, moment: datetime, deadline: datetime) -> None:
+        """Sleep until `moment`, in short slices, waking early when a cancellation moves the limit closer."""
+        while True:
+            remaining = (min(moment, self._limit(deadline)) - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                return
+            self.clock.sleep(min(_SLICE_S, remaining))
+
+    def _wait_unless_cancelled(self, seconds: float) -> bool:
+        """Sleep `seconds` in short slices; False as soon as a cancellation arrives."""
+        end = self.clock.now() + timedelta(seconds=seconds)
+        while not self.cancelling():
+            remaining = (end - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                return True
+            self.clock.sleep(min(_SLICE_S, remaining))
+        return False
+
+    # recording ---------------------------------------------------------------------------------------
+    def _record(
+        self, held: HeldLease, state: LeaseState, event: str, body: Mapping[str, object], **fields: object
+    ) -> bool:
+        """One ledger write of the release; a failure is noted, never allowed to stop the release itself."""
+        try:
+            self.ledger.transition(held.lease_id, state, event, body, **fields)
+        except JitError as exc:
+            self.unrecorded.setdefault(held.lease_id, exc.message)
+            return False
+        held.state = state
+        return True
+
+    # releasing ---------------------------------------------------------------------------------------
     def release(self, held: HeldLease) -> ReleaseReport:
         described = held.resolved.describe()
         if held.grant.reused:
-            self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
-            self.ledger.transition(
-                held.lease_id, "released", "lease.released", {"outcome": "reused_not_released"}, outcome="reused"
+            recorded = self._record(held, LeaseState.RELEASING, "lease.releasing", {})
+            recorded &= self._record(
+                held,
+                LeaseState.RELEASED,
+                "lease.released",
+                {"outcome": str(ReleaseStatus.REUSED_NOT_RELEASED)},
+                outcome=LeaseOutcome.REUSED,
             )
             self._say("released", f"left the pre-existing grant of {described} in place (not ours)", held.lease_id)
-            return ReleaseReport(held.lease_id, "reused_not_released", released_at=self.clock.now())
-        self.ledger.transition(held.lease_id, "releasing", "lease.releasing", {})
-        handed = self._hand_over(held)
+            return ReleaseReport(
+                held.lease_id, ReleaseStatus.REUSED_NOT_RELEASED, released_at=self.clock.now(), recorded=recorded
+            )
+        recorded = self._record(held, LeaseState.RELEASING, "lease.releasing", {})
+        handed = self._hand_over(held, recorded)
         if handed is not None:
             return handed
+        deadline = self.clock.now() + self.options.release_deadline
         try:
-            result = held.provider.release(held.grant, held.resolved, held.ctx)
+            result = self._send(held, deadline)
             if result.outcome is ReleaseOutcome.TOO_EARLY:
-                if self.options.early_release == "expire":
-                    note = f"PIM refuses removal in the first 5 minutes; left to expire at {_time(held.grant.end_at)}"
-                    self.ledger.transition(
-                        held.lease_id,
-                        "releasing",
-                        "lease.left_to_expire",
-                        {"end_at": _time(held.grant.end_at)},
-                        outcome="left_to_expire",
-                    )
-                    self._say("released", f"{described}: {note}", held.lease_id)
-                    return ReleaseReport(held.lease_id, "left_to_expire", note)
-                result = self._release_when_allowed(held, result.retry_at)
-            self._verify_released(held)
+                waited = None
+                if self.options.early_release == "wait" and not self.cancelling():
+                    waited = self._release_when_allowed(held, result.retry_at)
+                if waited is None:
+                    return self._left_to_expire(held, recorded)
+                result = waited
+            self._verify_released(held, deadline)
         except JitError as exc:
-            return self._failed(held, exc.message)
+            return self._failed(held, exc.message, recorded)
         except Exception as exc:
-            return self._failed(held, f"{type(exc).__name__}: {exc}")
-        outcome = str(result.outcome)
-        self.ledger.transition(held.lease_id, "released", "lease.released", {"outcome": outcome}, outcome=outcome)
+            return self._failed(held, f"{type(exc).__name__}: {exc}", recorded)
+        outcome = LeaseOutcome(str(result.outcome))
+        recorded &= self._record(held, LeaseState.RELEASED, "lease.released", {"outcome": outcome}, outcome=outcome)
         self._say("released", f"released {described} ({outcome.replace('_', ' ')}; verified)", held.lease_id)
-        return ReleaseReport(held.lease_id, outcome, result.detail, self.clock.now())
+        return ReleaseReport(
+            held.lease_id, ReleaseStatus(str(outcome)), result.detail, self.clock.now(), recorded=recorded
+        )
 
-    def _hand_over(self, held: HeldLease) -> ReleaseReport | None:
+    def _hand_over(self, held: HeldLease, recorded: bool) -> ReleaseReport | None:
         """Another lease still holds this grant: leave it in place for the last holder to release."""
         if held.grant.status is not GrantStatus.ACTIVE:
             return None  # a request still pending, provisioning or scheduled is this lease's alone: cancel it
@@ -117,57 +213,135 @@ class Releaser:
         except JitError as exc:
             note = f" (its marker stays at the source until its end: {exc.message})"
         detail = f"left in place for {len(others)} other holder(s): {', '.join(others)}{note}"
-        self.ledger.transition(
-            held.lease_id,
-            "released",
+        recorded &= self._record(
+            held,
+            LeaseState.RELEASED,
             "lease.released",
-            {"outcome": "handed_over", "holders": others},
-            outcome="handed_over",
+            {"outcome": str(ReleaseStatus.HANDED_OVER), "holders": others},
+            outcome=LeaseOutcome.HANDED_OVER,
         )
         self._say("released", f"{held.resolved.describe()}: {detail}", held.lease_id)
-        return ReleaseReport(held.lease_id, "handed_over", detail, self.clock.now())
+        return ReleaseReport(held.lease_id, ReleaseStatus.HANDED_OVER, detail, self.clock.now(), recorded=recorded)
 
-    def _release_when_allowed(self, held: HeldLease, retry_at: datetime | None) -> ReleaseResult:
-        deadline = self.options.early_release_max_wait
+    def _send(self, held: HeldLease, deadline: datetime) -> ReleaseResult:
+        """Send the removal; throttled or unanswered, ask again (honouring Retry-After) until `deadline` (or
+        the end of the cancel budget, when jitpim is being cancelled)."""
+        delay = self.options.poll_initial
+        while True:
+            try:
+                return held.provider.release(held.grant, held.resolved, held.ctx)
+            except ProviderApiError as exc:
+                if not _retryable(exc):
+                    raise
+                asked = exc.retry_after if isinstance(exc, ThrottledError) else None
+                wait = asked if asked is not None and asked > 0 else delay
+                if self.clock.now() + timedelta(seconds=wait) > self._limit(deadline):
+                    raise ReleaseFailedError(
+                        f"the removal was still refused at the release deadline ({exc.message})"
+                    ) from exc
+                self._say(
+                    "retry",
+                    f"no removal of {held.resolved.describe()} yet ({exc.message}); asking again in {wait:.0f}s",
+                    held.lease_id,
+                    status=exc.status,
+                )
+                self._sleep_until(self.clock.now() + timedelta(seconds=wait), deadline)
+                delay = min(delay * 2, self.options.poll_maximum)
+
+    def _left_to_expire(self, held: HeldLease, recorded: bool) -> ReleaseReport:
+        why = "jitpim is being cancelled" if self.cancelling() else "--early-release expire"
+        note = f"PIM refuses removal in the first 5 minutes; left to expire at {_time(held.grant.end_at)} ({why})"
+        recorded &= self._record(
+            held,
+            LeaseState.RELEASING,
+            "lease.left_to_expire",
+            {"end_at": _time(held.grant.end_at), "reason": why},
+            outcome=LeaseOutcome.LEFT_TO_EXPIRE,
+        )
+        self._say("released", f"{held.resolved.describe()}: {note}", held.lease_id)
+        return ReleaseReport(held.lease_id, ReleaseStatus.LEFT_TO_EXPIRE, note, recorded=recorded)
+
+    def _release_when_allowed(self, held: HeldLease, retry_at: datetime | None) -> ReleaseResult | None:
+        """Wait for PIM's minimum window, then remove. None when a cancellation arrived while waiting."""
+        deadline = self.clock.now() + self.options.early_release_max_wait
         self._say(
             "waiting", f"PIM refuses removal in the first 5 minutes; retrying at {_time(retry_at)}", held.lease_id
         )
+        delay = self.options.poll_initial
+        while True:
+            when = retry_at or (self.clock.now() + timedelta(seconds=delay))
+            wait = max(1.0, (when - self.clock.now()).total_seconds())
+            wait = min(wait, max(0.0, (deadline - self.clock.now()).total_seconds()))
+            if not self._wait_unless_cancelled(wait):
+                return None
+            result = self._send(held, deadline)
+            if result.outcome is not ReleaseOutcome.TOO_EARLY:
+                self._record(
+                    held, LeaseState.RELEASING, "lease.release_retried", {"strategy": "waited_for_minimum_window"}
+                )
+                return result
+            if self.clock.now() >= deadline:
+                raise ReleaseFailedError(
+                    f"PIM still refused the removal after {format_duration(self.options.early_release_max_wait)}"
+                )
+            retry_at = result.retry_at
+            delay = min(delay * 2, self.options.poll_maximum)
 
-        def check() -> tuple[bool, ReleaseResult]:
-            result = held.provider.release(held.grant, held.resolved, held.ctx)
-            return result.outcome is not ReleaseOutcome.TOO_EARLY, result
-
-        def retry_after(result: ReleaseResult) -> float | None:
-            when = result.retry_at or retry_at
-            return max(1.0, (when - self.clock.now()).total_seconds()) if when else None
-
-        first = ReleaseResult(ReleaseOutcome.TOO_EARLY, retry_at)
-        wait = retry_after(first)
-        if wait is not None:
-            self.clock.sleep(min(wait, deadline.total_seconds()))
-        done, result = self.poller.until(check, timeout=deadline, retry_after=retry_after)
-        if not done:
-            raise ReleaseFailedError(f"PIM still refused the removal after {format_duration(deadline)}")
-        self.ledger.transition(
-            held.lease_id, "releasing", "lease.release_retried", {"strategy": "waited_for_minimum_window"}
-        )
-        return result
-
-    def _verify_released(self, held: HeldLease) -> None:
+    def _verify_released(self, held: HeldLease, deadline: datetime) -> None:
         def check() -> tuple[bool, None]:
-            existing = held.provider.find_existing(held.resolved, held.ctx)
+            try:
+                existing = held.provider.find_existing(held.resolved, held.ctx)
+            except ProviderApiError as exc:
+                if _retryable(exc):
+                    return False, None  # no answer yet: look again
+                raise
             return existing is None or existing.reused, None
 
-        done, _ = self.poller.until(check, timeout=timedelta(minutes=2))
+        limit = min(_VERIFY_TIMEOUT, max(timedelta(0), self._limit(deadline) - self.clock.now()))
+        done, _ = self.poller.until(check, timeout=limit)
         if not done:
             raise ReleaseFailedError("the grant is still listed after its removal")
 
-    def _failed(self, held: HeldLease, detail: str) -> ReleaseReport:
-        try:
-            self.ledger.transition(
-                held.lease_id, "release_failed", "lease.release_failed", {"detail": detail}, outcome="release_failed"
-            )
-        except JitError:
+    def _failed(self, held: HeldLease, detail: str, recorded: bool) -> ReleaseReport:
+        recorded &= self._record(
+            held,
+            LeaseState.RELEASE_FAILED,
+            "lease.release_failed",
+            {"detail": detail},
+            outcome=LeaseOutcome.RELEASE_FAILED,
+        )
+        if not recorded:
             detail += " (and the ledger could not record it)"
         self._say("release_failed", f"could not release {held.resolved.describe()}: {detail}", held.lease_id)
-        return ReleaseReport(held.lease_id, "failed", detail)
+        return ReleaseReport(held.lease_id, ReleaseStatus.FAILED, detail, recorded=recorded)
+
+
+def release_failure(
+    reports: list[ReleaseReport], unrecorded: Mapping[str, str], describe: Callable[[str], str]
+) -> ReleaseFailedError | None:
+    """The error that ends a hold whose releases did not all succeed and get recorded, naming what is still
+    held (access may remain) and what was released but could not be recorded (the ledger still shows it open);
+    None when everything was released and recorded."""
+    held = [f"{describe(r.lease_id)}: {r.detail}" for r in reports if r.still_held]
+    unwritten = [r for r in reports if not r.recorded and not r.still_held]
+    if not held and not unwritten:
+        return None
+    parts: list[str] = []
+    if held:
+        parts.append("release failed for " + "; ".join(held))
+    if unwritten:
+        reason = next(iter(unrecorded.values()), "the ledger could not be written")
+        parts.append(
+            "the ledger could not record the end of "
+            + ", ".join(f"{describe(r.lease_id)} ({r.outcome})" for r in unwritten)
+            + f": {reason}"
+        )
+    still = ", ".join(r.lease_id for r in reports if r.still_held)
+    hint = (
+        f"Still held: {still}. Run `jitpim reap` (or `jitpim release --all`) and check `jitpim status --live`; "
+        "the grant also ends at its expiry at the source."
+        if still
+        else "Nothing is held any more: every grant was removed and the removal verified at the source. Make the "
+        "ledger writable (--ledger / JITPIM_LEDGER), then run `jitpim reap` to bring it up to date."
+    )
+    return ReleaseFailedError("; ".join(parts), hint=hint)

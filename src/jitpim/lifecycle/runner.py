@@ -1,25 +1,41 @@
 """Running the child command of `jitpim exec`: its environment, signal forwarding, and its exit code.
 
 jitpim never `exec`s into the child (aws-vault's default): a JIT tool must stay alive to release the access
-when the child ends, however it ends.
+when the child ends, however it ends. So the child must also end when jitpim does:
+
+* it runs in its own process group, and every signal jitpim forwards goes to the whole group (a shell's
+  children included). Not when jitpim's stdin is a terminal: there the child stays in the terminal's
+  foreground group, so an interactive command can read the terminal and Ctrl-C reaches it directly;
+* on Linux it gets SIGKILL when jitpim dies, even by SIGKILL (`prctl(PR_SET_DEATHSIG)`, set in the child
+  before it runs the command);
+* after the first forwarded signal it has `grace` to exit (GitHub Actions kills the job ~10 s after its
+  SIGINT, and the release must fit in that), then its process group is killed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from ..errors import NestingError, UsageError
 from .signals import SignalGuard
 
-__all__ = ["NESTING_VARIABLE", "ChildSpec", "check_not_nested", "run_child"]
+__all__ = ["NESTING_VARIABLE", "ChildSpec", "check_not_nested", "resolve_program", "run_child"]
 
 # Set in the child's environment; its presence means we are inside `jitpim exec` already.
 NESTING_VARIABLE = "JITPIM_LEASES"
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,8 @@ class ChildSpec:
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    # After the first forwarded signal, how long the child may take to exit before its group is killed.
+    grace: timedelta = timedelta(seconds=5)
 
 
 def check_not_nested(environ: Mapping[str, str]) -> None:
@@ -54,16 +72,70 @@ def resolve_program(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return found
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child, before exec
+    """In the child: be killed when jitpim dies, however it dies (Linux; elsewhere the process group and the
+    reaper are what is left)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _interactive() -> bool:
+    try:
+        return os.isatty(0)
+    except OSError:
+        return False
+
+
+def _signal_child(process: subprocess.Popen[bytes], signum: int, own_group: bool) -> None:
+    """Signal the child's whole process group (its own children too), or the child alone when it shares
+    jitpim's group (a terminal session)."""
+    if process.poll() is not None:
+        return
+    if own_group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signum)
+            return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+
+
 def run_child(spec: ChildSpec, guard: SignalGuard) -> int:
-    """Run the child to completion, forwarding SIGINT/SIGTERM/SIGHUP to it; its exit code (128+N when a
-    signal ended it, as shells report it)."""
+    """Run the child to completion, forwarding SIGINT/SIGTERM/SIGHUP to its process group and killing the group
+    `spec.grace` after the first one; its exit code (128+N when a signal ended it, as shells report it)."""
     program = resolve_program(spec.argv, spec.env)
-    process = subprocess.Popen([program, *spec.argv[1:]], env=dict(spec.env), cwd=spec.cwd)
+    own_group = not _interactive()
+    process = subprocess.Popen(
+        [program, *spec.argv[1:]],
+        env=dict(spec.env),
+        cwd=spec.cwd,
+        process_group=0 if own_group else None,
+        preexec_fn=_die_with_parent,  # prctl must run in the child, between fork and exec
+    )
+    killer: threading.Timer | None = None
+
+    def kill_group() -> None:
+        _signal_child(process, signal.SIGKILL, own_group)
 
     def forward(signum: int) -> None:
-        if process.poll() is None:
-            process.send_signal(signum)
+        nonlocal killer
+        _signal_child(process, signum, own_group)
+        if killer is None:
+            # A timer thread, so the main thread can keep waiting for the child without polling.
+            killer = threading.Timer(spec.grace.total_seconds(), kill_group)
+            killer.daemon = True
+            killer.start()
 
-    with guard.forwarding_to(forward):
-        returncode = process.wait()
+    try:
+        with guard.forwarding_to(forward):
+            returncode = process.wait()
+    finally:
+        if killer is not None:
+            killer.cancel()
+        if own_group:
+            # Whatever the child left running in its group goes with it: nothing of the job outlives the lease.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
     return 128 - returncode if returncode < 0 else returncode

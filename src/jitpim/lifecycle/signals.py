@@ -1,5 +1,7 @@
 """Signals during a lifecycle: before the child runs they interrupt jitpim (so it releases what it
-granted); while the child runs they are forwarded to it, and jitpim waits for it and releases afterwards.
+granted); while the child runs they are forwarded to it, and jitpim waits for it (a short grace, then its
+process group is killed) and releases afterwards. The time of the first signal bounds everything after it:
+GitHub Actions sends SIGINT, SIGTERM ~7.5 s later, and SIGKILL ~2.5 s after that.
 
 `Interrupted` derives from BaseException (it is control flow, like KeyboardInterrupt) so that no
 `except Exception` on the way swallows it before the releases run.
@@ -11,6 +13,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from types import FrameType
 
 __all__ = ["HANDLED_SIGNALS", "Interrupted", "SignalGuard"]
@@ -29,15 +32,21 @@ class Interrupted(BaseException):
 
 
 class SignalGuard:
-    """Installs handlers for SIGINT/SIGTERM/SIGHUP for the duration of a lifecycle (main thread only)."""
+    """Installs handlers for SIGINT/SIGTERM/SIGHUP for the duration of a lifecycle (main thread only).
 
-    def __init__(self) -> None:
+    `now` (the lifecycle's clock) stamps the first signal as `first_at`, from which cancellation is timed."""
+
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
         self.received: list[int] = []
+        self.first_at: datetime | None = None
+        self._now = now
         self._forward: Callable[[int], None] | None = None
         self._previous: dict[int, object] = {}
         self._deferred = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.received and self._now is not None:
+            self.first_at = self._now()
         self.received.append(signum)
         if self._forward is not None:
             self._forward(signum)

@@ -4,7 +4,16 @@ decisions and durations. No I/O happens here; everything takes its clock and fac
 from __future__ import annotations
 
 from .durations import format_duration, iso8601_duration, parse_duration
-from .lease import ALLOWED_TRANSITIONS, Lease, LeaseId, LeaseState, lease_id, new_local_run_key
+from .lease import (
+    ALLOWED_TRANSITIONS,
+    Lease,
+    LeaseId,
+    LeaseOutcome,
+    LeaseState,
+    check_transition,
+    lease_id,
+    new_local_run_key,
+)
 from .policy import MINIMUM_DURATION, Decision, PolicyView, Reason, ReasonCode, evaluate
 from .run import RunContext
 from .target import GroupAccess, Mode, Target, TargetKind, Ticket, is_guid, validate_arm_scope
@@ -16,6 +25,7 @@ __all__ = [
     "GroupAccess",
     "Lease",
     "LeaseId",
+    "LeaseOutcome",
     "LeaseState",
     "Mode",
     "PolicyView",
@@ -25,6 +35,7 @@ __all__ = [
     "Target",
     "TargetKind",
     "Ticket",
+    "check_transition",
     "evaluate",
     "format_duration",
     "is_guid",

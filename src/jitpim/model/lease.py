@@ -9,8 +9,15 @@
     release_failed    -> releasing (retry, e.g. by the reaper) | released | expired
     released, expired, failed: terminal
 
-`failed` means nothing was granted. Once a grant may exist, the only ways out are `released` (we took it
-back) and `expired` (the source ended it); `release_failed` is the most severe state and is retried.
+A transition to the state a lease is already in records an event without a change of state (an extension,
+a retried release); terminal states take none. `check_transition` is the one judge: the ledger calls it inside
+the write transaction that changes the state, so no writer (SQLite or PostgreSQL) can store a forbidden edge.
+
+`failed` means nothing was granted: a request the source accepted but is still provisioning stays
+`requested` until it is active (`granted`) or ends in failure (`failed`). Once a grant may exist, the only
+ways out are `released` (we took it back) and `expired` (the source ended it); `release_failed` is the most
+severe state and is retried.
+How a lease ended is its `LeaseOutcome`.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "Lease",
     "LeaseId",
+    "LeaseOutcome",
     "LeaseState",
+    "check_transition",
     "lease_id",
     "new_local_run_key",
 ]
@@ -62,6 +71,23 @@ class LeaseState(StrEnum):
         return self in _MAY_HOLD
 
 
+class LeaseOutcome(StrEnum):
+    """How a lease ended, as stored in the ledger's `outcome` column (the values are the stored text)."""
+
+    RELEASED = "released"  # we removed the grant, and verified it is gone
+    ALREADY_GONE = "already_gone"  # the grant was gone when we came to remove it
+    LEFT_TO_EXPIRE = "left_to_expire"  # PIM refused early removal: the grant ends at its expiry at the source
+    REUSED = "reused"  # an equivalent grant existed before us: left in place
+    HANDED_OVER = "handed_over"  # jitpim's grant is still held by other leases: its last holder releases it
+    RELEASE_FAILED = "release_failed"
+    GRANT_FAILED = "grant_failed"
+    DENIED = "denied"  # an approver said no
+    FAILED = "failed"  # the source ended the request in failure
+    CANCELED = "canceled"  # the request was canceled at the source
+    NOTHING_GRANTED = "nothing_granted"  # the reaper found no grant for a lease that never recorded one
+    EXPIRED = "expired"
+
+
 _S = LeaseState
 ALLOWED_TRANSITIONS: Mapping[LeaseState, frozenset[LeaseState]] = {
     _S.PLANNED: frozenset({_S.REQUESTED, _S.GRANTED, _S.FAILED}),
@@ -76,6 +102,30 @@ ALLOWED_TRANSITIONS: Mapping[LeaseState, frozenset[LeaseState]] = {
     _S.FAILED: frozenset(),
 }
 _MAY_HOLD = frozenset({_S.REQUESTED, _S.PENDING_APPROVAL, _S.GRANTED, _S.EFFECTIVE, _S.RELEASING, _S.RELEASE_FAILED})
+
+
+def check_transition(current: str, new: str, *, lease: str = "", target: str | None = None) -> LeaseState:
+    """The state `new` if a lease in `current` may move there (or stay there, recording an event), else
+    `InvalidTransitionError` naming both states and the allowed ones. Unknown state names are refused too."""
+    try:
+        before, after = LeaseState(current), LeaseState(new)
+    except ValueError:
+        raise InvalidTransitionError(
+            f"lease {lease} cannot go from {current!r} to {new!r}: not a lease state "
+            f"(states: {', '.join(s.value for s in LeaseState)})",
+            current=str(current),
+            requested=str(new),
+            target=target,
+        ) from None
+    if after in ALLOWED_TRANSITIONS[before] or (after is before and not before.is_terminal):
+        return after
+    allowed = ", ".join(sorted(s.value for s in ALLOWED_TRANSITIONS[before])) or "none (terminal)"
+    raise InvalidTransitionError(
+        f"lease {lease} cannot go from {before.value} to {after.value} (allowed: {allowed})",
+        current=before.value,
+        requested=after.value,
+        target=target,
+    )
 
 
 def new_local_run_key(now: datetime) -> str:
