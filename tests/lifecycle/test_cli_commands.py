@@ -82,6 +82,20 @@ def test_elevate_status_extend_release_by_run(fresh_emu: Emulator, env: dict[str
     assert json.loads(_run(env, "status", "-o", "json").stdout)["leases"] == []
 
 
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "with-summary"])
+def test_elevate_prints_only_the_lease_id_on_stdout(fresh_emu: Emulator, env: dict[str, str], quiet: bool) -> None:
+    """`L=$(jitpim elevate -q ...)` captures exactly the lease id; the summary (without -q) goes to stderr."""
+    args = [a for a in _officer_args(fresh_emu.info) if a not in ("-o", "json", "-q")]
+    elevated = CliRunner().invoke(cli, ["elevate", *args, *(["-q"] if quiet else [])], env=env)
+    assert elevated.exit_code == 0, elevated.output
+    lease_id = elevated.stdout.strip()
+    assert elevated.stdout == lease_id + "\n" and lease_id.startswith("gh-9100200300-1/rbac/")
+    assert (lease_id in elevated.stderr) is not quiet
+    released = _run(env, "release", lease_id, "-o", "json")
+    assert released.exit_code == 0, released.output
+    assert _grants(fresh_emu) == 0
+
+
 def test_release_needs_exactly_one_selector(env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["release"], env=env)
     assert result.exit_code == 64

@@ -146,12 +146,13 @@ def _start_waiting_child(job: dict[str, Any]) -> tuple[subprocess.Popen[str], Pa
         "import pathlib, signal, sys, time\n"
         f"def on(sig, frame):\n    pathlib.Path({str(got)!r}).write_text(str(sig)); sys.exit(128 + sig)\n"
         "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, on)\n"
-        f"pathlib.Path({str(marker)!r}).write_text('up')\n"
+        f"pathlib.Path({str(marker)!r}).write_text(str(__import__('os').getpid()))\n"
         "time.sleep(60)\n"
     )
     proc = subprocess.Popen(
         _exec_args(job["info"], sys.executable, "-c", script),
         env=job["env"],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -175,13 +176,34 @@ def test_signal_to_jitpim_is_forwarded_then_access_released(job: dict[str, Any],
     assert _ci_grants(job["emu"]) == []
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody has reaped yet counts as dead: it runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _wait_dead(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_sigkill_leaves_a_lease_that_reap_releases(job: dict[str, Any]) -> None:
+    """SIGKILL gives jitpim no chance to release: its child dies with it (parent-death signal), and the lease
+    it leaves is released by `jitpim reap`."""
     proc, _ = _start_waiting_child(job)
+    child = int((job["tmp"] / "child-started").read_text())
     assert len(_ci_grants(job["emu"])) == 1
     proc.kill()
     proc.wait(timeout=30)
-    # The orphaned child keeps running until we stop it; the grant is still there.
-    subprocess.run(["pkill", "-f", "child-started"], check=False)
+    assert _wait_dead(child, 5), "the child outlived jitpim"
     assert len(_ci_grants(job["emu"])) == 1
     reaped = subprocess.run(
         [sys.executable, "-m", "jitpim", "reap", "--output", "json"],
@@ -194,6 +216,37 @@ def test_sigkill_leaves_a_lease_that_reap_releases(job: dict[str, Any]) -> None:
     assert reaped.returncode == 0, reaped.stderr
     report = json.loads(reaped.stdout)
     assert [r["release"]["outcome"] for r in report["reaped"]] == ["released"]
+    assert _ci_grants(job["emu"]) == []
+
+
+def test_a_child_ignoring_signals_is_killed_and_the_release_fits_githubs_cancel_window(job: dict[str, Any]) -> None:
+    """GitHub cancels a job with SIGINT, SIGTERM ~7.5 s later and SIGKILL ~2.5 s after that. A child that
+    ignores signals gets the default 5 s grace after the forwarded SIGINT, then its process group is killed,
+    and the release is done well before GitHub's SIGKILL."""
+    marker = job["tmp"] / "stubborn"
+    script = f"trap '' INT TERM HUP; echo $$ > {marker}; exec sleep 60"
+    proc = subprocess.Popen(
+        _exec_args(job["info"], "sh", "-c", script),
+        env=job["env"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text().strip():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    child = int(marker.read_text())
+    assert len(_ci_grants(job["emu"])) == 1
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert 4.5 <= took < 9.0, f"jitpim took {took:.1f}s after SIGINT: {err}"
+    assert proc.returncode == 128 + signal.SIGKILL, err
+    assert not _alive(child)
     assert _ci_grants(job["emu"]) == []
 
 
