@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from jitpim.audit.canonical import GENESIS_HASH, canonical_json
-from jitpim.audit.signing import PublicKey, Signature, Signer
+from jitpim.audit.canonical import GENESIS_HASH
+from jitpim.audit.checkpoint import CHECKPOINT_EVENT, CHECKPOINT_RECORD, Checkpoint, checkpoint_material
+from jitpim.audit.signing import Signature, Signer
+from jitpim.audit.verify import VerifyReport, walk_chain
+from jitpim.audit.verify_report import EVENT_COLUMNS, plain_rows
 from jitpim.errors import AuditError, AuditVerificationError
 
 if TYPE_CHECKING:
@@ -42,62 +44,12 @@ __all__ = [
     "CHECKPOINT_EVENT",
     "CHECKPOINT_RECORD",
     "Checkpoint",
+    "checkpoint_material",
     "checkpoint_record",
     "latest_checkpoint",
     "read_checkpoints",
     "write_checkpoint",
 ]
-
-CHECKPOINT_EVENT: Final = "ledger.checkpoint"
-CHECKPOINT_RECORD: Final = "jitpim.checkpoint"
-_HEX64: Final = frozenset("0123456789abcdef")
-
-
-def _is_hash(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX64
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One signed statement of the chain head."""
-
-    origin: str
-    seq: int
-    hash: str
-    at: str
-    signature: Signature
-
-    def material(self) -> dict[str, Any]:
-        """What the signature covers (also the body of the `ledger.checkpoint` event)."""
-        return checkpoint_material(self.origin, self.seq, self.hash, self.at)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.material(), "signature": self.signature.to_json()}
-
-    def verify(self, keys: Mapping[str, PublicKey]) -> str | None:
-        """None when signed by one of `keys`, else why not."""
-        key = keys.get(self.signature.key_id)
-        if key is None:
-            return f"is signed by key {self.signature.key_id}, which is not a trusted key"
-        if not key.verify(self.signature, canonical_json(self.material()).encode("utf-8")):
-            return f"has a signature that does not verify with key {self.signature.key_id}"
-        return None
-
-    @classmethod
-    def from_json(cls, data: object, signature: object = None) -> Checkpoint:
-        """Parse a handed-out checkpoint (or an event body with its `signature` given apart)."""
-        if not isinstance(data, Mapping) or data.get("record_type") != CHECKPOINT_RECORD:
-            raise AuditError("not a jitpim checkpoint")
-        origin, seq, digest, at = data.get("origin"), data.get("seq"), data.get("hash"), data.get("at")
-        if not (_is_hash(origin) and _is_hash(digest) and isinstance(at, str)):
-            raise AuditError("the checkpoint needs origin, hash (64 hex digits) and at")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise AuditError("the checkpoint's seq is not a count")
-        return cls(str(origin), seq, str(digest), at, Signature.from_json(signature or data.get("signature")))
-
-
-def checkpoint_material(origin: str, seq: int, digest: str, at: str) -> dict[str, Any]:
-    return {"at": at, "hash": digest, "origin": origin, "record_type": CHECKPOINT_RECORD, "seq": seq}
 
 
 def checkpoint_record(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,16 +68,12 @@ def _now() -> str:
 
 
 def _rows(db: Db, after: int, upto: int) -> Iterator[Sequence[Any]]:
-    from jitpim.audit.verify import EVENT_COLUMNS, plain_rows
-
     query = f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq"  # noqa: S608 - constant
     return plain_rows(db.execute(query, (after, upto)))
 
 
 def _check_since_last(db: Db, head_seq: int, head_hash: str, signer: Signer) -> None:
     """Refuse to sign over a chain altered since the previous checkpoint (see the module docstring)."""
-    from jitpim.audit.verify import VerifyReport, walk_chain
-
     last = db.execute(
         "SELECT seq, prev_hash, hash FROM events WHERE lease_id IS NULL AND type = ? ORDER BY seq DESC LIMIT 1",
         (CHECKPOINT_EVENT,),

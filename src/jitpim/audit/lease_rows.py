@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, cast
 
 from jitpim.audit.records import LEASE_COLUMNS, LeaseRecord
+from jitpim.audit.verify_report import Problem, plain_rows
 
 __all__ = [
     "LEASE_CHANGES",
@@ -113,8 +114,6 @@ def prefer_chain(stored: LeaseRecord, derived: Mapping[str, Any] | None) -> Leas
 
 
 def _problem(kind: str, lease_id: str | None, message: str) -> Any:
-    from jitpim.audit.verify import Problem
-
     return Problem(kind, f"lease {lease_id}", message, lease_id=lease_id)
 
 
@@ -122,7 +121,6 @@ def check_rows(conn: Any, report: Any) -> Any:
     """Compare every `leases` row with the lease its events record (one streamed merge of both tables in
     lease order, flat memory); the first edited row as a `Problem`, or None. Counts legacy rows in notes."""
     from jitpim.audit.records import lease_from_row
-    from jitpim.audit.verify import plain_rows
 
     def stream(query: str) -> Iterator[Sequence[Any]]:
         iter_tuples = getattr(conn, "iter_tuples", None)

@@ -31,17 +31,21 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from jitpim.audit.canonical import GENESIS_HASH
+from jitpim.audit.checkpoint import Checkpoint
+from jitpim.audit.lease_rows import check_rows
 from jitpim.audit.signing import PublicKey, Signature
 from jitpim.audit.store import AuditStore
-from jitpim.errors import AuditError, AuditVerificationError
+from jitpim.audit.verify_report import EVENT_COLUMNS, SQLITE_MAGIC, Problem, VerifyReport, plain_rows
+from jitpim.errors import AuditError
 
 __all__ = [
     "EVENT_COLUMNS",
+    "SQLITE_MAGIC",
     "Problem",
     "VerifyReport",
     "check_summary_signature",
@@ -55,74 +59,7 @@ __all__ = [
 ]
 
 _SUMMARY: Final = "lease.summary"
-EVENT_COLUMNS: Final = "seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature"
 _CHECKPOINT: Final = "ledger.checkpoint"
-SQLITE_MAGIC: Final = b"SQLite format 3\x00"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """The first broken link: what kind, where (`event seq 17` or `line 5`), and a sentence."""
-
-    kind: str
-    where: str
-    message: str
-    seq: int | None = None
-    line: int | None = None
-    lease_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "where": self.where,
-            "message": self.message,
-            "seq": self.seq,
-            "line": self.line,
-            "lease_id": self.lease_id,
-        }
-
-
-@dataclass
-class VerifyReport:
-    """What was checked and the first problem found (None when everything verified)."""
-
-    source: str
-    kind: str  # "ledger" | "evidence"
-    checked: int = 0  # events (ledger) or records (evidence file)
-    signatures: int = 0  # signatures verified one by one
-    covered: int = 0  # summaries vouched for by a later signed checkpoint (see checkpoints.py)
-    checkpoints: int = 0  # checkpoints in the ledger
-    trusted: bool = True  # False when only keys embedded in the file itself were available
-    key_ids: list[str] = field(default_factory=list)
-    problem: Problem | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "source": self.source,
-            "kind": self.kind,
-            "checked": self.checked,
-            "signatures": self.signatures,
-            "covered_by_checkpoints": self.covered,
-            "checkpoints": self.checkpoints,
-            "trusted_keys": self.trusted,
-            "key_ids": self.key_ids,
-            "problem": self.problem.to_json() if self.problem else None,
-            "notes": self.notes,
-        }
-
-    def raise_for_problem(self) -> None:
-        if self.problem is not None:
-            raise AuditVerificationError(
-                f"{self.problem.where}: {self.problem.message}",
-                target=self.source,
-                hint="The audit trail was altered after it was written, or checked with the wrong public key.",
-            )
 
 
 def _dump(value: Any) -> str:
@@ -190,12 +127,6 @@ def check_summary_signature(
 
 
 # -- streaming the rows ---------------------------------------------------------------------------------------
-
-
-def plain_rows(cursor: Iterable[Any]) -> Iterator[Sequence[Any]]:
-    """Rows addressable by position: sqlite3 tuples and Rows pass through, dict rows become tuples."""
-    for row in cursor:
-        yield tuple(row.values()) if isinstance(row, Mapping) else row
 
 
 def _stream(conn: Any, query: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
@@ -375,8 +306,6 @@ class _Signatures:
 
 def _checkpoint_problem(seq: int, lease_id: Any, body: str, prev_hash: str, origin: str | None) -> Problem | None:
     """A checkpoint event must attest exactly the head before it."""
-    from jitpim.audit.checkpoints import Checkpoint
-
     where = f"event seq {seq}"
     try:
         parsed = json.loads(body)
@@ -558,8 +487,6 @@ def _verify_conn(conn: Any, report: VerifyReport, keys: Mapping[str, PublicKey] 
     rows = _stream(conn, f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq")  # noqa: S608 - fixed columns
     walk_chain(rows, head, keys=keys, report=report, lookup=conn, pins=pins)
     if report.problem is None:
-        from jitpim.audit.lease_rows import check_rows
-
         report.problem = check_rows(conn, report)
 
 
