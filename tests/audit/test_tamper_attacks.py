@@ -44,6 +44,7 @@ def _job(env: dict[str, str], run_id: str, *, release: bool = True) -> str:
         ledger.transition(lease_id, "granted", "lease.granted", {"grant": {"status": "active"}}, request_ids={"a": "1"})
         ledger.append_event(lease_id, "command.finished", {"exit_code": 0, "signal": None})
         if release:
+            ledger.transition(lease_id, "releasing", "lease.releasing", {})
             ledger.transition(lease_id, "released", "lease.released", {"outcome": "released"}, outcome="released")
     if release:
         run_file = str(_run_file(env, run_id))
