@@ -38,21 +38,38 @@ _GRACE = timedelta(minutes=1)
 @click.option(
     "--scenario", type=click.Path(exists=True, dir_okay=False), help="Emulator scenario (YAML). [default: built in]"
 )
+@click.option(
+    "--broker",
+    "broker",
+    is_flag=True,
+    help="Show the broker instead: a job with no standing right gets access by policy and approval.",
+)
 @output_option
 @handle_errors
-def demo(scenario: str | None, output: str) -> None:
+def demo(scenario: str | None, output: str, broker: bool) -> None:
     """Rotate a Key Vault secret just in time, end to end, against the embedded emulator: no Azure tenant,
     no credentials, no setup. Shows that the write is denied before and after the access window, and that
     the audit record holds version ids, not values.
+
+    `--broker` shows the broker instead: the job asks with its GitHub ID token, policy auto-approves a job
+    on main and holds a pull-request job for an approver, the broker grants with its own identity.
 
     Waiting for RBAC to propagate is simulated by advancing the emulator's clock (the timeline says so), so
     the whole run takes a few seconds. Exits 0 only when every step held; `--output json` for machines.
     """
     live = None if output == "json" else _print_step
-    if live is not None:
+    if live is not None and not broker:
         click.echo("jitpim demo: rotate a Key Vault secret under just-in-time access (embedded emulator)\n")
     recorder = DemoRecorder(live=live)
-    report = run_demo(scenario, recorder)
+    if broker:
+        from ._demo_broker import run_broker_demo
+
+        if live is not None:
+            click.echo("jitpim demo --broker: the CI job holds no standing right; the broker grants by policy\n")
+        with tempfile.TemporaryDirectory(prefix="jitpim-demo-broker-") as tmp:
+            report = run_broker_demo(recorder, Path(tmp))
+    else:
+        report = run_demo(scenario, recorder)
     if output == "json":
         emit_json(report)
     else:
