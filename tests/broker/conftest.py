@@ -39,7 +39,14 @@ forbid(principal, action, resource) when { resource.role == "Global Administrato
 """
 
 
-def broker_config(info: dict[str, Any], tmp_path: Path, policies: str = POLICIES, **overrides: Any) -> Any:
+def broker_config(
+    info: dict[str, Any],
+    tmp_path: Path,
+    policies: str = POLICIES,
+    *,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Any:
     (tmp_path / "policies").mkdir(parents=True, exist_ok=True)
     (tmp_path / "policies" / "main.cedar").write_text(policies)
     data: dict[str, Any] = {
@@ -58,7 +65,7 @@ def broker_config(info: dict[str, Any], tmp_path: Path, policies: str = POLICIES
         },
     }
     data.update(overrides)
-    return parse_config(data, base=tmp_path, source=str(tmp_path / "broker.yaml"), environ={})
+    return parse_config(data, base=tmp_path, source=str(tmp_path / "broker.yaml"), environ=environ or {})
 
 
 def broker_environ(info: dict[str, Any]) -> dict[str, str]:
