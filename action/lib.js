@@ -226,11 +226,11 @@ function runJitpim(jitpim, args, { capture = false, env } = {}) {
     };
     child.on('error', (err) => {
       error(`cannot run ${jitpim}: ${err.message}`, 'jitpim');
-      done(70);
+      done(71);
     });
     child.on('close', (code, signal) => {
       if (signal) done(128 + (os.constants.signals[signal] || 0));
-      else done(code === null ? 70 : code);
+      else done(code === null ? 71 : code);
     });
   });
 }

@@ -153,6 +153,6 @@ async function main() {
 main().catch((err) => {
   const usage = err instanceof lib.UsageFailure;
   lib.error(usage ? `${err.message} (see the action's inputs in action.yml)` : String(err.message || err), 'jitpim');
-  lib.setOutput('exit-code', usage ? '64' : '70');
-  process.exitCode = usage ? 64 : 70;
+  lib.setOutput('exit-code', usage ? '64' : '71');
+  process.exitCode = usage ? 64 : 71;
 });

@@ -63,5 +63,5 @@ post()
   })
   .catch((err) => {
     lib.error(String(err.message || err), 'jitpim cleanup');
-    process.exitCode = 70;
+    process.exitCode = 71;
   });

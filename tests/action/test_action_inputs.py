@@ -136,3 +136,30 @@ def test_an_explicit_duration_overrides_the_profile(
     assert record["durations"]["requested_s"] == 7 * 60
     assert record["justification"] == "Production hotfix under change control"  # the profile's: not overridden
     control("clock/advance", {"seconds": 8 * 60})
+
+
+def test_when_jitpim_cannot_be_installed_the_step_fails_with_71_and_nothing_is_granted(
+    workflow_emu: Emulator, control: Any, tmp_path: Path, variables: dict[str, str]
+) -> None:
+    empty_cache = tmp_path / "empty-tool-cache"
+    empty_cache.mkdir()
+    result = _job(
+        workflow_emu,
+        control,
+        tmp_path,
+        empty_cache,
+        variables,
+        """\
+        kind: rbac
+        role: Key Vault Secrets Officer
+        scope: /subscriptions/x/resourceGroups/rg-payments/providers/Microsoft.KeyVault/vaults/kv-payments
+        python: /nonexistent/python3
+        run: echo never
+        """,
+    )
+    jit = result.step("jit")
+    assert jit.outcome == "failure"
+    assert jit.outputs["exit-code"] == "71"
+    assert "cannot run /nonexistent/python3" in jit.log
+    assert "\nnever\n" not in jit.log  # the command never ran
+    assert "nothing to clean up" in result.step("jit", post=True).log
