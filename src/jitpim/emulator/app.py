@@ -92,7 +92,7 @@ class _Dispatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            self.runtime.world.tick()
+            self.runtime.tick()
             if self.runtime.vault_for_scope(scope) is not None:
                 await self.vault(scope, receive, send)
                 return

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
 
 from .core.clock import EmulatorClock
 from .core.faults import FaultInjector
-from .core.scenario import apply_scenario, default_scenario
+from .core.scenario import apply_scenario, default_scenario, tenant_scenarios
 from .core.tokens import SigningKey
 from .core.world import GITHUB_ISSUER, World
 
@@ -49,6 +53,9 @@ class Runtime:
         self.scenario: dict[str, Any] = self._initial
         self._lock = threading.RLock()
         self.entra_key: SigningKey | None = None
+        self.entra_keys: dict[str, SigningKey] = {}  # one issuer per tenant
+        self.worlds: dict[str, World] = {}  # tenant id -> world, the primary (partner) tenant first
+        self.vault_worlds: dict[str, World] = {}
         self.github_key = SigningKey.generate(GITHUB_ISSUER)
         self._world: World | None = None
         # Called after every load but the first (a reset, a posted scenario), e.g. to rewrite the info file.
@@ -93,32 +100,48 @@ class Runtime:
         known = {name.lower(): name for name in self.vault_ports}
         return (known[named], True) if named in known else None
 
+    def _build(self, scenario: dict[str, Any]) -> World:
+        tenant_id = str(scenario["tenant"]["id"])
+        issuer = f"https://sts.windows.net/{tenant_id}/"
+        key = self.entra_keys.get(tenant_id)
+        if key is None or key.issuer != issuer:
+            key = self.entra_keys[tenant_id] = SigningKey.generate(issuer)
+        world = World(
+            scenario,
+            self.clock,
+            self.base_url,
+            entra_key=key,
+            github_key=self.github_key,
+            vault_url=self.vault_url,
+        )
+        apply_scenario(world, self.clock.now())
+        from .services import attach_all
+
+        attach_all(world)
+        return world
+
     def load(self, scenario: dict[str, Any] | None = None) -> World:
-        """(Re)build the world from a scenario (the last one loaded when None); keys and CA stay the same."""
+        """(Re)build the worlds from a scenario (the last one loaded when None): the primary tenant and each of its
+        `tenants` (customer tenants, each with its own principals and credentials); keys and CA stay the same."""
         with self._lock:
             if scenario is not None:
                 self.scenario = scenario
-            tenant_id = self.scenario["tenant"]["id"]
-            issuer = f"https://sts.windows.net/{tenant_id}/"
-            if self.entra_key is None or self.entra_key.issuer != issuer:
-                self.entra_key = SigningKey.generate(issuer)
-            world = World(
-                self.scenario,
-                self.clock,
-                self.base_url,
-                entra_key=self.entra_key,
-                github_key=self.github_key,
-                vault_url=self.vault_url,
-            )
             self.clock.reset()
-            apply_scenario(world, self.clock.now())
-            from .services import attach_all
-
-            attach_all(world)
-            for vault in self.scenario.get("vaults") or []:
-                self.vault_url(vault["name"])
+            worlds: dict[str, World] = {}
+            for part in (self.scenario, *tenant_scenarios(self.scenario)):
+                world = self._build(part)
+                worlds[world.tenant_id] = world
+            vault_worlds: dict[str, World] = {}
+            for world in worlds.values():
+                for vault in world.scenario.get("vaults") or []:
+                    self.vault_url(vault["name"])
+                    vault_worlds[vault["name"]] = world
+            primary = next(iter(worlds.values()))
+            self.entra_key = primary.entra_key
             first = self._world is None
-            self._world = world
+            self._world = primary
+            self.worlds = worlds
+            self.vault_worlds = vault_worlds
             self.faults.clear()
         if not first:
             for listener in list(self.reload_listeners):
@@ -126,13 +149,66 @@ class Runtime:
                     listener()
                 except Exception:
                     log.exception("publishing the reloaded emulator's info failed")
+        return primary
+
+    def tick(self) -> datetime:
+        """Process what is due at the emulated now in every tenant."""
+        now = self.world.tick()
+        for world in list(self.worlds.values())[1:]:
+            world.tick()
+        return now
+
+    def world_for(self, scope: MutableMapping[str, Any]) -> World:
+        """The tenant a request is for (cached on the request): the vault it addresses; the subscription of an ARM
+        path; the tenant in an Entra path; the `tid` of its bearer token; `?tenant=` on the control plane; else
+        the primary tenant."""
+        cached = scope.get("jitpim.world")
+        if isinstance(cached, World):
+            return cached
+        world = self._route(scope) or self.world
+        scope["jitpim.world"] = world
         return world
+
+    def _route(self, scope: MutableMapping[str, Any]) -> World | None:
+        if len(self.worlds) < 2:
+            return None
+        vault = self.vault_for_scope(scope)
+        if vault is not None:
+            return self.vault_worlds.get(vault[0])
+        path = str(scope.get("path", ""))
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+            for world in self.worlds.values():
+                if world.subscription_id.lower() == parts[1].lower():
+                    return world
+        if parts and parts[0] == "_emulator":
+            wanted = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("tenant", [""])[-1]
+            return self._tenant(wanted)
+        if parts and parts[0] not in ("graph", "github", "providers", "subscriptions", "common"):
+            found = self._tenant(parts[0])
+            if found is not None:
+                return found
+        header = next((v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"authorization"), "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            try:
+                claims = jwt.decode(token.strip(), options={"verify_signature": False})
+            except jwt.PyJWTError:
+                return None
+            return self._tenant(str(claims.get("tid", "")))
+        return None
+
+    def _tenant(self, name: str) -> World | None:
+        lowered = name.lower()
+        for world in self.worlds.values():
+            if lowered in (world.tenant_id, world.directory.domain.lower()):
+                return world
+        return None
 
     def reset(self) -> World:
         return self.load(self._initial if self.scenario is self._initial else self.scenario)
 
-    def info(self) -> dict[str, Any]:
-        world = self.world
+    def _principals(self, world: World) -> dict[str, Any]:
         principals: dict[str, Any] = {}
         for name, object_id in world.principal_names.items():
             directory = world.directory
@@ -163,6 +239,9 @@ class Runtime:
                     "object_id": object_id,
                     "display_name": directory.groups[object_id].display_name,
                 }
+        return principals
+
+    def _vaults(self, world: World) -> dict[str, Any]:
         vaults = {}
         for vault in world.scenario.get("vaults") or []:
             name = vault["name"]
@@ -172,6 +251,12 @@ class Runtime:
                 "resource_id": f"{world.subscription_scope}/resourceGroups/{vault['resource_group']}"
                 f"/providers/Microsoft.KeyVault/vaults/{name}",
             }
+        return vaults
+
+    def info(self) -> dict[str, Any]:
+        world = self.world
+        principals = self._principals(world)
+        vaults = self._vaults(world)
         return {
             "ready": True,
             "ca_cert": str(self.ca_cert),
@@ -191,4 +276,14 @@ class Runtime:
             },
             "control": f"{self.base_url}/_emulator",
             "principals": principals,
+            "tenants": {
+                tid: {
+                    "tenant_id": tid,
+                    "domain": other.directory.domain,
+                    "subscription_id": other.subscription_id,
+                    "vaults": self._vaults(other),
+                    "principals": self._principals(other),
+                }
+                for tid, other in list(self.worlds.items())[1:]
+            },
         }

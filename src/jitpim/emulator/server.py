@@ -57,7 +57,7 @@ class _Server(uvicorn.Server):
         while not self.should_exit:
             await asyncio.sleep(_TICK_SECONDS)
             with contextlib.suppress(Exception):
-                self.runtime.world.tick()
+                self.runtime.tick()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._ticker is not None:
@@ -254,4 +254,4 @@ class Emulator:
 
     def advance(self, seconds: float) -> None:
         self.runtime.clock.advance(seconds)
-        self.runtime.world.tick()
+        self.runtime.tick()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jwt
 from starlette.requests import Request
 
 from .errors import ApiError, ArmError, GraphError, KeyVaultError
@@ -56,10 +57,24 @@ def _refuse(service: str, world: World, reason: str, detail: str, by_name: bool 
             "The access token has been obtained for wrong audience or resource. It should exactly match with one of "
             "the allowed audiences 'https://management.core.windows.net/','https://management.azure.com/'.",
         ),
-        "tenant": ("InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer."),
+        "tenant": (
+            "InvalidAuthenticationTokenTenant",
+            f"The access token is from the wrong issuer. It must match the tenant '{world.authority_issuer}' "
+            f"associated with this subscription. Please use the authority (URL) '{world.base_url}/{world.tenant_id}' "
+            "to get the token.",
+        ),
     }
     code, message = codes.get(reason, ("InvalidAuthenticationToken", "The access token is invalid."))
     return ArmError(401, code, message, headers={"WWW-Authenticate": _arm_challenge(world, message)})
+
+
+def _other_tenant(token: str, world: World) -> bool:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    tid = claims.get("tid")
+    return isinstance(tid, str) and bool(tid) and tid.lower() != world.tenant_id.lower()
 
 
 def authenticate(request: Request, world: World, service: str) -> Caller:
@@ -75,6 +90,9 @@ def authenticate(request: Request, world: World, service: str) -> Caller:
     try:
         claims = world.entra_key.verify(token.strip(), audience=audiences)
     except TokenInvalid as exc:
+        if exc.reason == "signature" and _other_tenant(token.strip(), world):
+            # Signed by another tenant's issuer: the services name the tenant mismatch, not a bad signature.
+            raise _refuse(service, world, "tenant", "", by_name) from None
         raise _refuse(service, world, exc.reason, exc.detail, by_name) from None
     if claims.get("tid") != world.tenant_id or claims.get("iss") != world.authority_issuer:
         raise _refuse(service, world, "tenant", "", by_name)

@@ -24,7 +24,8 @@ def runtime(request: Request) -> Runtime:
 
 
 def world(request: Request) -> World:
-    return runtime(request).world
+    """The tenant's world the request is for (see `Runtime.world_for`)."""
+    return runtime(request).world_for(request.scope)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -32,7 +32,14 @@ from .json_text import MAX_DEPTH, JsonTextError, check_depth, parse_json
 from .rbac import RoleAssignment, RoleDefinition
 from .world import ArmResource, Settings, World
 
-__all__ = ["ScenarioError", "apply_scenario", "default_scenario", "load_scenario_file", "parse_scenario"]
+__all__ = [
+    "ScenarioError",
+    "apply_scenario",
+    "default_scenario",
+    "load_scenario_file",
+    "parse_scenario",
+    "tenant_scenarios",
+]
 
 
 class ScenarioError(ValueError):
@@ -70,7 +77,42 @@ def parse_scenario(text: str, origin: str) -> dict[str, Any]:
     for key in ("tenant", "subscription"):
         if not isinstance(data.get(key), dict) or "id" not in data[key]:
             raise ScenarioError(f"{origin}: '{key}.id' is required (a GUID)")
+    tenant_scenarios(data, origin)
     return data
+
+
+def tenant_scenarios(data: dict[str, Any], origin: str = "scenario") -> list[dict[str, Any]]:
+    """The further tenants of a scenario (`tenants:`, e.g. a partner's customers), each a scenario of its own with
+    its own principals, credentials, subscription and vaults. Tenant ids, subscriptions and vault names are
+    unique across all of them (a vault is reached by its name)."""
+    extra = data.get("tenants") or []
+    if not isinstance(extra, list):
+        raise ScenarioError(f"{origin}: 'tenants' must be a list of scenarios (each with 'tenant' and 'subscription')")
+    seen_tenants = {str(data["tenant"]["id"]).lower()}
+    seen_subscriptions = {str(data["subscription"]["id"]).lower()}
+    seen_vaults = {str(v.get("name", "")).lower() for v in data.get("vaults") or [] if isinstance(v, dict)}
+    for i, part in enumerate(extra):
+        where = f"{origin}: tenants[{i}]"
+        if not isinstance(part, dict):
+            raise ScenarioError(f"{where} must be a mapping with 'tenant' and 'subscription'")
+        for key in ("tenant", "subscription"):
+            if not isinstance(part.get(key), dict) or "id" not in part[key]:
+                raise ScenarioError(f"{where}: '{key}.id' is required (a GUID)")
+        if part.get("tenants"):
+            raise ScenarioError(f"{where}: tenants do not nest; list every tenant under the top-level 'tenants'")
+        tenant, subscription = str(part["tenant"]["id"]).lower(), str(part["subscription"]["id"]).lower()
+        if tenant in seen_tenants:
+            raise ScenarioError(f"{where}: tenant {tenant} appears twice")
+        if subscription in seen_subscriptions:
+            raise ScenarioError(f"{where}: subscription {subscription} belongs to another tenant already")
+        for vault in part.get("vaults") or []:
+            name = str(vault.get("name", "")).lower() if isinstance(vault, dict) else ""
+            if name in seen_vaults:
+                raise ScenarioError(f"{where}: vault name {name!r} is taken (vault names are global)")
+            seen_vaults.add(name)
+        seen_tenants.add(tenant)
+        seen_subscriptions.add(subscription)
+    return list(extra)
 
 
 def _subst(value: str, world: World) -> str:

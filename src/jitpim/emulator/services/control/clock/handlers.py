@@ -32,5 +32,5 @@ async def advance(request: Request) -> Response:
         )
     rt = runtime(request)
     rt.clock.advance(float(seconds))
-    now = rt.world.tick()
+    now = rt.tick()
     return json_response({"now": format_time(now), "offset_seconds": rt.clock.offset.total_seconds()})

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from ....core.auth import authenticate
 from ....core.errors import KeyVaultError
 from ....core.http import json_body, runtime
+from ....core.http import world as world_of
 from ....core.tokens import Caller
 from ....core.world import World
 from ..state import KeyVaultState
@@ -58,7 +59,7 @@ class VaultCall:
 def open_call(request: Request, action: str, *, secret: str | None = None) -> VaultCall:
     """Authenticate, validate and authorize `action` (on `secret`, when the operation targets one)."""
     rt = runtime(request)
-    world = rt.world
+    world = world_of(request)
     found = rt.vault_for_scope(request.scope)
     vault_name, by_name = found if found is not None else ("", False)
     state = world.service("keyvault", KeyVaultState)
