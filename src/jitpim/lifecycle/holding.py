@@ -28,7 +28,7 @@ from .elevation import Elevation
 from .evidence import Evidence, EvidenceWriter, with_sink_status
 from .held import HeldLease
 from .planning import LifecycleOptions, Plan
-from .release import ReleaseReport
+from .release import ReleaseReport, summarize_releases
 from .reporting import Reporter, Step
 from .signals import Interrupted, SignalGuard
 from .waiting import Clock
@@ -157,8 +157,9 @@ class Hold:
             with self.guard.deferred():
                 if isinstance(exc, Interrupted):
                     self.interrupted_by = exc.signum
-                    if not any(r.still_held for r in self.elevation.releases):
-                        self.say("interrupted", f"{exc}; everything granted was released")
+                    # Built from what became of each lease: with --early-release expire a grant is left to
+                    # expire at the source, and saying "released" would not be true.
+                    self.say("interrupted", f"{exc}; {summarize_releases(self.elevation.releases)}")
                 elif self.guard.interrupted_by is not None:
                     self.interrupted_by = self.guard.interrupted_by
                 if not (self._detached and exc is None):

@@ -17,7 +17,7 @@ Four rules keep a grant from outliving its job, or its holders:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -34,7 +34,7 @@ from .sharing import other_holders
 from .signals import SignalGuard
 from .waiting import Clock, Poller
 
-__all__ = ["ReleaseReport", "ReleaseStatus", "Releaser"]
+__all__ = ["ReleaseReport", "ReleaseStatus", "Releaser", "summarize_releases"]
 
 # Waits inside a release are cut into slices this long, so that a signal (cancellation) is noticed promptly.
 _SLICE_S = 1.0
@@ -75,6 +75,30 @@ class ReleaseReport:
             "released_at": self.released_at.isoformat() if self.released_at else None,
             "recorded": self.recorded,
         }
+
+
+_CLAUSES: dict[ReleaseStatus, str] = {
+    ReleaseStatus.RELEASED: "released",
+    ReleaseStatus.ALREADY_GONE: "already gone",
+    ReleaseStatus.LEFT_TO_EXPIRE: "left to expire at the source",
+    ReleaseStatus.REUSED_NOT_RELEASED: "reused and kept for its owner",
+    ReleaseStatus.HANDED_OVER: "still held by another lease",
+    ReleaseStatus.SKIPPED_NOT_OURS: "another principal's, left alone",
+    ReleaseStatus.FAILED: "NOT released (access may remain)",
+}
+
+
+def summarize_releases(reports: Sequence[ReleaseReport]) -> str:
+    """One clause built from what became of each lease: "everything granted was released" only when every
+    grant really is gone, else the count of each outcome ("1 released, 1 left to expire at the source")."""
+    if not reports:
+        return "nothing had been granted"
+    if all(r.outcome in (ReleaseStatus.RELEASED, ReleaseStatus.ALREADY_GONE) for r in reports):
+        return "everything granted was released"
+    counts: dict[ReleaseStatus, int] = {}
+    for report in reports:
+        counts[report.outcome] = counts.get(report.outcome, 0) + 1
+    return ", ".join(f"{counts[outcome]} {clause}" for outcome, clause in _CLAUSES.items() if outcome in counts)
 
 
 def _time(value: datetime | None) -> str:
