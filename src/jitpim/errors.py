@@ -312,8 +312,9 @@ class ReleaseFailedError(JitError):
 
     exit_code = 85
     default_hint = (
-        "Access may still be granted. Run `jitpim reap` (or `jitpim release --all`) and check `jitpim status`; "
-        "the grant also ends at its expiry at the source."
+        "Access may still be granted. Run `jitpim reap` (or `jitpim release --all`) and check `jitpim status`. "
+        "A PIM grant also ends at its expiry at the source; a plain RBAC assignment (kind rbac) has no end there "
+        "and stays until it is removed."
     )
 
 

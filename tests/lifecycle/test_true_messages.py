@@ -74,3 +74,45 @@ def test_interrupted_with_a_grant_left_to_expire_does_not_say_everything_was_rel
         assert "everything granted was released" not in " ".join(s.message for s in steps.steps)
         emu.advance(6 * 60)
         assert not api.release(rt, api.ReleaseRequest(lease_ids=(outcome.releases[0].lease_id,))).failed
+
+
+def test_the_release_failure_hint_depends_on_the_kind() -> None:
+    from jitpim.lifecycle.release import held_until
+
+    rbac = held_until(["gh-1-1/rbac/officer-kv-1a2b3c4d"])
+    assert "no end at the source" in rbac and "jitpim reap" in rbac and "expiry" not in rbac
+    pim = held_until(["gh-1-1/entra-role/app-admin-1a2b3c4d"])
+    assert pim == "The grant also ends at its expiry at the source."
+    both = held_until(["gh-1-1/rbac/a-1", "gh-1-1/azure-role/b-2"])
+    assert "no end at the source" in both and "The PIM grant also ends at its expiry" in both
+
+
+def test_a_failed_rbac_release_says_the_access_stays_until_reap(rig: Any) -> None:
+    """Plain RBAC has no expiry at the source: the hint must not promise one."""
+    from datetime import timedelta
+
+    import requests
+
+    from jitpim.errors import ReleaseFailedError
+    from jitpim.lifecycle import LifecycleOptions
+
+    emu, clock, ledger, settings = rig
+    info = emu.info
+    control = info["control"]
+    target = Target.from_flags(
+        kind="rbac",
+        role="Key Vault Secrets Officer",
+        scope=info["vaults"]["kv-payments"]["resource_id"],
+        duration="10m",
+        justification="msgs",
+    )
+    options = LifecycleOptions(release_deadline=timedelta(seconds=20))
+    with api.Runtime.open(settings, clock=clock, ledger=ledger) as rt:
+        with pytest.raises(ReleaseFailedError) as failure, api.hold(rt, api.AccessRequest((target,), options)):
+            rule = {"kind": "throttle", "path": "roleAssignments/", "method": "DELETE", "count": 1000, "retry_after": 3}
+            requests.post(f"{control}/faults", json=[rule], verify=info["ca_cert"], timeout=10).raise_for_status()
+        assert "no end at the source" in failure.value.hint and "jitpim reap" in failure.value.hint
+        assert "expiry at the source" not in failure.value.hint
+        requests.delete(f"{control}/faults", verify=info["ca_cert"], timeout=10).raise_for_status()
+        lease = ledger.list()[0]["lease_id"]
+        assert api.release(rt, api.ReleaseRequest(lease_ids=(lease,))).failed == []

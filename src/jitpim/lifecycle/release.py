@@ -25,7 +25,7 @@ from typing import Any
 
 from ..audit.store import AuditStore
 from ..errors import JitError, ProviderApiError, ReleaseFailedError, ThrottledError
-from ..model import LeaseOutcome, LeaseState, format_duration
+from ..model import LeaseOutcome, LeaseState, TargetKind, format_duration
 from ..providers import GrantStatus, ReleaseOutcome, ReleaseResult
 from .held import HeldLease
 from .planning import LifecycleOptions
@@ -34,7 +34,7 @@ from .sharing import other_holders
 from .signals import SignalGuard
 from .waiting import Clock, Poller
 
-__all__ = ["ReleaseReport", "ReleaseStatus", "Releaser", "summarize_releases"]
+__all__ = ["ReleaseReport", "ReleaseStatus", "Releaser", "held_until", "summarize_releases"]
 
 # Waits inside a release are cut into slices this long, so that a signal (cancellation) is noticed promptly.
 _SLICE_S = 1.0
@@ -86,6 +86,23 @@ _CLAUSES: dict[ReleaseStatus, str] = {
     ReleaseStatus.SKIPPED_NOT_OURS: "another principal's, left alone",
     ReleaseStatus.FAILED: "NOT released (access may remain)",
 }
+
+
+def held_until(lease_ids: Sequence[str]) -> str:
+    """What ends a grant whose release failed, by its kind: PIM grants expire at the source; a plain RBAC
+    assignment has no end there, so it stays until something removes it."""
+    kinds = {kind for lease_id in lease_ids for kind in TargetKind if f"/{kind.value}/" in lease_id}
+    rbac = TargetKind.RBAC in kinds
+    pim = bool(kinds - {TargetKind.RBAC}) or not kinds
+    parts = []
+    if rbac:
+        parts.append(
+            "A plain RBAC assignment has no end at the source: the access stays until `jitpim reap` removes it "
+            "(`jitpim reap --source` finds it even without this ledger)."
+        )
+    if pim:
+        parts.append(("The PIM grant" if rbac else "The grant") + " also ends at its expiry at the source.")
+    return " ".join(parts)
 
 
 def summarize_releases(reports: Sequence[ReleaseReport]) -> str:
@@ -360,11 +377,11 @@ def release_failure(
             + ", ".join(f"{describe(r.lease_id)} ({r.outcome})" for r in unwritten)
             + f": {reason}"
         )
-    still = ", ".join(r.lease_id for r in reports if r.still_held)
+    still_held = [r.lease_id for r in reports if r.still_held]
     hint = (
-        f"Still held: {still}. Run `jitpim reap` (or `jitpim release --all`) and check `jitpim status --live`; "
-        "the grant also ends at its expiry at the source."
-        if still
+        f"Still held: {', '.join(still_held)}. Run `jitpim reap` (or `jitpim release --all`) and check "
+        f"`jitpim status --live`. {held_until(still_held)}"
+        if still_held
         else "Nothing is held any more: every grant was removed and the removal verified at the source. Make the "
         "ledger writable (--ledger / JITPIM_LEDGER), then run `jitpim reap` to bring it up to date."
     )
