@@ -412,3 +412,26 @@ def test_signal_during_the_grant_request_adopts_and_releases_what_landed(ledger:
     assert provider.calls.count("recover") == 1
     assert provider.active == {}
     assert _states(ledger) == ["released"]
+
+
+def test_a_pending_approval_is_not_reported_as_granted(ledger: Ledger, clock: FakeClock) -> None:
+    """Until an approver decides, nothing is granted: the progress line says "waiting for an approver"."""
+    provider = ScriptedProvider(clock, approval="approve")
+    with _elevation(provider, ledger, clock) as elevation:
+        pass
+    steps = [(s.name, s.message) for s in elevation.reporter.steps]
+    approval = [message for name, message in steps if name == "approval"]
+    assert len(approval) == 1 and "waiting for an approver" in approval[0], steps
+    assert not approval[0].startswith("granted")
+    assert any(name == "approved" for name, _ in steps)
+
+
+def test_a_grant_that_ends_another_day_names_that_date(ledger: Ledger, clock: FakeClock) -> None:
+    """Granted at 23:50 for longer than ten minutes: the end is tomorrow and the line says so."""
+    clock.t = clock.t.replace(hour=23, minute=50, second=0, microsecond=0)
+    tomorrow = (clock.t + timedelta(days=1)).strftime("%Y-%m-%d")
+    provider = ScriptedProvider(clock)
+    with _elevation(provider, ledger, clock) as elevation:
+        pass
+    granted = [s.message for s in elevation.reporter.steps if s.name == "granted"]
+    assert len(granted) == 1 and f"until {tomorrow} " in granted[0], granted

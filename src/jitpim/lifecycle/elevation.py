@@ -33,6 +33,7 @@ from ..errors import (
     ThrottledError,
 )
 from ..model import LeaseOutcome, LeaseState, RunContext, format_duration, lease_id, new_local_run_key
+from ..model.times import format_moment
 from ..providers import Grant, GrantMarker, GrantStatus
 from .held import HeldLease
 from .planning import LifecycleOptions, Plan, PlannedTarget
@@ -159,7 +160,12 @@ class Elevation:
         since = self.clock.now() - timedelta(seconds=5)
         try:
             grant = self._grant_once(item, lid, request_name, since, marker)
-            message = f"granted {described} until {_time(grant.end_at)}"
+            message = f"granted {described} until {_time(grant.end_at, self.clock.now())}"
+            if grant.status is GrantStatus.PENDING_APPROVAL:
+                # Nothing is granted until an approver decides: say what happened, not "granted".
+                message = f"requested {described}: waiting for an approver"
+            elif grant.status is GrantStatus.PROVISIONING:
+                message = f"requested {described}: the service is still provisioning it"
             if grant.reused and is_jitpim_grant(grant, item.resolved.principal_id):
                 # A parallel job of this identity granted it a moment earlier (the API answered "exists"):
                 # share it, so that whichever ends last releases it.
@@ -192,7 +198,8 @@ class Elevation:
         grant = join_grant(existing, item.provider, item.resolved, item.ctx, item.decision, marker, extend=extended)
         holders = ", ".join(sorted({str(m.get("lease_id")) for m in existing.data.get("markers") or []}))
         verb = "extended and joined" if extended is not None else "joined"
-        return grant, f"{verb} jitpim's own grant of {described} (held by {holders}) until {_time(grant.end_at)}"
+        until = _time(grant.end_at, self.clock.now())
+        return grant, f"{verb} jitpim's own grant of {described} (held by {holders}) until {until}"
 
     def _adopt_if_landed(self, item: PlannedTarget, lid: str, request_name: str, since: datetime) -> bool:
         """A signal (or a crash) in the middle of the grant request: the request may have been applied.
@@ -354,13 +361,17 @@ class Elevation:
                 end_at=grant.end_at,
             )
             held.state = LeaseState.GRANTED
-            self._say("approved", f"approved: {held.resolved.describe()} until {_time(grant.end_at)}", held.lease_id)
+            self._say(
+                "approved",
+                f"approved: {held.resolved.describe()} until {_time(grant.end_at, self.clock.now())}",
+                held.lease_id,
+            )
 
     def _wait_for_start(self, held: HeldLease) -> None:
         """`exec` with a later `--start`: the command runs only once the window has opened."""
         start = held.grant.start_at
         if start is not None and start > self.clock.now():
-            self._say("waiting", f"waiting for the window to open at {_time(start)}", held.lease_id)
+            self._say("waiting", f"waiting for the window to open at {_time(start, self.clock.now())}", held.lease_id)
             self.clock.sleep((start - self.clock.now()).total_seconds())
 
         def check() -> tuple[bool, Grant]:
@@ -376,7 +387,11 @@ class Elevation:
 
     def _wait_effective(self, held: HeldLease) -> None:
         if held.grant.status is GrantStatus.SCHEDULED:
-            self._say("scheduled", f"{held.resolved.describe()} starts at {_time(held.grant.start_at)}", held.lease_id)
+            self._say(
+                "scheduled",
+                f"{held.resolved.describe()} starts at {_time(held.grant.start_at, self.clock.now())}",
+                held.lease_id,
+            )
             if not self.options.wait_for_start:
                 return
             self._wait_for_start(held)
@@ -453,5 +468,6 @@ class Elevation:
         return held
 
 
-def _time(value: datetime | None) -> str:
-    return value.strftime("%H:%M:%SZ") if value else "?"
+def _time(value: datetime | None, now: datetime) -> str:
+    """`19:46:34Z`, or with its date when that is not today's (an 8-hour grant made in the evening)."""
+    return format_moment(value, against=now)

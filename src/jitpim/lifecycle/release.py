@@ -26,6 +26,7 @@ from typing import Any
 from ..audit.store import AuditStore
 from ..errors import JitError, ProviderApiError, ReleaseFailedError, ThrottledError
 from ..model import LeaseOutcome, LeaseState, TargetKind, format_duration
+from ..model.times import format_moment
 from ..providers import GrantStatus, ReleaseOutcome, ReleaseResult
 from .held import HeldLease
 from .planning import LifecycleOptions
@@ -120,6 +121,11 @@ def summarize_releases(reports: Sequence[ReleaseReport]) -> str:
 
 def _time(value: datetime | None) -> str:
     return value.strftime("%H:%M:%SZ") if value else "?"
+
+
+def _moment(value: datetime | None, now: datetime) -> str:
+    """For messages: `19:46:34Z`, or with its date when that is not today's."""
+    return format_moment(value, against=now)
 
 
 def _retryable(exc: ProviderApiError) -> bool:
@@ -291,7 +297,10 @@ class Releaser:
 
     def _left_to_expire(self, held: HeldLease, recorded: bool) -> ReleaseReport:
         why = "jitpim is being cancelled" if self.cancelling() else "--early-release expire"
-        note = f"PIM refuses removal in the first 5 minutes; left to expire at {_time(held.grant.end_at)} ({why})"
+        note = (
+            "PIM refuses removal in the first 5 minutes; left to expire at "
+            f"{_moment(held.grant.end_at, self.clock.now())} ({why})"
+        )
         recorded &= self._record(
             held,
             LeaseState.RELEASING,
@@ -306,7 +315,9 @@ class Releaser:
         """Wait for PIM's minimum window, then remove. None when a cancellation arrived while waiting."""
         deadline = self.clock.now() + self.options.early_release_max_wait
         self._say(
-            "waiting", f"PIM refuses removal in the first 5 minutes; retrying at {_time(retry_at)}", held.lease_id
+            "waiting",
+            f"PIM refuses removal in the first 5 minutes; retrying at {_moment(retry_at, self.clock.now())}",
+            held.lease_id,
         )
         delay = self.options.poll_initial
         while True:
