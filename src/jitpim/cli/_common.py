@@ -318,6 +318,7 @@ def lifecycle_settings(mode: Mode, kwargs: dict[str, Any]) -> LifecycleOptions:
 
 def describe_plan(plan: Plan, identity: Identity, mode: Mode) -> str:
     from ..model import format_duration
+    from ..model.times import format_window
 
     lines = [f"Plan ({mode} mode, as {identity.describe()}):"]
     for item in plan.items:
@@ -327,7 +328,7 @@ def describe_plan(plan: Plan, identity: Identity, mode: Mode) -> str:
         lines.append(f"    role id {item.resolved.role_id}, scope {item.resolved.scope}")
         lines.append(
             f"    duration {format_duration(d.duration)} (asked {format_duration(d.requested_duration)}), "
-            f"from {d.start:%Y-%m-%d %H:%M:%SZ} to {d.end:%H:%M:%SZ}"
+            + format_window(d.start, d.end)
         )
         policy = item.policy
         limit = policy.limit_for(mode)
