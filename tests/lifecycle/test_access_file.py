@@ -325,7 +325,7 @@ profiles:
 
 
 def test_the_documented_example_loads(tmp_path: Path) -> None:
-    doc = (Path(__file__).parents[1] / "docs/reference/access-file.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs/reference/access-file.md").read_text()
     example = doc.split("```yaml\n", 1)[1].split("```", 1)[0].replace("<sub>", "00000000-0000-0000-0000-000000000001")
     access = load_access_file(_write(tmp_path, example))
     assert set(access.profiles) == {"rotate-kv", "break-glass"}

@@ -80,7 +80,7 @@ def test_demo_does_not_touch_the_process_environment() -> None:
 
 
 def test_demo_fails_when_a_step_does_not_hold(tmp_path: Path) -> None:
-    scenario_text = (Path(__file__).parents[1] / "src/jitpim/emulator/data/default_scenario.yaml").read_text()
+    scenario_text = (Path(__file__).parents[2] / "src/jitpim/emulator/data/default_scenario.yaml").read_text()
     scenario = yaml.safe_load(scenario_text)
     # Without its narrow right to assign, the pipeline cannot elevate: the demo must say so and exit 1.
     scenario["rbac"] = [
