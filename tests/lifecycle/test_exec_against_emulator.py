@@ -219,6 +219,37 @@ def test_sigkill_leaves_a_lease_that_reap_releases(job: dict[str, Any]) -> None:
     assert _ci_grants(job["emu"]) == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_reap_ends_what_a_killed_job_left_running(job: dict[str, Any]) -> None:
+    """The child dies with jitpim, but what it started in the background does not: `jitpim reap` ends the
+    job's process group before it releases the lease."""
+    marker = job["tmp"] / "background"
+    proc = subprocess.Popen(
+        _exec_args(job["info"], "sh", "-c", f"sleep 60 & echo $! > {marker}; wait"),
+        env=job["env"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text().strip():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    background = int(marker.read_text())
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _alive(background), "the background process outlives jitpim (only the child gets the death signal)"
+    reaped = subprocess.run(
+        [sys.executable, "-m", "jitpim", "reap"], env=job["env"], capture_output=True, text=True, timeout=120
+    )
+    assert reaped.returncode == 0, reaped.stderr
+    assert "ended the command's process group" in reaped.stderr
+    assert _wait_dead(background, 5), "reap left the job's background process running"
+    assert _ci_grants(job["emu"]) == []
+
+
 def test_a_child_ignoring_signals_is_killed_and_the_release_fits_githubs_cancel_window(job: dict[str, Any]) -> None:
     """GitHub cancels a job with SIGINT, SIGTERM ~7.5 s later and SIGKILL ~2.5 s after that. A child that
     ignores signals gets the default 5 s grace after the forwarded SIGINT, then its process group is killed,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..audit.store import AuditStore
 from ..model import RunContext
+from .children import COMMAND_STARTED, started_body
 from .evidence import Evidence, EvidenceWriter
 from .held import HeldLease
 from .holding import Hold, HoldContext, hold
@@ -81,7 +82,10 @@ def execute(
     def body(holding: Hold) -> int:
         env = child_environment(environ, holding.held, extra_env)
         holding.say("child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
-        code = run_child(ChildSpec(argv, env, cwd, grace=options.child_grace), holding.guard)
+        spec = ChildSpec(argv, env, cwd, grace=options.child_grace)
+        code = run_child(
+            spec, holding.guard, lambda pid, group: holding.record(COMMAND_STARTED, started_body(pid, group))
+        )
         holding.record("command.finished", {"exit_code": code, "signal": holding.guard.interrupted_by})
         holding.say("child", f"command exited with {code}", exit_code=code)
         return code

@@ -38,6 +38,7 @@ from ..providers import (
     get_provider,
     visible_subscriptions,
 )
+from .children import end_children
 from .held import HeldLease
 from .planning import ContextFactory, LifecycleOptions
 from .recorded import held_from_record
@@ -124,6 +125,9 @@ def reap(
         if dry_run:
             results.append((orphan, None))
             continue
+        ended = end_children(ledger, lease)  # nothing of the job keeps running once its access is gone
+        if ended:
+            reporter.step(Step(clock.now(), "reap", f"{lease}: {ended}", lease))
         created = _time(orphan.record.get("created_at")) or clock.now()
         try:
             held = _held(orphan.record, contexts, created)

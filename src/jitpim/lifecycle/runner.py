@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -102,9 +102,10 @@ def _signal_child(process: subprocess.Popen[bytes], signum: int, own_group: bool
         process.send_signal(signum)
 
 
-def run_child(spec: ChildSpec, guard: SignalGuard) -> int:
+def run_child(spec: ChildSpec, guard: SignalGuard, on_start: Callable[[int, bool], None] | None = None) -> int:
     """Run the child to completion, forwarding SIGINT/SIGTERM/SIGHUP to its process group and killing the group
-    `spec.grace` after the first one; its exit code (128+N when a signal ended it, as shells report it)."""
+    `spec.grace` after the first one; its exit code (128+N when a signal ended it, as shells report it).
+    `on_start(pid, own_group)` is told the child's PID as soon as it runs (recorded, so `reap` can end it)."""
     program = resolve_program(spec.argv, spec.env)
     own_group = not _interactive()
     process = subprocess.Popen(
@@ -115,6 +116,8 @@ def run_child(spec: ChildSpec, guard: SignalGuard) -> int:
         preexec_fn=_die_with_parent,  # prctl must run in the child, between fork and exec
     )
     killer: threading.Timer | None = None
+    if on_start is not None:
+        on_start(process.pid, own_group)
 
     def kill_group() -> None:
         _signal_child(process, signal.SIGKILL, own_group)
