@@ -19,7 +19,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,14 @@ from ..errors import ConfigError, JitError, ProviderApiError
 from ..lifecycle import Step
 from ._demo_job import DemoRecorder
 from ._output import emit_json, handle_errors, output_option
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from ..api import SecretRotationResult
+    from ..audit.ledger import Ledger
+    from ..rotation import SecretValue, VaultSecrets
 
 __all__ = ["demo"]
 
@@ -119,7 +127,7 @@ def _first_secret(scenario: dict[str, Any]) -> tuple[str, str]:
     raise ConfigError("the scenario has no vault with a secret to rotate", hint="Add one under `vaults:`.")
 
 
-def _attempt_write(secrets: Any, name: str, value: Any) -> tuple[bool, str]:
+def _attempt_write(secrets: VaultSecrets, name: str, value: SecretValue) -> tuple[bool, str]:
     """Try the rotation's write; (denied, what happened). Only a 403 ForbiddenByRbac counts as denied."""
     try:
         written = secrets.set(name, value, tags={"jitpim-demo": "unauthorised-write-attempt"})
@@ -134,8 +142,8 @@ def _walkthrough(
     info: dict[str, Any],
     claims: dict[str, Any],
     scenario: dict[str, Any],
-    now: Any,
-    advance: Any,
+    now: Callable[[], datetime],
+    advance: Callable[[float], None],
     workdir: Path,
     recorder: DemoRecorder,
 ) -> dict[str, Any]:
@@ -158,7 +166,7 @@ def _walkthrough(
     ticket = None if run.pr_number is not None else Ticket.parse(_TICKET)
     clock = DemoClock(now, advance, recorder.step)
 
-    def say(name: str, message: str, **data: Any) -> None:
+    def say(name: str, message: str, **data: object) -> None:
         recorder.step(Step(clock.now(), name, message, data=data))
 
     say(
@@ -174,7 +182,7 @@ def _walkthrough(
     rt = Runtime.open(Settings.from_environ(env), clock=clock, live=recorder, github=github, run=run, ledger=ledger)
     session = rt.session
     report: dict[str, Any] = {"scenario": "default" if scenario is None else "custom"}
-    value: Any = None
+    value: SecretValue | None = None
     try:
         check_run_context(run, ticket)
         ctx = session.context(None)
@@ -241,7 +249,7 @@ def _walkthrough(
     return report
 
 
-def _check_rotation(recorder: DemoRecorder, result: Any) -> None:
+def _check_rotation(recorder: DemoRecorder, result: SecretRotationResult) -> None:
     leases = result.leases
     grant = leases[0]["grant"] if leases else {}
     recorder.check(
@@ -271,7 +279,13 @@ def _check_rotation(recorder: DemoRecorder, result: Any) -> None:
     )
 
 
-def _check_audit(recorder: DemoRecorder, ledger: Any, result: Any, env: dict[str, str], say: Any) -> dict[str, Any]:
+def _check_audit(
+    recorder: DemoRecorder,
+    ledger: Ledger,
+    result: SecretRotationResult,
+    env: dict[str, str],
+    say: Callable[..., None],
+) -> dict[str, Any]:
     from ..audit.signing import load_signer
     from ..audit.verify import trusted_keys, verify_ledger_file
 
@@ -310,7 +324,7 @@ def _check_audit(recorder: DemoRecorder, ledger: Any, result: Any, env: dict[str
 
 
 def _check_no_leak(
-    recorder: DemoRecorder, value: Any, workdir: Path, env: dict[str, str], timeline: list[dict[str, Any]]
+    recorder: DemoRecorder, value: SecretValue, workdir: Path, env: dict[str, str], timeline: list[dict[str, Any]]
 ) -> None:
     """The new value is in no file the job leaves (ledger, outputs, step summary) and not in the timeline."""
     import json
@@ -335,7 +349,7 @@ def _check_no_leak(
     )
 
 
-def _lookup_ids(result: Any) -> dict[str, Any]:
+def _lookup_ids(result: SecretRotationResult) -> dict[str, Any]:
     """What a security team looks up afterwards, and where."""
     lease = result.leases[0] if result.leases else {}
     grant = lease.get("grant") or {}

@@ -155,7 +155,7 @@ class Releaser:
         # lease id -> why the ledger could not record its release
         self.unrecorded: dict[str, str] = {}
 
-    def _say(self, name: str, message: str, lease: str, **data: Any) -> None:
+    def _say(self, name: str, message: str, lease: str, **data: object) -> None:
         self.reporter.step(Step(self.clock.now(), name, message, lease, data))
 
     # cancellation and deadlines ----------------------------------------------------------------------

@@ -40,7 +40,7 @@ class Session:
         self._choices.append(choice)
         return choice
 
-    def _client(self, factory: Callable[..., ApiClient], *args: Any) -> ApiClient:
+    def _client(self, factory: Callable[..., ApiClient], *args: object) -> ApiClient:
         client = factory(self.cloud, *args, sleep=self.sleep, on_retry=self.on_retry)
         self._clients.append(client)
         return client

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._output import emit_json
 
+if TYPE_CHECKING:
+    from ...audit.sinks import DeliveryReport, SinksConfig
+
 __all__ = ["_print_delivery", "_sinks", "sinks_options"]
 
 
-def _sinks(sinks_file: Path | None, access_file: Path | None) -> Any:
+def _sinks(sinks_file: Path | None, access_file: Path | None) -> SinksConfig:
     from ...audit.sinks import load_sinks_config
 
     chosen_access = access_file
@@ -37,7 +40,7 @@ sinks_options = (
 )  # fmt: skip
 
 
-def _print_delivery(report: Any, output: str, extra: dict[str, Any] | None = None) -> None:
+def _print_delivery(report: DeliveryReport, output: str, extra: dict[str, Any] | None = None) -> None:
     if output == "json":
         emit_json({**(extra or {}), **report.to_json()})
         return

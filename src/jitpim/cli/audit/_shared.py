@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ...errors import UsageError
 from ...safe_text import neutralise
+
+if TYPE_CHECKING:
+    from ...audit.export import ExportFilters
+    from ...audit.signing import Signer
+    from ...audit.store import AuditStore
 
 __all__ = [
     "_FINISHED",
@@ -70,7 +75,7 @@ def _when(value: str | None, name: str) -> datetime | None:
         raise UsageError(f"{name}: {value!r} is neither an ISO-8601 time nor a duration such as 7d") from None
 
 
-def _filters_from(kwargs: dict[str, Any]) -> Any:
+def _filters_from(kwargs: dict[str, Any]) -> ExportFilters:
     from ...audit.export import ExportFilters
 
     return ExportFilters(
@@ -85,7 +90,7 @@ def _filters_from(kwargs: dict[str, Any]) -> Any:
     )
 
 
-def _open(ledger: str | None, *, view: bool = False) -> Any:
+def _open(ledger: str | None, *, view: bool = False) -> AuditStore:
     """The ledger; with `view`, one this user may read but not write opens read-only (a copy handed to an
     auditor, a ledger on a read-only mount), since listing and showing write nothing."""
     from ...audit.store import open_store
@@ -103,7 +108,7 @@ def _open(ledger: str | None, *, view: bool = False) -> Any:
         raise
 
 
-def _signer(store: Any, *, create: bool) -> Any:
+def _signer(store: AuditStore, *, create: bool) -> Signer | None:
     from ...audit.signing import load_signer
     from ...audit.store import store_file
 

@@ -55,6 +55,7 @@ def finalize(
                 if lease["state"] in _FINISHED and lease["lease_id"] not in chosen
             ]
         signer = _signer(store, create=True)
+        assert signer is not None  # create=True makes one
         records = [finalize_lease(store, lease_id, signer) for lease_id in chosen]
         checkpoint = write_checkpoint(store, signer)  # into the run file and to every sink
         written = (

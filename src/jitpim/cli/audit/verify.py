@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,11 @@ from ...errors import AuditUnpinnedError, AuditVerificationError, ConfigError, U
 from ...safe_text import neutralise
 from .._output import emit_json, handle_errors, output_option
 from ._shared import _say, ledger_option
+
+if TYPE_CHECKING:
+    from ...audit.checkpoint import Checkpoint
+    from ...audit.signing import PublicKey
+    from ...audit.verify_report import VerifyReport
 
 __all__ = ["verify"]
 
@@ -47,7 +52,7 @@ def _local_key(ledger_file: Path | None) -> dict[str, Any]:
     return {signer.key_id: signer.public} if signer is not None else {}
 
 
-def _print_report(report: Any, output: str, *, pinned: bool, extra: dict[str, Any]) -> None:
+def _print_report(report: VerifyReport, output: str, *, pinned: bool, extra: dict[str, Any]) -> None:
     if output == "json":
         emit_json({**report.to_json(), "pinned": pinned, **extra})
     elif report.ok:
@@ -62,6 +67,7 @@ def _print_report(report: Any, output: str, *, pinned: bool, extra: dict[str, An
             _say(f"note: {note}")
     else:
         problem = report.problem
+        assert problem is not None  # not ok: there is a problem
         lease = f" (lease {problem.lease_id})" if problem.lease_id else ""
         # The message names lease ids and fields read from a ledger that may have been tampered with.
         click.echo(
@@ -70,7 +76,7 @@ def _print_report(report: Any, output: str, *, pinned: bool, extra: dict[str, An
         )
 
 
-def _pinned_checkpoint(files: Sequence[Path], keys: Any) -> Any:
+def _pinned_checkpoint(files: Sequence[Path], keys: Mapping[str, PublicKey] | None) -> Checkpoint:
     """The latest checkpoint in `files` signed by a trusted key (any, with --no-signatures)."""
     from ...audit.checkpoints import read_checkpoints
 
