@@ -219,6 +219,13 @@ def test_sigkill_leaves_a_lease_that_reap_releases(job: dict[str, Any]) -> None:
     assert _ci_grants(job["emu"]) == []
 
 
+def _recorded(ledger: str, event_type: str) -> bool:
+    from jitpim.audit.ledger import Ledger
+
+    with Ledger.open(ledger, read_only=True) as store:
+        return any(event["type"] == event_type for event in store.events())
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_reap_ends_what_a_killed_job_left_running(job: dict[str, Any]) -> None:
     """The child dies with jitpim, but what it started in the background does not: `jitpim reap` ends the
@@ -238,6 +245,10 @@ def test_reap_ends_what_a_killed_job_left_running(job: dict[str, Any]) -> None:
         assert time.monotonic() < deadline, "the child never started"
         time.sleep(0.05)
     background = int(marker.read_text())
+    # jitpim records the command's PID right after starting it; a SIGKILL in between leaves nothing to find.
+    while not _recorded(job["env"]["JITPIM_LEDGER"], "command.started"):
+        assert time.monotonic() < deadline, "command.started was never recorded"
+        time.sleep(0.05)
     proc.kill()
     proc.wait(timeout=30)
     assert _alive(background), "the background process outlives jitpim (only the child gets the death signal)"
