@@ -185,3 +185,72 @@ def test_bad_tenant_lists_are_refused(change: Any, message: str) -> None:
     change(data["tenants"][0])
     with pytest.raises(ScenarioError, match=message):
         parse_scenario(json.dumps(data), "test")
+
+
+def test_emulator_env_acts_as_a_customer_tenants_principal(tmp_path: Any) -> None:
+    """`jitpim emulator env --as NAME --tenant DOMAIN` exports that tenant's id, subscription and the app's own
+    secret, which its tenant's issuer accepts."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    scenario = tmp_path / "partner.json"
+    scenario.write_text(json.dumps(_scenario()))
+    state = tmp_path / "state"
+    cli = [sys.executable, "-m", "jitpim", "emulator"]
+    proc = subprocess.Popen(
+        [*cli, "serve", "--scenario", str(scenario), "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert CUSTOMER in ready["tenants"]
+        assert "client_secret" not in json.dumps(ready)
+        out = subprocess.run(
+            [*cli, "env", "--as", "ops-app", "--tenant", "fabrikam.onmicrosoft.com", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        exports = {
+            k: shlex.split(v)[0]
+            for k, v in (
+                line.removeprefix("export ").split("=", 1)
+                for line in out.stdout.splitlines()
+                if line.startswith("export ")
+            )
+        }
+        assert (exports["AZURE_TENANT_ID"], exports["AZURE_SUBSCRIPTION_ID"]) == (CUSTOMER, CUSTOMER_SUB)
+        token = requests.post(
+            f"{exports['AZURE_AUTHORITY_HOST']}/{exports['AZURE_TENANT_ID']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": exports["AZURE_CLIENT_ID"],
+                "client_secret": exports["AZURE_CLIENT_SECRET"],
+                "scope": "https://management.azure.com/.default",
+            },
+            verify=ready["ca_cert"],
+            timeout=10,
+        )
+        assert token.status_code == 200, token.text
+        unknown = subprocess.run(
+            [*cli, "env", "--as", "ops-app", "--tenant", "nope.example", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert unknown.returncode == 71 and "Known tenants" in unknown.stderr
+        partner_only = subprocess.run(
+            [*cli, "env", "--as", "ops-app", "--state-dir", str(state)], capture_output=True, text=True, timeout=60
+        )
+        assert partner_only.returncode == 71 and "no principal 'ops-app'" in partner_only.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -195,6 +195,26 @@ _GITHUB_JOB_VARIABLES = frozenset(
 )
 
 
+def tenant_view(info: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """The emulator's info as seen from one of its further tenants: that tenant's id, subscription, vaults and
+    principals (the endpoints, CA and GitHub issuer are shared)."""
+    tenants: dict[str, Any] = info.get("tenants") or {}
+    wanted = tenant.lower()
+    if wanted in (str(info.get("tenant_id", "")).lower(),):
+        return info
+    for tid, entry in tenants.items():
+        if wanted in (tid.lower(), str(entry.get("domain", "")).lower()):
+            return {
+                **info,
+                "tenant_id": tid,
+                "subscription_id": entry["subscription_id"],
+                "vaults": entry.get("vaults") or {},
+                "principals": entry.get("principals") or {},
+            }
+    known = [info.get("tenant_id", "")] + [f"{tid} ({e.get('domain')})" for tid, e in tenants.items()]
+    raise ConfigError(f"the emulator has no tenant {tenant!r}", hint="Known tenants: " + ", ".join(known))
+
+
 def env_lines(
     info: dict[str, Any], principal: str, *, github: bool, github_job: dict[str, str] | None = None
 ) -> list[str]:
@@ -286,8 +306,20 @@ def env_lines(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the emulator's ready line from this file instead of STATE_DIR/info.json.",
 )
+@click.option(
+    "--tenant",
+    help="A further tenant of the scenario (its id or domain, e.g. a partner's customer) whose principal to act "
+    "as. [default: the primary tenant]",
+)
 @handle_errors
-def env(principal: str, github: bool, workload_identity: bool, state_dir: Path | None, info_file: Path | None) -> None:
+def env(
+    principal: str,
+    github: bool,
+    workload_identity: bool,
+    state_dir: Path | None,
+    info_file: Path | None,
+    tenant: str | None,
+) -> None:
     """Print shell `export` lines that make jitpim and ordinary Azure SDK code talk to a running emulator
     as PRINCIPAL (in the spirit of `minikube docker-env`).
 
@@ -308,8 +340,11 @@ def env(principal: str, github: bool, workload_identity: bool, state_dir: Path |
       eval "$(jitpim emulator env --as ci-app --github)"   # a GitHub Actions job (OIDC, no secret)
       eval "$(jitpim emulator env --as alice)"             # a person (self mode)
       eval "$(jitpim emulator env --as ci-app --workload-identity)"   # DefaultAzureCredential() as is
+      eval "$(jitpim emulator env --as ops-app --tenant fabrikam.onmicrosoft.com)"   # a customer tenant's app
     """
     info = load_info(state_dir, info_file)
+    if tenant:
+        info = tenant_view(info, tenant)
     if workload_identity:
         entry = (info.get("principals") or {}).get(principal, {})
         if entry.get("type") != "application":
