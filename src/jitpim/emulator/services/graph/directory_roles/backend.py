@@ -14,7 +14,6 @@ from ..common.errors import bad_request, not_found
 
 __all__ = ["assign", "effective", "unassign"]
 
-
 _CONFLICT = "A conflicting object with one or more of the specified property values is present in the directory."
 
 

@@ -17,7 +17,6 @@ from ..common.errors import bad_request
 
 __all__ = ["MAX_PER_APPLICATION", "create", "delete", "find", "missing", "update"]
 
-
 MAX_PER_APPLICATION = 20
 
 

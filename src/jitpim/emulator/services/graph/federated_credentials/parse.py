@@ -10,13 +10,8 @@ from ..common.errors import bad_request
 
 __all__ = ["check_body"]
 
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
-
-
 _PROPERTIES = {"name", "issuer", "subject", "audiences", "description"}
-
-
 _TYPE = "microsoft.graph.federatedIdentityCredential"
 
 
