@@ -24,3 +24,27 @@ def test_plan_shows_the_end_date_when_the_window_crosses_midnight(emu: Emulator,
     assert result.exit_code == 0, result.output
     end = start + timedelta(hours=4)
     assert f"from {start:%Y-%m-%d %H:%M:%S}Z to {end:%Y-%m-%d %H:%M:%S}Z" in result.output, result.output
+
+
+def test_exec_output_json_keeps_the_childs_stdout_off_stdout(fresh_emu: Emulator, tmp_path: Path) -> None:
+    """Under --output json, stdout is exactly one JSON document; the child's own output goes to stderr."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.apply_settings()
+    env = {**os.environ, **github_job_environ(fresh_emu.info, workdir=tmp_path / "job")}
+    env["JITPIM_LEDGER"] = str(tmp_path / "ledger.sqlite3")
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    scope = fresh_emu.info["vaults"]["kv-payments"]["resource_id"]
+    command = [sys.executable, "-m", "jitpim", "exec", "--kind", "rbac", "--role", "Key Vault Secrets Officer"]
+    command += ["--scope", scope, "-j", "json out", "-q", "-o", "json", "--", "sh", "-c", "echo child-says-hello"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)  # nothing before or after the document
+    assert document["exit_code"] == 0
+    assert "child-says-hello" in done.stderr and "child-says-hello" not in done.stdout

@@ -44,12 +44,14 @@ class AccessRequest:
 @dataclass(frozen=True)
 class ExecRequest:
     """Hold `access` exactly as long as the command `argv` runs (in `cwd`, with `env` added to the caller's
-    environment)."""
+    environment). `stdout_to_stderr` sends the command's stdout to jitpim's stderr (for `--output json`, so
+    that stdout holds only jitpim's own JSON document)."""
 
     access: AccessRequest
     argv: tuple[str, ...]
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    stdout_to_stderr: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "argv", tuple(self.argv))

@@ -119,6 +119,7 @@ def exec(rt: Runtime, request: ExecRequest) -> ExecResult:
         extra_env={**cloud_environment(rt), **request.env},
         cwd=request.cwd,
         evidence=rt.evidence(),
+        stdout_to_stderr=request.stdout_to_stderr,
     )
 
 

@@ -74,7 +74,9 @@ def exec_(common: CommonOptions, command: tuple[str, ...], child_grace: str, **k
         timeout = options.approval_timeout.total_seconds()
         return _broker_mode.exec_(common, targets, list(command), broker_url, broker_audience, timeout)
     with open_runtime(common, mode) as rt:
-        request = api.ExecRequest(api.AccessRequest(tuple(targets), options), tuple(command))
+        request = api.ExecRequest(
+            api.AccessRequest(tuple(targets), options), tuple(command), stdout_to_stderr=common.output == "json"
+        )
         result = api.exec(rt, request)
         github_report(rt.github, "jitpim exec", result.leases, result.releases, result.exit_code)
         if common.output == "json":

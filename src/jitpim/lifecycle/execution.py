@@ -74,6 +74,7 @@ def execute(
     extra_env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     evidence: EvidenceWriter | None = None,
+    stdout_to_stderr: bool = False,
 ) -> ExecResult:
     check_not_nested(environ)
     # A command that cannot start is refused before anything is granted, not after a grant and its wait.
@@ -82,7 +83,7 @@ def execute(
     def body(holding: Hold) -> int:
         env = child_environment(environ, holding.held, extra_env)
         holding.say("child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
-        spec = ChildSpec(argv, env, cwd, grace=options.child_grace)
+        spec = ChildSpec(argv, env, cwd, grace=options.child_grace, stdout_to_stderr=stdout_to_stderr)
         code = run_child(
             spec, holding.guard, lambda pid, group: holding.record(COMMAND_STARTED, started_body(pid, group))
         )

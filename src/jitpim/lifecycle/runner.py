@@ -45,6 +45,8 @@ class ChildSpec:
     cwd: Path | None = None
     # After the first forwarded signal, how long the child may take to exit before its group is killed.
     grace: timedelta = timedelta(seconds=5)
+    # The child's stdout goes to jitpim's stderr (`--output json`: stdout is jitpim's one JSON document).
+    stdout_to_stderr: bool = False
 
 
 def check_not_nested(environ: Mapping[str, str]) -> None:
@@ -102,6 +104,14 @@ def _signal_child(process: subprocess.Popen[bytes], signum: int, own_group: bool
         process.send_signal(signum)
 
 
+def _stderr_descriptor() -> int:
+    """jitpim's stderr as a descriptor (2 when sys.stderr is not a real file, as under a test runner)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return 2
+
+
 def run_child(spec: ChildSpec, guard: SignalGuard, on_start: Callable[[int, bool], None] | None = None) -> int:
     """Run the child to completion, forwarding SIGINT/SIGTERM/SIGHUP to its process group and killing the group
     `spec.grace` after the first one; its exit code (128+N when a signal ended it, as shells report it).
@@ -114,6 +124,7 @@ def run_child(spec: ChildSpec, guard: SignalGuard, on_start: Callable[[int, bool
         cwd=spec.cwd,
         process_group=0 if own_group else None,
         preexec_fn=_die_with_parent,  # prctl must run in the child, between fork and exec
+        stdout=_stderr_descriptor() if spec.stdout_to_stderr else None,
     )
     killer: threading.Timer | None = None
     if on_start is not None:
