@@ -48,3 +48,22 @@ def test_exec_output_json_keeps_the_childs_stdout_off_stdout(fresh_emu: Emulator
     document = json.loads(done.stdout)  # nothing before or after the document
     assert document["exit_code"] == 0
     assert "child-says-hello" in done.stderr and "child-says-hello" not in done.stdout
+
+
+def test_help_states_the_default_duration_the_cloud_choices_and_one_ledger_wording() -> None:
+    from jitpim.cli._common import DEFAULT_DURATION
+    from jitpim.cli._output import LEDGER_HELP
+    from jitpim.cloud import CLOUD_NAMES
+    from jitpim.lifecycle import LifecycleOptions
+    from jitpim.model import format_duration
+
+    assert format_duration(LifecycleOptions().default_duration) == DEFAULT_DURATION
+    runner = CliRunner()
+    for command in ("exec", "elevate", "plan"):
+        shown = " ".join(runner.invoke(cli, [command, "--help"], terminal_width=200).output.split())
+        assert f"[default: {DEFAULT_DURATION}, or the profile's]" in shown, command
+        assert "--cloud [" + "|".join(CLOUD_NAMES) + "]" in shown, command
+        assert " ".join(LEDGER_HELP.split()) in shown, command
+    for command in (["status"], ["release"], ["reap"], ["dashboard"], ["audit", "report"]):
+        shown = " ".join(runner.invoke(cli, [*command, "--help"], terminal_width=200).output.split())
+        assert " ".join(LEDGER_HELP.split()) in shown, command

@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..cloud import CLOUD_NAMES
 from ..errors import JitError, UsageError
 from ..model import Mode, Target, parse_duration
+from ._output import LEDGER_HELP
+
+# LifecycleOptions.default_duration as --help shows it (a test pins the two together; importing the lifecycle
+# here would slow every command's start).
+DEFAULT_DURATION = "15m"
 
 if TYPE_CHECKING:
     from ..api import Runtime, Settings
@@ -63,8 +69,8 @@ target_options = _compose(
     click.option("--tenant", help="Tenant id for this target (partner or multi-tenant operations)."),
     click.option(
         "--duration",
-        help="How long, e.g. 15m, 1h30m, PT1H. Raised to PIM's 5-minute minimum and "
-        "clamped to the policy maximum, each with a notice.",
+        help=f"How long, e.g. 15m, 1h30m, PT1H. [default: {DEFAULT_DURATION}, or the profile's] "
+        "Raised to PIM's 5-minute minimum and clamped to the policy maximum, each with a notice.",
     ),
     click.option("--justification", "-j", help="Why: recorded in Entra/ARM and in jitpim's audit record."),
     click.option("--ticket", help="Change ticket as SYSTEM:NUMBER, e.g. ServiceNow:CHG0042."),
@@ -92,7 +98,8 @@ common_options = _compose(
     click.option(
         "--cloud",
         envvar="JITPIM_CLOUD",
-        help="public, usgovernment, china or emulator. [default: emulator when JITPIM_EMULATOR_URL is "
+        metavar="[" + "|".join(CLOUD_NAMES) + "]",
+        help="Which cloud: " + ", ".join(CLOUD_NAMES) + ". [default: emulator when JITPIM_EMULATOR_URL is "
         "set, else public]",
     ),
     click.option("--emulator-url", envvar="JITPIM_EMULATOR_URL", help="Base URL of a running jitpim emulator."),
@@ -106,7 +113,7 @@ common_options = _compose(
         "--ledger",
         envvar="JITPIM_LEDGER",
         type=click.Path(dir_okay=False),
-        help="Ledger file. [default: $XDG_STATE_HOME/jitpim/ledger.sqlite3]",
+        help=LEDGER_HELP,
     ),
     click.option(
         "--output",

@@ -12,7 +12,13 @@ import click
 
 from ..errors import JitError
 
-__all__ = ["emit_json", "handle_errors", "output_option"]
+__all__ = ["LEDGER_HELP", "emit_json", "handle_errors", "output_option"]
+
+# One wording for --ledger on every command that has it.
+LEDGER_HELP = (
+    "Ledger: a SQLite file or a postgresql:// DSN. [default: $JITPIM_LEDGER, else "
+    "$XDG_STATE_HOME/jitpim/ledger.sqlite3]"
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

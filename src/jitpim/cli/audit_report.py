@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, UsageError
-from ._output import emit_json, handle_errors, output_option
+from ._output import LEDGER_HELP, emit_json, handle_errors, output_option
 
 __all__ = ["report"]
 
@@ -32,8 +32,7 @@ __all__ = ["report"]
 @click.option(
     "--ledger",
     envvar="JITPIM_LEDGER",
-    help="Report on this ledger (file or postgresql:// DSN) "
-    "when no PATH is given. [default: $JITPIM_LEDGER, else $XDG_STATE_HOME/jitpim/ledger.sqlite3]",
+    help=LEDGER_HELP + " Used when no PATH is given.",
 )
 @output_option
 @handle_errors

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, UsageError
-from ._output import handle_errors
+from ._output import LEDGER_HELP, handle_errors
 
 __all__ = ["dashboard"]
 
@@ -16,7 +16,7 @@ __all__ = ["dashboard"]
 @click.option(
     "--ledger",
     envvar="JITPIM_LEDGER",
-    help="Ledger file or postgresql:// DSN. [default: $JITPIM_LEDGER, else $XDG_STATE_HOME/jitpim/ledger.sqlite3]",
+    help=LEDGER_HELP,
 )
 @click.option(
     "--host",

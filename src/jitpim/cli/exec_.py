@@ -50,6 +50,8 @@ def exec_(common: CommonOptions, command: tuple[str, ...], child_grace: str, **k
     verify the release, whether COMMAND succeeds, fails or crashes, or jitpim gets SIGINT/SIGTERM/SIGHUP
     (forwarded to COMMAND's process group first; COMMAND is killed --child-grace later, and dies with jitpim).
 
+    Under --output json, COMMAND's stdout goes to stderr, so stdout holds only jitpim's JSON document.
+
     Exits with COMMAND's own exit code when every release succeeded; 85 when a release failed (the
     most severe outcome); see docs/reference/exit-codes.md for the rest. Refuses to run inside another
     `jitpim exec`.
