@@ -187,13 +187,18 @@ function installJitpim(python) {
 
 // -- running jitpim ---------------------------------------------------------------------------------------------
 
-/** The environment jitpim runs with: the job's, less the action's inputs and state (not the user's to see). */
+/**
+ * The environment jitpim runs with: the job's, less the action's inputs and state (not the command's to see),
+ * plus the broker's URL when the `broker-url` input names one.
+ */
 function jitpimEnv(extra) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key.startsWith('INPUT_') || key.startsWith('STATE_')) continue;
     env[key] = value;
   }
+  const broker = getInput('broker-url');
+  if (broker) env.JITPIM_BROKER_URL = broker;
   return { ...env, ...(extra || {}) };
 }
 

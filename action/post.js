@@ -14,6 +14,16 @@ async function post() {
   }
   const key = lib.getState('run-key') || lib.runKey();
   let worst = 0;
+  if (lib.getInput('mode') === 'broker') {
+    // The broker granted, and only the broker can release; its own reaper ends what a vanished job held.
+    if (key) {
+      lib.info(`jitpim post: asking the broker to release every open request of run ${key}`);
+      const { code } = await lib.runJitpim(jitpim, ['release', '--run', key, '--mode', 'broker']);
+      worst = code;
+    }
+    if (worst !== 0) lib.error(`the broker did not confirm the release (exit code ${worst})`, 'jitpim cleanup');
+    return worst;
+  }
   if (key) {
     lib.info(`jitpim post: releasing every open lease of run ${key}`);
     const { code } = await lib.runJitpim(jitpim, ['release', '--run', key, '--early-release', 'expire']);

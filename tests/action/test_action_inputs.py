@@ -4,6 +4,7 @@ granted, and an input given explicitly overrides the profile's value."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,20 @@ from .workflow_runner import WorkflowJob
 
 JITPIM = "contoso/jitpim@aa650cdf2ac3304923945f8d4cb89ec4be5a6713"
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
+SETUP_PYTHON = "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97"
 UPLOAD = "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
 
 
-def _job(
-    workflow_emu: Emulator, control: Any, tmp_path: Path, tool_cache: Path, variables: dict[str, str], with_: str
+def run_adhoc_job(
+    workflow_emu: Emulator,
+    control: Any,
+    tmp_path: Path,
+    tool_cache: Path,
+    variables: dict[str, str],
+    with_: str,
+    *,
+    env: dict[str, str] | None = None,
+    cancel: Any = None,
 ) -> Any:
     """Run a one-job workflow: checkout, the action `with:` these inputs (YAML), the evidence upload."""
     info = workflow_emu.info
@@ -30,6 +40,7 @@ def _job(
     workflow = tmp_path / "adhoc.yml"
     steps = [
         {"uses": CHECKOUT, "with": {"persist-credentials": False}},
+        {"uses": SETUP_PYTHON, "with": {"python-version": "3.12"}},
         {"id": "jit", "uses": JITPIM, "with": yaml.safe_load(textwrap.dedent(with_))},
         {
             "if": "always() && steps.jit.outputs.audit-file != ''",
@@ -44,6 +55,7 @@ def _job(
             "AZURE_CLIENT_ID": "${{ vars.AZURE_CLIENT_ID }}",
             "AZURE_TENANT_ID": "${{ vars.AZURE_TENANT_ID }}",
             "JITPIM_SIGNING_KEY": "${{ secrets.JITPIM_SIGNING_KEY }}",
+            **(env or {}),
         },
         "steps": steps,
     }
@@ -51,6 +63,8 @@ def _job(
         yaml.safe_dump({"name": "adhoc", "on": "workflow_dispatch", "permissions": {}, "jobs": {"job": job}})
     )
     secrets = {"JITPIM_SIGNING_KEY": new_signing_key()}
+    info_file = tmp_path / "emulator-info.json"
+    info_file.write_text(json.dumps(info))
     runner = WorkflowJob(
         workflow,
         "job",
@@ -65,7 +79,9 @@ def _job(
             "JITPIM_CLOUD": "emulator",
             "JITPIM_EMULATOR_URL": info["authority"],
             "JITPIM_CA_BUNDLE": info["ca_cert"],
+            "EMULATOR_INFO": str(info_file),
         },
+        cancel=cancel,
     )
     result = runner.run()
     result.secrets = secrets
@@ -76,7 +92,7 @@ def test_a_refused_plan_fails_the_dry_run_and_says_why(
     workflow_emu: Emulator, control: Any, tmp_path: Path, tool_cache: Path, variables: dict[str, str]
 ) -> None:
     scope = f"/subscriptions/{variables['AZURE_SUBSCRIPTION_ID']}/resourceGroups/rg-payments"
-    result = _job(
+    result = run_adhoc_job(
         workflow_emu,
         control,
         tmp_path,
@@ -106,7 +122,9 @@ def test_without_run_or_target_it_is_a_usage_error_before_installing(
         ("run: ./scripts/deploy.sh\n", "give either `profile` or `kind`"),
         ("dry-run: maybe\nkind: rbac\n", "must be true or false"),
     ):
-        result = _job(workflow_emu, control, tmp_path / message[:8].replace(" ", "-"), tool_cache, variables, with_)
+        result = run_adhoc_job(
+            workflow_emu, control, tmp_path / message[:8].replace(" ", "-"), tool_cache, variables, with_
+        )
         jit = result.step("jit")
         assert jit.outcome == "failure"
         assert jit.outputs["exit-code"] == "64"
@@ -118,7 +136,7 @@ def test_without_run_or_target_it_is_a_usage_error_before_installing(
 def test_an_explicit_duration_overrides_the_profile(
     workflow_emu: Emulator, control: Any, tmp_path: Path, tool_cache: Path, variables: dict[str, str]
 ) -> None:
-    result = _job(
+    result = run_adhoc_job(
         workflow_emu,
         control,
         tmp_path,
@@ -143,7 +161,7 @@ def test_when_jitpim_cannot_be_installed_the_step_fails_with_71_and_nothing_is_g
 ) -> None:
     empty_cache = tmp_path / "empty-tool-cache"
     empty_cache.mkdir()
-    result = _job(
+    result = run_adhoc_job(
         workflow_emu,
         control,
         tmp_path,
