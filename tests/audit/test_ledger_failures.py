@@ -279,7 +279,7 @@ def test_a_body_json_cannot_carry_is_refused_before_writing(tmp_path: Path) -> N
         assert ledger.verify_chain().ok
 
 
-def test_audit_list_and_show_read_a_ledger_this_user_cannot_write(workdir: Path, tmp_path: Path) -> None:
+def test_status_and_audit_list_read_a_ledger_this_user_cannot_write(workdir: Path, tmp_path: Path) -> None:
     """A read-only ledger (file and folder: an auditor's copy, a read-only mount) is still listed and shown;
     only writing commands refuse it."""
     from click.testing import CliRunner
@@ -292,7 +292,7 @@ def test_audit_list_and_show_read_a_ledger_this_user_cannot_write(workdir: Path,
     warm = tmp_path / "warm.sqlite3"
     with Ledger(warm) as ledger:
         ledger.begin(_row())
-    for args in (["audit", "list"], ["audit", "show", "run-3/rbac/contributor"]):
+    for args in (["audit", "list"], ["audit", "show", "run-3/rbac/contributor"], ["status"], ["status", "--all"]):
         CliRunner().invoke(cli, args, env={"JITPIM_LEDGER": str(warm)}, catch_exceptions=False)
 
     def action() -> dict[str, Any]:
@@ -303,7 +303,13 @@ def test_audit_list_and_show_read_a_ledger_this_user_cannot_write(workdir: Path,
         folder.chmod(0o555)
         env = {"JITPIM_LEDGER": str(path), "HOME": str(workdir)}
         results = {}
-        for args in (["audit", "list"], ["audit", "show", "run-3/rbac/contributor"], ["audit", "list", "-o", "json"]):
+        for args in (
+            ["audit", "list"],
+            ["audit", "show", "run-3/rbac/contributor"],
+            ["audit", "list", "-o", "json"],
+            ["status"],
+            ["status", "--all", "-o", "json"],
+        ):
             result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
             results[" ".join(args)] = (result.exit_code, result.output)
         return {"results": results, "files": sorted(p.name for p in folder.iterdir())}

@@ -67,3 +67,41 @@ def test_help_states_the_default_duration_the_cloud_choices_and_one_ledger_wordi
     for command in (["status"], ["release"], ["reap"], ["dashboard"], ["audit", "report"]):
         shown = " ".join(runner.invoke(cli, [*command, "--help"], terminal_width=200).output.split())
         assert " ".join(LEDGER_HELP.split()) in shown, command
+
+
+def test_status_right_after_a_run_shows_the_finished_lease(fresh_emu: Emulator, tmp_path: Path) -> None:
+    """`status` printed only "no open leases" right after a run; the latest finished leases show too."""
+    import json
+
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.apply_settings()
+    env = github_job_environ(fresh_emu.info, workdir=tmp_path / "job")
+    env["JITPIM_LEDGER"] = str(tmp_path / "ledger.sqlite3")
+    scope = fresh_emu.info["vaults"]["kv-payments"]["resource_id"]
+    runner = CliRunner()
+    ran = runner.invoke(
+        cli,
+        [
+            "exec",
+            "--kind",
+            "rbac",
+            "--role",
+            "Key Vault Secrets Officer",
+            "--scope",
+            scope,
+            "-j",
+            "s",
+            "-q",
+            "--",
+            "true",
+        ],
+        env=env,
+    )
+    assert ran.exit_code == 0, ran.output
+    text = runner.invoke(cli, ["status"], env=env)
+    assert text.exit_code == 0 and "no open leases" in text.output
+    assert "recently finished" in text.output and "released" in text.output and "/rbac/" in text.output
+    document = json.loads(runner.invoke(cli, ["status", "-o", "json"], env=env).stdout)
+    assert document["leases"] == [] and [r["outcome"] for r in document["recent"]] == ["released"]

@@ -104,6 +104,7 @@ class StatusRequest:
     all_leases: bool = False  # finished leases too
     live: bool = False  # ask the source whether each open lease's access still exists
     run_key: str | None = None
+    recent: int = 10  # also the latest finished leases, newest first (so a run just ended still shows); 0: none
 
 
 @dataclass(frozen=True)

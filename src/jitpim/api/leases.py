@@ -262,36 +262,62 @@ def reap_source(rt: Runtime, request: SourceReapRequest) -> SourceReapResult:
     return SourceReapResult(report, request.dry_run, ledger is not None, bool(request.scopes or request.kinds))
 
 
+def _viewing_ledger(rt: Runtime) -> tuple[AuditStore, bool]:
+    """The ledger to read, and whether it was opened here (to close): the runtime's, or, when this user may
+    read the file but not write it (an auditor's copy, a read-only mount), the same file read-only."""
+    try:
+        return rt.ledger, False
+    except LedgerError:
+        location = rt.settings.ledger or rt.settings.environ.get(LEDGER_ENV) or None
+        if is_postgres_dsn(location):
+            raise
+        path = resolve_ledger_path(location, rt.settings.environ)
+        if not path.is_file():
+            raise
+        return open_store(str(path), environ=rt.settings.environ, read_only=True), True
+
+
 def status(rt: Runtime, request: StatusRequest) -> StatusResult:
-    """Leases in the ledger (open ones, or all), and with `live` whether each open one still exists."""
-    records = rt.ledger.list() if request.all_leases else rt.ledger.open_leases()
+    """Leases in the ledger (open ones, or all), the latest finished ones (`recent`), and with `live` whether
+    each open one still exists. Works on a ledger this user can read but not write."""
+    ledger, opened = _viewing_ledger(rt)
+    try:
+        every = ledger.list()
+        path = store_file(ledger)
+        name = str(path) if path is not None else repr(ledger)
+    finally:
+        if opened:
+            ledger.close()
     if request.run_key:
-        records = [r for r in records if r["lease_id"].startswith(request.run_key + "/")]
-    rows: builtins.list[LeaseStatus] = []
-    for record in records:
-        live: str | None = None
-        if request.live and record["state"] not in _ENDED:
-            try:
-                held = held_from_record(record, rt.session.context)
-                existing = held.provider.find_existing(held.resolved, held.ctx)
-                live = "active" if existing is not None else "gone"
-            except Exception as exc:
-                live = f"unknown ({type(exc).__name__})"
-        rows.append(
-            LeaseStatus(
-                lease_id=record["lease_id"],
-                state=record["state"],
-                kind=record["kind"],
-                role=record["role"],
-                scope=record["scope"],
-                principal_id=record.get("principal_id"),
-                end_at=record.get("end_at"),
-                outcome=record.get("outcome"),
-                owner_pid=record.get("owner_pid"),
-                live=live,
-            )
-        )
-    return StatusResult(_ledger_name(rt), rows)
+        every = [r for r in every if r["lease_id"].startswith(request.run_key + "/")]
+    records = every if request.all_leases else [r for r in every if r["state"] not in _ENDED]
+    finished = [] if request.all_leases else [r for r in every if r["state"] in _ENDED]
+    recent = [_lease_status(rt, r, live=False) for r in reversed(finished[-request.recent :])] if request.recent else []
+    rows = [_lease_status(rt, r, live=request.live) for r in records]
+    return StatusResult(name, rows, recent)
+
+
+def _lease_status(rt: Runtime, record: LeaseRecord, *, live: bool) -> LeaseStatus:
+    state: str | None = None
+    if live and record["state"] not in _ENDED:
+        try:
+            held = held_from_record(record, rt.session.context)
+            existing = held.provider.find_existing(held.resolved, held.ctx)
+            state = "active" if existing is not None else "gone"
+        except Exception as exc:
+            state = f"unknown ({type(exc).__name__})"
+    return LeaseStatus(
+        lease_id=record["lease_id"],
+        state=record["state"],
+        kind=record["kind"],
+        role=record["role"],
+        scope=record["scope"],
+        principal_id=record.get("principal_id"),
+        end_at=record.get("end_at"),
+        outcome=record.get("outcome"),
+        owner_pid=record.get("owner_pid"),
+        live=state,
+    )
 
 
 def eligible(rt: Runtime, request: EligibleRequest) -> EligibleResult:

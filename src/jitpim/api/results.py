@@ -170,9 +170,15 @@ class LeaseStatus:
 class StatusResult:
     ledger: str
     leases: list[LeaseStatus]
+    # The latest finished leases, newest first (not with all_leases, where `leases` already holds them).
+    recent: list[LeaseStatus] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ledger": self.ledger, "leases": [lease.to_json() for lease in self.leases]}
+        return {
+            "ledger": self.ledger,
+            "leases": [lease.to_json() for lease in self.leases],
+            "recent": [lease.to_json() for lease in self.recent],
+        }
 
 
 @dataclass(frozen=True)
