@@ -28,7 +28,7 @@ from ..audit.owner import owner_is_alive
 from ..audit.records import LeaseRecord
 from ..audit.store import AuditStore
 from ..errors import JitError
-from ..model import LeaseState, TargetKind
+from ..model import LeaseOutcome, LeaseState, TargetKind
 from ..providers import (
     GrantMarker,
     ProviderContext,
@@ -49,7 +49,9 @@ from .waiting import Clock
 __all__ = ["Orphan", "SourceFinding", "SourceReap", "find_orphans", "reap", "reap_source"]
 
 # Lease states in which a lease no longer holds its grant.
-_CLOSED = frozenset({"released", "expired", "failed", "releasing", "release_failed"})
+_CLOSED = frozenset(
+    {LeaseState.RELEASED, LeaseState.EXPIRED, LeaseState.FAILED, LeaseState.RELEASING, LeaseState.RELEASE_FAILED}
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def find_orphans(ledger: AuditStore, now: datetime, *, host: str | None = None) 
             found.append(Orphan(record, f"its end ({record.get('end_at')}) has passed"))
         elif held_by == "exec" and same_host and not alive:
             found.append(Orphan(record, f"its owner process {record.get('owner_pid')} is gone"))
-        elif record["state"] == "release_failed" and not alive:
+        elif record["state"] == LeaseState.RELEASE_FAILED and not alive:
             found.append(Orphan(record, "an earlier release failed"))
     return found
 
@@ -136,7 +138,11 @@ def reap(
             continue
         if held is None:
             ledger.transition(
-                lease, "failed", "lease.grant_failed", {"reason": "no grant was found"}, outcome="nothing_granted"
+                lease,
+                LeaseState.FAILED,
+                "lease.grant_failed",
+                {"reason": "no grant was found"},
+                outcome=LeaseOutcome.NOTHING_GRANTED,
             )
             results.append((orphan, ReleaseReport(lease, ReleaseStatus.ALREADY_GONE, "no grant was ever made")))
             continue

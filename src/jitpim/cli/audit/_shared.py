@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ...errors import UsageError
+from ...model import LeaseState
 from ...safe_text import neutralise
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Leases whose lifecycle is over: released, expired, failed, and release_failed (the lifecycle ended without
 # removing the access: exactly the record a security team needs; a later release supersedes it).
-_FINISHED = frozenset({"released", "expired", "failed", "release_failed"})
+_FINISHED = frozenset({LeaseState.RELEASED, LeaseState.EXPIRED, LeaseState.FAILED, LeaseState.RELEASE_FAILED})
 
 ledger_option = click.option(
     "--ledger",
