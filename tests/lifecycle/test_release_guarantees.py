@@ -198,3 +198,27 @@ def test_cancelled_inside_pims_five_minute_window_the_grant_is_left_to_expire(ri
         released = api.release(rt, api.ReleaseRequest(lease_ids=(outcome.releases[0].lease_id,)))
         assert not released.failed
     assert rig.directory_grants() == []
+
+
+def test_a_cancelled_release_does_not_sit_out_a_long_retry_after(rig: _Rig) -> None:
+    """Cancelled while the removal is throttled with Retry-After 60: neither jitpim's retries nor the HTTP
+    layer's wait past the cancel budget; the release fails loudly (85) instead of outliving GitHub's SIGKILL."""
+    signalled: list[Any] = []
+
+    def cancelled(holding: Hold) -> None:
+        rig.faults(
+            {"kind": "throttle", "path": "roleAssignments/", "method": "DELETE", "count": 1000, "retry_after": 60}
+        )
+        signalled.append(rig.clock.now())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with rig.runtime() as rt:
+        options = rt.options()
+        with pytest.raises(ReleaseFailedError):
+            hold(api.plan(rt, api.AccessRequest((_officer(rig.info),))), cancelled, rt.hold_context(options))
+        assert rig.clock.now() - signalled[0] <= options.cancel_budget + timedelta(seconds=1)
+        assert len(rig.officer_grants()) == 1, "still throttled: the grant is still there, and the exit says so"
+        rig.clear_faults()
+        lease = rig.ledger.list()[0]["lease_id"]
+        assert api.release(rt, api.ReleaseRequest(lease_ids=(lease,))).failed == []
+    assert rig.officer_grants() == []

@@ -8,12 +8,15 @@ on first use, so calls that record nothing never ask for a token; disagreements 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 
 from ..audit.store import AuditStore, open_store
 from ..ci.github import GitHubActions
 from ..cloud import resolve_cloud
+from ..http import default_sleep
 from ..lifecycle import (
     Clock,
     EvidenceWriter,
@@ -31,6 +34,24 @@ from .settings import Settings
 __all__ = ["Runtime"]
 
 
+class _CancellableSleep:
+    """How the HTTP layer waits between retries. Once a hold is being cancelled (GitHub kills the job 10 s
+    after its first signal), no wait runs past the cancel budget: the release must finish inside it."""
+
+    def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self.cutoff: datetime | None = None
+
+    def cancel(self, cutoff: datetime) -> None:
+        self.cutoff = cutoff if self.cutoff is None else min(self.cutoff, cutoff)
+
+    def __call__(self, seconds: float) -> None:
+        if self.cutoff is not None:
+            seconds = min(seconds, max(0.0, (self.cutoff - self._clock.now()).total_seconds()))
+        self._sleep(seconds)
+
+
 @dataclass
 class Runtime:
     """Everything the lifecycle runs with. Use `Runtime.open(settings)` as a context manager; the ledger is
@@ -42,6 +63,7 @@ class Runtime:
     timeline: Timeline
     github: GitHubActions
     _run: RunContext | None = field(default=None, repr=False)
+    _http_sleep: _CancellableSleep | None = field(default=None, repr=False)
     _ledger: AuditStore | None = field(default=None, repr=False)
     _owns_ledger: bool = field(default=True, repr=False)
 
@@ -61,11 +83,14 @@ class Runtime:
         simulated job, tests), `ledger` may be one the caller already opened (it is then left open on close)."""
         settings = settings or Settings.from_environ()
         env = settings.environ
+        # An injected clock also paces the HTTP retries (tests, the demo); else the HTTP layer's own sleep.
+        paced = clock.sleep if clock is not None else default_sleep
         clock = clock or SystemClock()
+        http_sleep = _CancellableSleep(clock, paced)
         cloud = resolve_cloud(
             settings.cloud, emulator_url=settings.emulator_url, ca_bundle=settings.ca_bundle, environ=env
         )
-        session = Session(cloud, settings.mode, clock, environ=env, sleep=clock.sleep)
+        session = Session(cloud, settings.mode, clock, environ=env, sleep=http_sleep)
         return cls(
             settings=settings,
             session=session,
@@ -73,6 +98,7 @@ class Runtime:
             timeline=Timeline(live=live),
             github=github or GitHubActions(environ=env),
             _run=run,
+            _http_sleep=http_sleep,
             _ledger=ledger,
             _owns_ledger=ledger is None,
         )
@@ -119,7 +145,8 @@ class Runtime:
         )
 
     def hold_context(self, options: LifecycleOptions) -> HoldContext:
-        return HoldContext(self.ledger, self.run, self.clock, options, self.timeline, self.evidence())
+        on_cancel = self._http_sleep.cancel if self._http_sleep is not None else None
+        return HoldContext(self.ledger, self.run, self.clock, options, self.timeline, self.evidence(), on_cancel)
 
     def close(self) -> None:
         self.session.close()

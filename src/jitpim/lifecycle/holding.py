@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -49,6 +50,8 @@ class HoldContext:
     options: LifecycleOptions
     reporter: Reporter
     evidence: EvidenceWriter | None = None
+    # Told the end of the cancel budget when the first signal arrives (the runtime cuts HTTP retry waits to it).
+    on_cancel: Callable[[datetime], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,11 @@ class Hold:
     def __init__(self, plan: Plan, ctx: HoldContext, *, held_by: str = "exec") -> None:
         self.plan = plan
         self.ctx = ctx
-        self.guard = SignalGuard(now=ctx.clock.now)
+        budget = ctx.options.cancel_budget
+        on_cancel = ctx.on_cancel
+        self.guard = SignalGuard(
+            now=ctx.clock.now, on_first=(lambda first: on_cancel(first + budget)) if on_cancel is not None else None
+        )
         self.elevation = Elevation(
             plan, ctx.ledger, ctx.run, ctx.clock, ctx.options, ctx.reporter, guard=self.guard, held_by=held_by
         )

@@ -36,10 +36,14 @@ class SignalGuard:
 
     `now` (the lifecycle's clock) stamps the first signal as `first_at`, from which cancellation is timed."""
 
-    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, now: Callable[[], datetime] | None = None, on_first: Callable[[datetime], None] | None = None
+    ) -> None:
         self.received: list[int] = []
         self.first_at: datetime | None = None
         self._now = now
+        # Told when the first signal arrived (the HTTP layer's waits are cut short from then on).
+        self._on_first = on_first
         self._forward: Callable[[int], None] | None = None
         self._previous: dict[int, object] = {}
         self._deferred = False
@@ -47,6 +51,8 @@ class SignalGuard:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if not self.received and self._now is not None:
             self.first_at = self._now()
+            if self._on_first is not None:
+                self._on_first(self.first_at)
         self.received.append(signum)
         if self._forward is not None:
             self._forward(signum)
