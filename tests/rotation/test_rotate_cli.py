@@ -180,3 +180,25 @@ def test_sigterm_in_the_grace_period_keeps_the_validated_value_and_releases(job:
     assert record["current_version_id"] == secret.latest.version
     assert "interrupted" in (record["reason"] or "") or "Interrupted" in (record["reason"] or "")
     assert record["disabled_version_ids"] == []
+
+
+@pytest.mark.parametrize("name", ["bad name!", "a_b", "x" * 128, "db-password\n::warning::x"])
+def test_a_bad_secret_name_is_refused_before_anything_is_granted(job: dict[str, Any], name: str) -> None:
+    """Key Vault refuses these names with a 400; jitpim refuses them first, before the grant, the value and
+    its ::add-mask::, with the name's rule in the hint."""
+    from click.testing import CliRunner
+
+    from jitpim.cli import cli
+
+    env = {k: v for k, v in job["env"].items() if k != "PYTHONPATH"}
+    args = ["rotate", "secret", "--vault", "kv-payments", "--name", name, "--ticket", "ServiceNow:CHG0042001", "-q"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 64, result.output
+    assert "is not a Key Vault secret name" in result.stderr and "letters, digits and dashes" in result.stderr
+    assert "::add-mask::" not in result.output
+    assert _officer_assignments(job["emu"]) == []
+    with Ledger.open(env["JITPIM_LEDGER"]) as ledger:
+        assert ledger.list() == []
+    app = ["rotate", "app-credential", "--app", "payments-api", "--store-in", f"kv-payments/{name}"]
+    refused = CliRunner().invoke(cli, [*app, "--ticket", "ServiceNow:CHG0042001", "-q"], env=env)
+    assert refused.exit_code == 64 and "is not a Key Vault secret name" in refused.stderr, refused.output

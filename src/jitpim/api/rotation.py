@@ -28,6 +28,7 @@ from ..rotation import (
     ValueSource,
     VaultRef,
     VaultSecrets,
+    check_secret_name,
     client_secret_token_check,
     resolve_app,
     resolve_vault,
@@ -234,6 +235,7 @@ def rotate_secret_planned(
     """Rotate one Key Vault secret under an already-made plan's elevation (`rotate_secret` plans it; the demo
     shows its plan first). A rotation that fails other than by a failed validation raises `RotationError`
     after the release."""
+    check_secret_name(request.name)
     plan.raise_for_refusal()
     result = SecretRotationResult(vault=vault)
 
@@ -288,6 +290,7 @@ def rotate_secret(rt: Runtime, request: SecretRotationInput) -> SecretRotationRe
     """Rotate one Key Vault secret under just-in-time elevation: grant (by default Key Vault Secrets Officer
     on the vault), wait until writes work, write the new version (tagged with run, lease and actor; never the
     value), validate it, roll back on failure, release and record."""
+    check_secret_name(request.name)  # before anything is resolved, planned or granted
     targets = list(request.targets)
     ticket = Ticket.parse(request.ticket) if request.ticket else (targets[0].ticket if targets else None)
     check_run_context(rt.run, ticket)
@@ -323,6 +326,8 @@ def rotate_app_credential(rt: Runtime, request: AppCredentialInput) -> AppRotati
     """Make-before-break rotation of an app registration's client secret under just-in-time elevation
     (by default Cloud Application Administrator scoped to the app, plus Key Vault Secrets Officer on the vault
     it is stored in)."""
+    if request.store_in:
+        check_secret_name(request.store_in[1])  # before anything is granted
     targets = list(request.targets)
     ticket = Ticket.parse(request.ticket) if request.ticket else (targets[0].ticket if targets else None)
     check_run_context(rt.run, ticket)

@@ -18,7 +18,7 @@ from .app_credential import (
     client_secret_token_check,
     resolve_app,
 )
-from .keyvault import KEYVAULT_API_VERSION, SecretVersion, VaultSecrets, parse_secret_id
+from .keyvault import KEYVAULT_API_VERSION, SecretVersion, VaultSecrets, check_secret_name, parse_secret_id
 from .secret import ROTATION_TAG, RotationOutcome, SecretRotationRequest, SecretRotator
 from .validation import FD_VARIABLE, FILE_VARIABLE, ValidationResult, ValidationSpec, run_validation
 from .values import SecretValue, ValueSource, from_file, from_generator, from_stream, generate, resolve_alphabet
@@ -45,6 +45,7 @@ __all__ = [
     "ValueSource",
     "VaultRef",
     "VaultSecrets",
+    "check_secret_name",
     "client_secret_token_check",
     "from_file",
     "from_generator",

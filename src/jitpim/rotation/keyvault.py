@@ -12,19 +12,34 @@ exception for the emulator. Response bodies, which hold values, are kept out of 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
-from ..errors import ProviderApiError, RotationError
+from ..errors import ProviderApiError, RotationError, UsageError
 from ..http import ApiClient
 from .values import SecretValue
 
-__all__ = ["KEYVAULT_API_VERSION", "SecretVersion", "VaultSecrets", "parse_secret_id"]
+__all__ = ["KEYVAULT_API_VERSION", "SecretVersion", "VaultSecrets", "check_secret_name", "parse_secret_id"]
 
 KEYVAULT_API_VERSION: Final = "7.5"
 _MAX_TAGS: Final = 15  # Key Vault's limit per secret version
+# Key Vault's rule for object names: 1-127 letters, digits and dashes.
+_SECRET_NAME: Final = re.compile(r"[0-9A-Za-z-]{1,127}", re.ASCII)
+
+
+def check_secret_name(name: str) -> str:
+    """`name` when Key Vault accepts it as a secret name, else `UsageError`: checked before anything is
+    granted, not discovered as the vault's 400 after the elevation."""
+    if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
+        shown = repr(name) if len(str(name)) <= 80 else repr(str(name)[:80]) + "..."
+        raise UsageError(
+            f"{shown} is not a Key Vault secret name",
+            hint="A secret name is 1-127 letters, digits and dashes (no spaces, dots or underscores).",
+        )
+    return name
 
 
 def parse_secret_id(secret_id: str) -> tuple[str, str, str | None]:
