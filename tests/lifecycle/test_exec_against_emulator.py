@@ -286,7 +286,7 @@ def test_a_child_ignoring_signals_is_killed_and_the_release_fits_githubs_cancel_
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=30)
     took = time.monotonic() - sent
-    assert 4.5 <= took < 9.0, f"jitpim took {took:.1f}s after SIGINT: {err}"
+    assert 4.5 <= took < 10.0, f"jitpim took {took:.1f}s after SIGINT (GitHub kills at 10 s): {err}"
     assert proc.returncode == 128 + signal.SIGKILL, err
     assert not _alive(child)
     assert _ci_grants(job["emu"]) == []
