@@ -74,14 +74,21 @@ def resolve_program(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return found
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child, before exec
-    """In the child: be killed when jitpim dies, however it dies (Linux; elsewhere the process group and the
-    reaper are what is left)."""
+def _parent_death_hook() -> Callable[[], None] | None:
+    """What the child runs between fork and exec so that it gets SIGKILL when jitpim dies, however jitpim dies
+    (Linux's prctl(PR_SET_PDEATHSIG)); None elsewhere, where the process group and the reaper are what is left.
+    libc is looked up here, in the parent: the forked child only makes the one call."""
     if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def die_with_parent() -> None:  # pragma: no cover - runs in the forked child, before exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return die_with_parent
 
 
 def _interactive() -> bool:
@@ -123,7 +130,7 @@ def run_child(spec: ChildSpec, guard: SignalGuard, on_start: Callable[[int, bool
         env=dict(spec.env),
         cwd=spec.cwd,
         process_group=0 if own_group else None,
-        preexec_fn=_die_with_parent,  # prctl must run in the child, between fork and exec
+        preexec_fn=_parent_death_hook(),  # prctl must run in the child, between fork and exec
         stdout=_stderr_descriptor() if spec.stdout_to_stderr else None,
     )
     killer: threading.Timer | None = None
