@@ -32,10 +32,12 @@ ValueFactory = Callable[[], tuple[SecretValue, ValueSource]]
 @dataclass(frozen=True)
 class AccessRequest:
     """Access to some targets. `options` (None: the runtime's settings) shape the lifecycle; its mode is
-    the runtime's."""
+    the runtime's. `on_behalf_of` (an object id) grants to that principal instead of the caller: the broker
+    asks with its own identity for the job's principal (`jitpim.lifecycle.on_behalf`)."""
 
     targets: tuple[Target, ...]
     options: LifecycleOptions | None = None
+    on_behalf_of: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "targets", tuple(self.targets))

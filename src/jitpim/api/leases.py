@@ -28,6 +28,7 @@ from ..lifecycle import (
 )
 from ..lifecycle import reap as run_reaper
 from ..lifecycle import reap_source as reap_source_grants
+from ..lifecycle.on_behalf import on_behalf_of
 from ..model import LeaseState, TargetKind, evaluate, validate_arm_scope
 from ..providers import GrantMarker, get_provider
 from .inputs import (
@@ -127,8 +128,11 @@ def elevate(rt: Runtime, access: AccessRequest) -> ElevateResult:
     """Grant and wait until effective, then leave the access in place for later steps: it ends by `release`,
     at its end at the source, or by `reap` after its end. A later `--start` is not waited for."""
     options = dataclasses.replace(rt.options(access.options), wait_for_start=False)
-    planned = make_plan(access.targets, contexts=rt.session.context, options=options, clock=rt.clock)
-    with Hold(planned, rt.hold_context(options), held_by="elevate") as holding:
+    provider_for = on_behalf_of(access.on_behalf_of) if access.on_behalf_of else get_provider
+    planned = make_plan(
+        access.targets, contexts=rt.session.context, options=options, clock=rt.clock, provider_for=provider_for
+    )
+    with Hold(planned, rt.hold_context(options), held_by="broker" if access.on_behalf_of else "elevate") as holding:
         held = holding.detach()
     return ElevateResult(held)
 

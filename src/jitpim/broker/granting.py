@@ -3,48 +3,23 @@
 responses, release verification and the audit chain all apply unchanged.
 
 What differs is who receives the access: the job's own principal (from the broker's repository binding),
-not the broker. `OnBehalfProvider` wraps each provider so that the resolved principal is the job's, and so
-that "effective" means the grant is in force at the source, which is what the broker can observe with its
-own identity (the job then uses the access with its own federated credential).
+not the broker: `jitpim.api.AccessRequest(on_behalf_of=...)` (see `jitpim.lifecycle.on_behalf`), where
+"effective" means the grant is in force at the source, which is what the broker can observe with its own
+identity (the job then uses the access with its own federated credential).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from ..cloud import CloudProfile
 from ..model import Mode, RunContext, Target
-from ..providers import Grant, Provider, ProviderContext, ResolvedTarget, get_provider
 
-__all__ = ["GrantResult", "Granter", "OnBehalfProvider", "run_context"]
-
-
-class OnBehalfProvider:
-    """A provider acting for `principal_id`: resolution names that principal, and the probe checks the grant
-    is in force at the source (the broker cannot use the job's access to try it). Every other step is the
-    wrapped provider's own, unchanged (delegated by name, so new provider steps pass through)."""
-
-    def __init__(self, inner: Provider, principal_id: str) -> None:
-        self.inner = inner
-        self.principal_id = principal_id
-        self.kind = inner.kind
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def resolve(self, target: Target, ctx: ProviderContext) -> ResolvedTarget:
-        return dataclasses.replace(self.inner.resolve(target, ctx), principal_id=self.principal_id)
-
-    def probe(self, grant: Grant, resolved: ResolvedTarget, ctx: ProviderContext) -> bool:
-        return self.inner.find_existing(resolved, ctx) is not None
-
-    @classmethod
-    def wrap(cls, inner: Provider, principal_id: str) -> Provider:
-        return cast("Provider", cls(inner, principal_id))
+__all__ = ["GrantResult", "Granter", "run_context"]
 
 
 def run_context(claims: Mapping[str, Any]) -> RunContext:
@@ -97,7 +72,8 @@ class GrantResult:
 
 class Granter:
     """Grants and releases as the broker's identity (credentials from `environ`: a managed identity in Azure,
-    a client secret or workload identity elsewhere, an emulator principal in tests)."""
+    a client secret or workload identity elsewhere, an emulator principal in tests), through `jitpim.api`
+    only: `elevate` on behalf of the job's principal, `release` by lease id."""
 
     def __init__(
         self,
@@ -109,8 +85,9 @@ class Granter:
         effective_timeout: timedelta = timedelta(minutes=10),
         poll_initial: float = 1.0,
     ) -> None:
+        from ..api import Settings
         from ..audit.store import open_store
-        from ..lifecycle import LifecycleOptions, Session, SystemClock
+        from ..lifecycle import LifecycleOptions, SystemClock
 
         self.cloud = cloud
         self.clock = clock or SystemClock()
@@ -123,14 +100,14 @@ class Granter:
             early_release="expire",
             poll_initial=poll_initial,
         )
-        self._session_factory: Callable[[], Any] = lambda: Session(cloud, Mode.DIRECT, self.clock, environ=self.environ)
+        self.settings = dataclasses.replace(
+            Settings.from_environ(self.environ), mode=Mode.DIRECT, ledger=ledger_location, lifecycle=self.options
+        )
 
-    def identity(self) -> Any:
-        session = self._session_factory()
-        try:
-            return session.identity()
-        finally:
-            session.close()
+    def _runtime(self, claims: Mapping[str, Any]) -> Any:
+        from ..api import Runtime
+
+        return Runtime.open(self.settings, clock=self.clock, run=run_context(claims), ledger=self.ledger)
 
     def grant(
         self,
@@ -142,46 +119,31 @@ class Granter:
     ) -> GrantResult:
         """Grant `target` to `principal_id`, wait until it is in force, and leave it held by the broker.
         Raises the lifecycle's errors (policy, provider, not effective); on failure nothing stays granted."""
-        from ..lifecycle import Elevation, SignalGuard, Timeline, make_plan
+        from .. import api
 
         options = dataclasses.replace(self.options, default_duration=target.duration or self.options.default_duration)
-        session = self._session_factory()
-        try:
-            plan = make_plan(
-                [target],
-                contexts=session.context,
-                options=options,
-                clock=self.clock,
-                provider_for=lambda kind: OnBehalfProvider.wrap(get_provider(kind), principal_id),
-            )
-            guard = SignalGuard()
-            elevation = Elevation(
-                plan, self.ledger, run_context(claims), self.clock, options, Timeline(), guard=guard, held_by="broker"
-            )
-            elevation.__enter__()  # on failure it releases what it granted and raises
-            held = elevation.detach()[0]
-            self.ledger.append_event(held.lease_id, "broker.decided", dict(details))
-            return GrantResult(
-                held.lease_id, str(held.state), held.grant.end_at, held.grant.to_json(), held.resolved.to_json()
-            )
-        finally:
-            session.close()
+        with self._runtime(claims) as rt:
+            result = api.elevate(rt, api.AccessRequest((target,), options=options, on_behalf_of=principal_id))
+        held = result.held[0]
+        self.ledger.append_event(held.lease_id, "broker.decided", dict(details))
+        return GrantResult(
+            held.lease_id, str(held.state), held.grant.end_at, held.grant.to_json(), held.resolved.to_json()
+        )
 
-    def release(self, lease_id: str, reason: str) -> str:
+    def release(self, lease_id: str, reason: str, claims: Mapping[str, Any] | None = None) -> str:
         """Release a lease the broker holds; returns the outcome (released, already_gone, left_to_expire,
         failed). A lease already ended in the ledger is `already_gone`."""
-        from ..lifecycle import Releaser, Timeline, held_from_record
+        from .. import api
 
         record = self.ledger.find(lease_id)
         if record is None or record["state"] in ("released", "expired", "failed"):
             return "already_gone"
-        session = self._session_factory()
-        try:
-            held = held_from_record(record, session.context)
-            report = Releaser(self.ledger, self.clock, self.options, Timeline()).release(held)
-            return str(report.outcome)
-        finally:
-            session.close()
+        with self._runtime(claims or {}) as rt:
+            result = api.release(rt, api.ReleaseRequest(lease_ids=(lease_id,), early_release="expire"))
+        row = result.rows[0]
+        if row.failed:
+            return "failed"
+        return str(row.report.outcome) if row.report is not None else "already_gone"
 
     def close(self) -> None:
         self.ledger.close()

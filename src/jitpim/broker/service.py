@@ -407,7 +407,7 @@ class Broker:
         outcome = "failed"
         try:
             assert self.granter is not None
-            outcome = self.granter.release(str(claimed.lease.get("lease_id")), reason)
+            outcome = self.granter.release(str(claimed.lease.get("lease_id")), reason, claimed.claims)
         except Exception as exc:  # the reaper retries a failed release
             _log.warning("release of request %s failed: %s", request.request_id, type(exc).__name__)
         if outcome == "failed":
