@@ -110,7 +110,7 @@ def test_replicas_take_each_step_exactly_once(dsn: str) -> None:
             lambda: b.try_lock("reaper", "b", NOW, timedelta(minutes=5)),
         )
         assert sorted(locks) == [False, True]
-        holder, other = ("a", b) if locks[0] else ("b", a)
+        other = b if locks[0] else a
         assert not other.try_lock("reaper", "x", NOW + timedelta(minutes=1), timedelta(minutes=5))
         assert other.try_lock("reaper", "x", NOW + timedelta(minutes=6), timedelta(minutes=5))  # expired lock
     finally:
