@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck layers actions bench docs docs-write clean
+.PHONY: demo test check lint format typecheck layers actions bench bench-broker docs docs-write clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ docs-write: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_emulator.py
 	$(BIN)/python scripts/bench_dashboard.py --events 1000000
+
+bench-broker: $(STAMP)
+	$(BIN)/python scripts/bench_broker.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
