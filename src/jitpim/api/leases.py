@@ -302,17 +302,17 @@ def status(rt: Runtime, request: StatusRequest) -> StatusResult:
 
 
 def _lease_status(rt: Runtime, record: LeaseRecord, *, live: bool) -> LeaseStatus:
-    state: str | None = None
+    found: str | None = None
     if live and record["state"] not in _ENDED:
         try:
             held = held_from_record(record, rt.session.context)
             existing = held.provider.find_existing(held.resolved, held.ctx)
-            state = "active" if existing is not None else "gone"
+            found = "active" if existing is not None else "gone"
         except Exception as exc:
-            state = f"unknown ({type(exc).__name__})"
+            found = f"unknown ({type(exc).__name__})"
     return LeaseStatus(
         lease_id=record["lease_id"],
-        state=record["state"],
+        state=LeaseState(record["state"]),
         kind=record["kind"],
         role=record["role"],
         scope=record["scope"],
@@ -320,7 +320,7 @@ def _lease_status(rt: Runtime, record: LeaseRecord, *, live: bool) -> LeaseStatu
         end_at=record.get("end_at"),
         outcome=record.get("outcome"),
         owner_pid=record.get("owner_pid"),
-        live=state,
+        live=found,
     )
 
 

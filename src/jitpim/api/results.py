@@ -8,6 +8,7 @@ from typing import Any
 from ..auth import Identity
 from ..errors import ProviderError, ReleaseFailedError
 from ..lifecycle import Evidence, HeldLease, Orphan, ReleaseReport, SourceReap
+from ..model import LeaseState
 from ..providers import Grant
 
 __all__ = [
@@ -139,7 +140,7 @@ class SourceReapResult:
 @dataclass(frozen=True)
 class LeaseStatus:
     lease_id: str
-    state: str
+    state: LeaseState
     kind: str
     role: str
     scope: str

@@ -89,8 +89,15 @@ class Elevation:
         try:
             for item in self.plan.items:
                 self._acquire(item)
-        except BaseException:
+        except BaseException as exc:
+            granted = [h.resolved.describe() for h in self.held if h.state is not LeaseState.FAILED]
             self._release_all()
+            if granted and isinstance(exc, LedgerError):
+                # LedgerError's usual hint says nothing was granted: here something was, and is released now.
+                exc.hint = (
+                    f"{', '.join(granted)} was granted before the ledger failed and has been released (verified); "
+                    "nothing is held. Check --ledger / JITPIM_LEDGER points at a writable location."
+                )
             raise
         return self
 
