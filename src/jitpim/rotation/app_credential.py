@@ -180,7 +180,7 @@ class AppCredentialOutcome:
         return {**self.record_body(), "app": self.app.to_json() if self.app else None}
 
 
-def _parse_time(text: Any) -> datetime | None:
+def _parse_time(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     with contextlib.suppress(ValueError):

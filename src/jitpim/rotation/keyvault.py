@@ -51,7 +51,7 @@ def parse_secret_id(secret_id: str) -> tuple[str, str, str | None]:
     return f"{parts.scheme}://{parts.netloc}", segments[1], segments[2] if len(segments) > 2 else None
 
 
-def _from_unix(value: Any) -> datetime | None:
+def _from_unix(value: object) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
 
 
@@ -105,7 +105,7 @@ class VaultSecrets:
     def vault_url(self) -> str:
         return self.client.base_url
 
-    def _params(self, **extra: Any) -> dict[str, Any]:
+    def _params(self, **extra: object) -> dict[str, object]:
         return {"api-version": self.api_version, **extra}
 
     @staticmethod
