@@ -87,6 +87,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("jitpim.cli.audit", "audit", "Signed audit records: list, show, export, verify, flush, reconcile."),
     "dashboard": ("jitpim.cli.dashboard", "dashboard", "Serve a read-only web dashboard of the ledger."),
     "doctor": ("jitpim.cli.doctor", "doctor", "Check an identity's rights: what is missing, what is excessive."),
+    "setup": ("jitpim.cli.setup", "setup", "Create or correct what jitpim needs in Entra and Azure, idempotently."),
     "pim-policy": ("jitpim.cli.pim_policy", "pim_policy", "PIM role settings as code: export, diff, apply."),
     "broker": ("jitpim.cli.broker", "broker", "Run the broker: policy over verified job tokens, approvals, grants."),
     "approvals": ("jitpim.cli.approvals", "approvals", "List, show, approve or deny requests held by the broker."),

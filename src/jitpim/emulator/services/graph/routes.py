@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from .app_role_assignments.routes import ROUTES as APP_ROLE_ASSIGNMENTS
 from .applications.routes import ROUTES as APPLICATIONS
 from .approvals.routes import ROUTES as APPROVALS
 from .audit.routes import ROUTES as AUDIT
@@ -31,6 +32,7 @@ ROUTES: list[BaseRoute] = [
     *AUDIT,
     *APPLICATIONS,
     *FEDERATED_CREDENTIALS,
+    *APP_ROLE_ASSIGNMENTS,
     *SERVICE_PRINCIPALS,
     *USERS,
     *GROUPS,

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ...core.clock import parse_time
+from ...core.directory import ServicePrincipal
 from ...core.durations import parse_duration
 from ...core.ids import stable_guid
 from ...core.scenario import ScenarioError
 from ...core.world import World
+from .common.graph_resource import GRAPH_APP_ID, GRAPH_SP_NAME
 from .pim.lifecycle import on_tick
 from .pim.models import Schedule, Target
 from .pim.parse import canonical_principal
@@ -24,6 +26,7 @@ __all__ = ["GraphState", "attach"]
 
 
 def attach(world: World) -> None:
+    _seed_graph_service_principal(world)
     state = GraphState(world)
     now = world.clock.now()
     state.policies.ensure_all()  # surfaces a bad approver name while the scenario loads
@@ -35,6 +38,15 @@ def attach(world: World) -> None:
             _seed(state, _group_target(world, entry), entry, now, i)
     world.attach("graph", state)
     world.on_tick(lambda when: on_tick(state, when))
+
+
+def _seed_graph_service_principal(world: World) -> None:
+    """Every tenant has a service principal for Microsoft Graph: the resource its app permissions name."""
+    if not any(sp.app_id == GRAPH_APP_ID for sp in world.directory.service_principals.values()):
+        sp_id = stable_guid(world.tenant_id, "sp", "microsoft-graph")
+        world.directory.service_principals[sp_id] = ServicePrincipal(
+            sp_id, GRAPH_APP_ID, GRAPH_SP_NAME, created=world.clock.now() - timedelta(days=3650)
+        )
 
 
 def _principal(world: World, entry: dict[str, Any]) -> str:

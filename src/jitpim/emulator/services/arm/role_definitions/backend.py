@@ -11,11 +11,11 @@ from typing import Any
 
 from ....core.errors import ArmError
 from ....core.rbac import RoleDefinition, is_same_or_parent_scope
-from ..common.authz import effective_permissions
-from ..common.context import Ctx, guid_of, require_scope
+from ..common.authz import authorize, effective_permissions
+from ..common.context import Ctx, guid_of, parse_scope, require_scope
 from ..common.filters import FilterSpec
 
-__all__ = ["definition", "definitions", "permissions"]
+__all__ = ["definition", "definitions", "permissions", "put"]
 
 _FILTER = FilterSpec(
     frozenset({"rolename", "type"}),
@@ -60,3 +60,58 @@ def permissions(ctx: Ctx) -> list[dict[str, Any]]:
     """The caller's effective actions at the scope, in the `permissions` list's shape."""
     require_scope(ctx.world, ctx.scope)
     return effective_permissions(ctx.world, ctx.caller.object_id, ctx.scope.path, ctx.now)
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ArmError(400, "InvalidRoleDefinition", f"The role definition's '{what}' must be a list of strings.")
+    return list(value)
+
+
+def put(ctx: Ctx) -> tuple[RoleDefinition, bool]:
+    """Create or update a custom role (201 / 200). The caller needs
+    `Microsoft.Authorization/roleDefinitions/write` at every assignable scope; built-in roles cannot change and a
+    role name is unique in the tenant."""
+    world = ctx.world
+    require_scope(world, ctx.scope)
+    guid = guid_of(ctx.names[0])
+    if guid is None:
+        raise ArmError(400, "InvalidRoleDefinitionId", f"The role definition ID '{ctx.names[0]}' is not valid.")
+    props = ctx.body.get("properties")
+    if not isinstance(props, dict):
+        raise ArmError(400, "InvalidRoleDefinition", "The request body must carry a 'properties' object.")
+    name = props.get("roleName")
+    if not isinstance(name, str) or not name.strip():
+        raise ArmError(400, "InvalidRoleDefinition", "The role definition must have a 'roleName'.")
+    perms = props.get("permissions") or [{}]
+    if not isinstance(perms, list) or not perms or not isinstance(perms[0], dict):
+        raise ArmError(400, "InvalidRoleDefinition", "The role definition's 'permissions' must be a list of objects.")
+    scopes = _strings(props.get("assignableScopes"), "assignableScopes") or [ctx.scope.path]
+    existing = world.rbac.definitions.get(guid)
+    if existing is not None and existing.role_type == "BuiltInRole":
+        raise ArmError(403, "RoleDefinitionUpdateNotAllowed", "Built-in role definitions cannot be created or updated.")
+    clash = next(
+        (d for d in world.rbac.definitions.values() if d.role_name.lower() == name.lower() and d.id != guid), None
+    )
+    if clash is not None:
+        raise ArmError(
+            409, "RoleDefinitionWithSameNameExists", f"A custom role with the same name '{name}' already exists."
+        )
+    for scope in scopes:
+        require_scope(world, parse_scope(world, scope))
+        authorize(world, ctx.caller, scope, "Microsoft.Authorization/roleDefinitions/write", ctx.now)
+    definition = RoleDefinition(
+        id=guid,
+        role_name=name,
+        description=str(props.get("description") or ""),
+        actions=_strings(perms[0].get("actions"), "actions"),
+        not_actions=_strings(perms[0].get("notActions"), "notActions"),
+        data_actions=_strings(perms[0].get("dataActions"), "dataActions"),
+        not_data_actions=_strings(perms[0].get("notDataActions"), "notDataActions"),
+        role_type="CustomRole",
+        assignable_scopes=scopes,
+    )
+    world.rbac.definitions[guid] = definition
+    return definition, existing is None

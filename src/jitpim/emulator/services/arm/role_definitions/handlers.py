@@ -9,7 +9,7 @@ from ..common.context import Ctx
 from ..common.responses import list_response
 from . import backend
 
-__all__ = ["get_role_definition", "list_permissions", "list_role_definitions"]
+__all__ = ["get_role_definition", "list_permissions", "list_role_definitions", "put_role_definition"]
 
 
 def list_role_definitions(ctx: Ctx) -> Response:
@@ -22,3 +22,8 @@ def get_role_definition(ctx: Ctx) -> Response:
 
 def list_permissions(ctx: Ctx) -> Response:
     return list_response(backend.permissions(ctx))
+
+
+def put_role_definition(ctx: Ctx) -> Response:
+    definition, created = backend.put(ctx)
+    return json_response(definition.to_arm(ctx.scope.path), 201 if created else 200)

@@ -11,6 +11,10 @@ _P = AUTHORIZATION
 
 OPERATIONS: list[Operation] = [
     ("roledefinitions", f"{_P}/roleDefinitions", {"GET": handlers.list_role_definitions}),
-    ("roledefinitions/*", f"{_P}/roleDefinitions/{{roleDefinitionId}}", {"GET": handlers.get_role_definition}),
+    (
+        "roledefinitions/*",
+        f"{_P}/roleDefinitions/{{roleDefinitionId}}",
+        {"GET": handlers.get_role_definition, "PUT": handlers.put_role_definition},
+    ),
     ("permissions", f"{_P}/permissions", {"GET": handlers.list_permissions}),
 ]

@@ -14,10 +14,10 @@ from ....core.ids import new_guid
 from ....core.tokens import Caller
 from ....core.world import World
 from ..audit.backend import audit_target, initiator
-from ..common.errors import bad_request
+from ..common.errors import bad_request, denied
 from .authz import authorize_credentials
 
-__all__ = ["add_password_credential", "record_credential_change", "remove_password_credential"]
+__all__ = ["add_password_credential", "create_application", "record_credential_change", "remove_password_credential"]
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_-.~"
 
@@ -94,3 +94,42 @@ def remove_password_credential(w: World, caller: Caller, app: Application, key_i
     old = [_key_description(p) for p in app.passwords]
     app.passwords = remaining
     record_credential_change(w, caller, app, old=old, new=[_key_description(p) for p in remaining])
+
+
+_CREATE_ACTION = "microsoft.directory/applications/create"
+
+
+def create_application(w: World, caller: Caller, display_name: str, audience: str) -> Application:
+    """A new app registration (no service principal yet: `POST /servicePrincipals` makes one). An app that
+    creates it with `Application.ReadWrite.OwnedBy` becomes its owner, as in Entra."""
+    owned_by = caller.is_app and caller.has_permission("Application.ReadWrite.OwnedBy")
+    if caller.is_app:
+        allowed = caller.has_permission("Application.ReadWrite.All", "Directory.ReadWrite.All") or owned_by
+    else:
+        allowed = caller.has_permission("Application.ReadWrite.All", "Directory.AccessAsUser.All")
+    if not allowed and not w.directory.can(caller.object_id, _CREATE_ACTION, w.clock.now()):
+        raise denied()
+    if not display_name.strip():
+        raise bad_request("Invalid value specified for property 'displayName' of resource 'Application'.")
+    if audience not in ("AzureADMyOrg", "AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount"):
+        raise bad_request("Invalid value specified for property 'signInAudience' of resource 'Application'.")
+    app = Application(
+        object_id=new_guid(),
+        app_id=new_guid(),
+        display_name=display_name,
+        service_principal_id="",
+        created=w.clock.now(),
+    )
+    if not caller.is_app or owned_by:
+        app.owners.add(caller.object_id)
+    w.directory.applications[app.object_id] = app
+    w.audit.record(
+        when=w.clock.now(),
+        activity="Add application",
+        category="ApplicationManagement",
+        operation_type="Add",
+        initiated_by=initiator(w, caller),
+        targets=[audit_target(w, app.object_id, "Application", modified=[])],
+        service="Core Directory",
+    )
+    return app

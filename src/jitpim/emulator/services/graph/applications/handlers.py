@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ....core.auth import authenticate
 from ....core.clock import parse_time
 from ....core.errors import GraphError
 from ....core.http import json_body, json_response, no_content, world
@@ -22,11 +23,12 @@ from ....core.ids import is_guid
 from ..common.directory import listing, single
 from ..common.errors import bad_request
 from ..common.shapes import application_json, directory_object_json, password_credential_json
-from .backend import add_password_credential, remove_password_credential
+from .backend import add_password_credential, create_application, remove_password_credential
 from .context import find_application, read_caller
 
 __all__ = [
     "add_password",
+    "create",
     "get_application",
     "list_applications",
     "list_owners",
@@ -52,6 +54,25 @@ async def list_applications(request: Request) -> Response:
             fields=_FILTERABLE,
             order_fields=_ORDERABLE,
         )
+    )
+
+
+async def create(request: Request) -> Response:
+    """`POST /applications`: 201 with the new registration."""
+    w = world(request)
+    caller = authenticate(request, w, "graph")
+    body = await json_body(request, GraphError, code="BadRequest")
+    name = body.get("displayName")
+    audience = body.get("signInAudience", "AzureADMyOrg")
+    if not isinstance(name, str) or not isinstance(audience, str):
+        raise bad_request("Invalid value specified for property 'displayName' of resource 'Application'.")
+    with w.lock:
+        app = create_application(w, caller, name, audience)
+        item = application_json(app, w)
+    version = request.url.path.removeprefix("/graph/").split("/", 1)[0]
+    return json_response(
+        {"@odata.context": f"https://graph.microsoft.com/{version}/$metadata#applications/$entity", **item},
+        status=201,
     )
 
 

@@ -23,6 +23,7 @@ from ....core.directory import (
 )
 from ....core.ids import stable_guid
 from ....core.world import World
+from .graph_resource import GRAPH_APP_ID, MICROSOFT_TENANT, app_roles_json
 
 __all__ = [
     "DEFAULT_USER_FIELDS",
@@ -155,8 +156,9 @@ def service_principal_json(sp: ServicePrincipal, world: World) -> dict[str, Any]
         "appDescription": None,
         "appId": sp.app_id,
         "applicationTemplateId": None,
-        "appOwnerOrganizationId": world.tenant_id,
+        "appOwnerOrganizationId": MICROSOFT_TENANT if sp.app_id == GRAPH_APP_ID else world.tenant_id,
         "appRoleAssignmentRequired": False,
+        "appRoles": app_roles_json() if sp.app_id == GRAPH_APP_ID else [],
         "createdDateTime": format_time(sp.created),
         "description": None,
         "disabledByMicrosoftStatus": None,
@@ -176,7 +178,6 @@ def service_principal_json(sp: ServicePrincipal, world: World) -> dict[str, Any]
         "tokenEncryptionKeyId": None,
         "samlSingleSignOnSettings": None,
         "addIns": [],
-        "appRoles": [],
         "info": {
             "logoUrl": None,
             "marketingUrl": None,

@@ -7,15 +7,18 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ....core.auth import authenticate
 from ....core.directory import ServicePrincipal
-from ....core.http import json_response, world
+from ....core.errors import GraphError
+from ....core.http import json_body, json_response, world
 from ....core.tokens import Caller
 from ..common.authz import require
 from ..common.directory import listing, single
-from ..common.errors import not_found, require_guid
+from ..common.errors import bad_request, not_found, require_guid
 from ..common.shapes import service_principal_json
+from .backend import create_service_principal
 
-__all__ = ["get_service_principal", "list_service_principals", "service_principal_of"]
+__all__ = ["create", "get_service_principal", "list_service_principals", "service_principal_of"]
 
 _TYPE = "Microsoft.DirectoryServices.ServicePrincipal"
 _FILTERABLE = {"appId", "displayName", "id", "servicePrincipalType", "accountEnabled", "appOwnerOrganizationId"}
@@ -74,3 +77,21 @@ async def get_service_principal(request: Request) -> Response:
     with w.lock:
         item = service_principal_json(service_principal_of(request), w)
     return json_response(single(request, item, "servicePrincipals", type_name=_TYPE))
+
+
+async def create(request: Request) -> Response:
+    """`POST /servicePrincipals` with `{"appId": ...}`: 201 with the new service principal."""
+    w = world(request)
+    caller = authenticate(request, w, "graph")
+    body = await json_body(request, GraphError, code="BadRequest")
+    app_id = body.get("appId")
+    if not isinstance(app_id, str) or not app_id:
+        raise bad_request("Invalid value specified for property 'appId' of resource 'ServicePrincipal'.")
+    with w.lock:
+        sp = create_service_principal(w, caller, app_id)
+        item = service_principal_json(sp, w)
+    version = request.url.path.removeprefix("/graph/").split("/", 1)[0]
+    return json_response(
+        {"@odata.context": f"https://graph.microsoft.com/{version}/$metadata#servicePrincipals/$entity", **item},
+        status=201,
+    )
