@@ -184,6 +184,7 @@ def main() -> int:
             dsn = f"{args.pg}{'&' if '?' in args.pg else '?'}options={quote(f'-csearch_path={schema}')}"
             try:
                 emulator.reset()
+                info = emulator.info  # a reset issues new client secrets
                 config = _config(info, workdir / "pg", dsn, dsn)
                 replicas = [build_broker(config, environ=_environ(info), clock=clock, poll_initial=0.2) for _ in "ab"]
                 servers = [BrokerServer(r, reaper_interval=0).start() for r in replicas]
