@@ -42,6 +42,9 @@ class ArmResource:
     name: str
     location: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    sku: dict[str, Any] | None = None
+    kind: str | None = None
 
 
 class World:

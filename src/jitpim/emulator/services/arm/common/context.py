@@ -21,6 +21,7 @@ __all__ = [
     "API_VERSIONS",
     "KEYVAULT_VERSIONS",
     "RESOURCE_MANAGER_VERSIONS",
+    "STORAGE_VERSIONS",
     "Ctx",
     "Scope",
     "check_api_version",
@@ -138,6 +139,22 @@ KEYVAULT_VERSIONS: tuple[str, ...] = (
     "2018-02-14",
     "2016-10-01",
     "2015-06-01",
+)
+STORAGE_VERSIONS: tuple[str, ...] = (
+    "2025-01-01",
+    "2024-01-01",
+    "2023-05-01",
+    "2023-04-01",
+    "2023-01-01",
+    "2022-09-01",
+    "2022-05-01",
+    "2021-09-01",
+    "2021-08-01",
+    "2021-06-01",
+    "2021-04-01",
+    "2021-02-01",
+    "2021-01-01",
+    "2019-06-01",
 )
 _VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha|-privatepreview)?$", re.IGNORECASE)
 

@@ -31,6 +31,7 @@ from .context import (
     API_VERSIONS,
     KEYVAULT_VERSIONS,
     RESOURCE_MANAGER_VERSIONS,
+    STORAGE_VERSIONS,
     Ctx,
     check_api_version,
     parse_scope,
@@ -87,7 +88,45 @@ def _classify_resource(path: str) -> Target | ArmError:
         return Target("resource:vaults", "/" + "/".join(raw[:2]), [], None, KEYVAULT_VERSIONS)
     if len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]:
         return Target("resource:vault", path, [], None, KEYVAULT_VERSIONS)
+    if len(parts) == 10 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]:
+        if parts[8] == "secrets":
+            return Target("resource:vaultsecret", path, [], None, KEYVAULT_VERSIONS)
+    if len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.storage", "storageaccounts"]:
+        return Target("resource:storageaccount", path, [], None, STORAGE_VERSIONS)
+    if len(parts) == 4 and parts[2] == "operationresults":
+        return Target("resource:operationresult", "/" + "/".join(raw[:2]), raw[3:], None, RESOURCE_MANAGER_VERSIONS)
+    deployments = _classify_deployment(raw, parts)
+    if deployments is not None:
+        return deployments
     return ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
+
+
+_DEPLOYMENT_ACTIONS = {"validate": "validate", "whatif": "whatif", "operations": "operations"}
+
+
+def _classify_deployment(raw: list[str], parts: list[str]) -> Target | None:
+    """`{scope}/providers/Microsoft.Resources/deployments[/{name}[/validate|whatIf|operations[/{id}]|
+    operationStatuses/{id}]]` at a subscription or a resource group."""
+    base = 4 if len(parts) >= 4 and parts[2] == "resourcegroups" else 2
+    if parts[base : base + 3] != ["providers", "microsoft.resources", "deployments"]:
+        return None
+    scope = "/" + "/".join(raw[:base])
+    rest = raw[base + 3 :]
+    lowered = [p.lower() for p in rest]
+    key = None
+    if not rest:
+        key = "deployments"
+    elif len(rest) == 1:
+        key = "deployment"
+    elif len(rest) == 2 and lowered[1] in _DEPLOYMENT_ACTIONS:
+        key = "deployment/" + _DEPLOYMENT_ACTIONS[lowered[1]]
+    elif len(rest) == 3 and lowered[1] == "operations":
+        key = "deployment/operation"
+    elif len(rest) == 3 and lowered[1] == "operationstatuses":
+        key = "deployment/operationstatus"
+    if key is None:
+        return None
+    return Target(f"resource:{key}", scope, rest, None, RESOURCE_MANAGER_VERSIONS)
 
 
 def classify(path: str) -> Target | ArmError | None:
