@@ -8,8 +8,10 @@ from starlette.routing import BaseRoute
 from .approvals.routes import OPERATIONS as APPROVALS
 from .assignment_requests.routes import OPERATIONS as ASSIGNMENT_REQUESTS
 from .common.routing import arm_routes
+from .deployments.routes import OPERATIONS as DEPLOYMENTS
 from .eligibility_requests.routes import OPERATIONS as ELIGIBILITY_REQUESTS
 from .policies.routes import OPERATIONS as POLICIES
+from .provider_resources.routes import OPERATIONS as PROVIDER_RESOURCES
 from .resources.routes import OPERATIONS as RESOURCES
 from .role_assignments.routes import OPERATIONS as ROLE_ASSIGNMENTS
 from .role_definitions.routes import OPERATIONS as ROLE_DEFINITIONS
@@ -27,5 +29,7 @@ ROUTES: list[BaseRoute] = arm_routes(
         *POLICIES,
         *APPROVALS,
         *RESOURCES,
+        *PROVIDER_RESOURCES,
+        *DEPLOYMENTS,
     ]
 )

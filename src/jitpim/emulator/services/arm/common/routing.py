@@ -88,10 +88,17 @@ def _classify_resource(path: str) -> Target | ArmError:
         return Target("resource:vaults", "/" + "/".join(raw[:2]), [], None, KEYVAULT_VERSIONS)
     if len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]:
         return Target("resource:vault", path, [], None, KEYVAULT_VERSIONS)
-    if len(parts) == 10 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]:
-        if parts[8] == "secrets":
-            return Target("resource:vaultsecret", path, [], None, KEYVAULT_VERSIONS)
-    if len(parts) == 8 and parts[2] == "resourcegroups" and parts[4:7] == ["providers", "microsoft.storage", "storageaccounts"]:
+    if (
+        len(parts) == 10
+        and parts[2] == "resourcegroups"
+        and parts[4:7] == ["providers", "microsoft.keyvault", "vaults"]
+    ) and parts[8] == "secrets":
+        return Target("resource:vaultsecret", path, [], None, KEYVAULT_VERSIONS)
+    if (
+        len(parts) == 8
+        and parts[2] == "resourcegroups"
+        and parts[4:7] == ["providers", "microsoft.storage", "storageaccounts"]
+    ):
         return Target("resource:storageaccount", path, [], None, STORAGE_VERSIONS)
     if len(parts) == 4 and parts[2] == "operationresults":
         return Target("resource:operationresult", "/" + "/".join(raw[:2]), raw[3:], None, RESOURCE_MANAGER_VERSIONS)

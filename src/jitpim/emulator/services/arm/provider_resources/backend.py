@@ -43,8 +43,16 @@ _STORAGE_READ = "Microsoft.Storage/storageAccounts/read"
 _RG_NAME = re.compile(r"^[-\w.()]{1,89}[-\w()]$")
 _VAULT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 _STORAGE_NAME = re.compile(r"^[a-z0-9]{3,24}$")
-_STORAGE_SKUS = ("Standard_LRS", "Standard_GRS", "Standard_RAGRS", "Standard_ZRS", "Premium_LRS", "Premium_ZRS",
-                 "Standard_GZRS", "Standard_RAGZRS")
+_STORAGE_SKUS = (
+    "Standard_LRS",
+    "Standard_GRS",
+    "Standard_RAGRS",
+    "Standard_ZRS",
+    "Premium_LRS",
+    "Premium_ZRS",
+    "Standard_GZRS",
+    "Standard_RAGZRS",
+)
 _STORAGE_KINDS = ("StorageV2", "Storage", "BlobStorage", "BlockBlobStorage", "FileStorage")
 
 
@@ -82,8 +90,12 @@ def put_resource_group(ctx: Ctx) -> tuple[ArmResource, bool]:
             "InvalidResourceGroup",
         )
     authorize(ctx.world, ctx.caller, ctx.scope.path, RG_WRITE, ctx.now)
-    require_scope(ctx.world, type(ctx.scope)(f"/subscriptions/{ctx.scope.subscription}", "subscription",
-                                             subscription=ctx.scope.subscription))
+    require_scope(
+        ctx.world,
+        type(ctx.scope)(
+            f"/subscriptions/{ctx.scope.subscription}", "subscription", subscription=ctx.scope.subscription
+        ),
+    )
     location = _location(ctx)
     tags = _tags(ctx)
     existing = ctx.world.resource(ctx.scope.path)
@@ -97,8 +109,9 @@ def put_resource_group(ctx: Ctx) -> tuple[ArmResource, bool]:
             )
         existing.tags = tags
         return existing, False
-    group = ArmResource(ctx.scope.path, "Microsoft.Resources/resourceGroups", name, location,
-                        {"provisioningState": "Succeeded"}, tags)
+    group = ArmResource(
+        ctx.scope.path, "Microsoft.Resources/resourceGroups", name, location, {"provisioningState": "Succeeded"}, tags
+    )
     ctx.world.add_resource(group)
     return group, True
 
@@ -123,8 +136,9 @@ def put_vault(ctx: Ctx) -> tuple[ArmResource, bool]:
         raise _invalid("The request content was invalid and could not be processed: 'properties' is required.")
     sku = props.get("sku")
     if not isinstance(sku, dict) or str(sku.get("name", "")).lower() not in ("standard", "premium"):
-        raise _invalid("The parameter 'properties.sku' is required: {'family': 'A', 'name': 'standard|premium'}.",
-                       "BadRequest")
+        raise _invalid(
+            "The parameter 'properties.sku' is required: {'family': 'A', 'name': 'standard|premium'}.", "BadRequest"
+        )
     if str(props.get("tenantId", "")).lower() != ctx.world.tenant_id:
         raise _invalid(f"The tenant id '{props.get('tenantId')}' is not the tenant of the subscription.", "BadRequest")
     if props.get("enableRbacAuthorization") is not True:
@@ -136,8 +150,12 @@ def put_vault(ctx: Ctx) -> tuple[ArmResource, bool]:
     state = _keyvault(ctx.world)
     taken = next((v for v in state.vaults.values() if v.name.lower() == name.lower()), None)
     if taken is not None and taken.resource_id.lower() != ctx.scope.path.lower():
-        raise ArmError(409, "VaultAlreadyExists", f"The vault name '{name}' is already in use. Vault names are "
-                       "globally unique so it is possible that the name is already taken.")
+        raise ArmError(
+            409,
+            "VaultAlreadyExists",
+            f"The vault name '{name}' is already in use. Vault names are "
+            "globally unique so it is possible that the name is already taken.",
+        )
     properties = {
         "tenantId": ctx.world.tenant_id,
         "sku": {"family": "A", "name": str(sku["name"]).lower()},
@@ -165,8 +183,12 @@ def _vault_of_secret(ctx: Ctx) -> tuple[ArmResource, Vault, str]:
     resource = ctx.world.resource(vault_id)
     if resource is None:
         _group(ctx)
-        raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{parts[-3]}' under resource "
-                       f"group '{ctx.scope.resource_group}' was not found.")
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.KeyVault/vaults/{parts[-3]}' under resource "
+            f"group '{ctx.scope.resource_group}' was not found.",
+        )
     vault = _keyvault(ctx.world).vault(resource.name)
     assert vault is not None
     return resource, vault, secret
@@ -198,13 +220,19 @@ def put_secret(ctx: Ctx) -> tuple[ArmResource, Vault, Secret, bool]:
     latest = current.latest if current is not None else None
     new_value = value if value is not None else latest.value if latest is not None else ""
     unchanged = latest is not None and (latest.value, latest.content_type, latest.enabled) == (
-        new_value, content_type, enabled)
+        new_value,
+        content_type,
+        enabled,
+    )
     if current is not None and unchanged:
         return resource, vault, current, False
     moment = unix(ctx.now)
     secret = current or Secret(name)
-    secret.add(SecretVersion(new_version_id(), new_value, content_type, enabled, None, None, _tags(ctx) or None,
-                             moment, moment))
+    secret.add(
+        SecretVersion(
+            new_version_id(), new_value, content_type, enabled, None, None, _tags(ctx) or None, moment, moment
+        )
+    )
     vault.secrets[name.lower()] = secret
     return resource, vault, secret, current is None
 
@@ -214,8 +242,12 @@ def get_secret(ctx: Ctx) -> tuple[ArmResource, Vault, Secret]:
     resource, vault, name = _vault_of_secret(ctx)
     secret = vault.secret(name)
     if secret is None:
-        raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{vault.name}/secrets/{name}' "
-                       f"under resource group '{ctx.scope.resource_group}' was not found.")
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.KeyVault/vaults/{vault.name}/secrets/{name}' "
+            f"under resource group '{ctx.scope.resource_group}' was not found.",
+        )
     return resource, vault, secret
 
 
@@ -239,8 +271,10 @@ def put_storage_account(ctx: Ctx) -> tuple[ArmResource, bool]:
     props = ctx.body.get("properties") or {}
     if not isinstance(props, dict):
         raise _invalid("The request content was invalid and could not be processed: 'properties' must be an object.")
-    taken = next((r for r in ctx.world.resources.values()
-                  if r.type == "Microsoft.Storage/storageAccounts" and r.name == name), None)
+    taken = next(
+        (r for r in ctx.world.resources.values() if r.type == "Microsoft.Storage/storageAccounts" and r.name == name),
+        None,
+    )
     if taken is not None and taken.id.lower() != ctx.scope.path.lower():
         raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
     properties = {
@@ -255,8 +289,16 @@ def put_storage_account(ctx: Ctx) -> tuple[ArmResource, bool]:
         taken.sku, taken.kind, taken.tags = {"name": sku["name"]}, kind, _tags(ctx)
         return taken, False
     resource_id = f"{group.id}/providers/Microsoft.Storage/storageAccounts/{name}"
-    account = ArmResource(resource_id, "Microsoft.Storage/storageAccounts", name, location, properties, _tags(ctx),
-                          {"name": sku["name"]}, str(kind))
+    account = ArmResource(
+        resource_id,
+        "Microsoft.Storage/storageAccounts",
+        name,
+        location,
+        properties,
+        _tags(ctx),
+        {"name": sku["name"]},
+        str(kind),
+    )
     account.properties["creationTime"] = ctx.now.isoformat().replace("+00:00", "Z")
     ctx.world.add_resource(account)
     return account, True
@@ -267,8 +309,12 @@ def get_storage_account(ctx: Ctx) -> ArmResource:
     _group(ctx)
     resource = ctx.world.resource(ctx.scope.path)
     if resource is None or resource.type != "Microsoft.Storage/storageAccounts":
-        raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.Storage/storageAccounts/"
-                       f"{ctx.scope.resource_name}' under resource group '{ctx.scope.resource_group}' was not found.")
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.Storage/storageAccounts/"
+            f"{ctx.scope.resource_name}' under resource group '{ctx.scope.resource_group}' was not found.",
+        )
     return resource
 
 

@@ -42,7 +42,7 @@ def get_secret(ctx: Ctx) -> Response:
 
 def put_storage_account(ctx: Ctx) -> Response:
     account, created = backend.put_storage_account(ctx)
-    return json_response(storage_account_json(account), 200)
+    return json_response(storage_account_json(account), 201 if created else 200)
 
 
 def get_storage_account(ctx: Ctx) -> Response:

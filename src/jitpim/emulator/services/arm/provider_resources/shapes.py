@@ -19,7 +19,10 @@ def storage_account_json(resource: ArmResource) -> dict[str, Any]:
         "type": resource.type,
         "location": resource.location,
         "tags": dict(resource.tags),
-        "sku": {"name": (resource.sku or {}).get("name"), "tier": str((resource.sku or {}).get("name", "")).split("_")[0]},
+        "sku": {
+            "name": (resource.sku or {}).get("name"),
+            "tier": str((resource.sku or {}).get("name", "")).split("_")[0],
+        },
         "kind": resource.kind,
         "properties": {
             **resource.properties,

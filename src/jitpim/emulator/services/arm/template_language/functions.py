@@ -144,7 +144,9 @@ def _split_type(name: str, args: list[str]) -> tuple[list[str], str, list[str]]:
 def subscription_resource_id(subscription_id: str, resource_type: str, names: list[str]) -> str:
     if resource_type.lower() == "microsoft.resources/resourcegroups" and len(names) == 1:
         return f"/subscriptions/{subscription_id}/resourceGroups/{names[0]}"
-    return f"/subscriptions/{subscription_id}/providers/{_type_segments('subscriptionResourceId', resource_type, names)}"
+    return (
+        f"/subscriptions/{subscription_id}/providers/{_type_segments('subscriptionResourceId', resource_type, names)}"
+    )
 
 
 def build_functions(ctx: Context) -> dict[str, Function]:

@@ -194,13 +194,15 @@ class _Values:
                 f"'{key}' is not valid. The value is not part of the allowed value(s): "
                 f"'{','.join(str(a) for a in allowed)}'.'."
             )
-        for bound, check in (("minLength", lambda v, n: len(v) >= n), ("maxLength", lambda v, n: len(v) <= n)):
-            if bound in spec and isinstance(value, str | list) and not check(value, spec[bound]):
-                raise TemplateError(
-                    f"Deployment template validation failed: 'The provided value for the template parameter "
-                    f"'{key}' is not valid. Length of the value should be {'at least' if bound == 'minLength' else 'at most'} "
-                    f"{spec[bound]}.'."
-                )
+        for bound in ("minLength", "maxLength"):
+            if bound in spec and isinstance(value, str | list):
+                limit = int(spec[bound])
+                if (len(value) < limit) if bound == "minLength" else (len(value) > limit):
+                    relation = "at least" if bound == "minLength" else "at most"
+                    raise TemplateError(
+                        f"Deployment template validation failed: 'The provided value for the template parameter "
+                        f"'{key}' is not valid. Length of the value should be {relation} {limit}.'."
+                    )
         self.values[key] = value
         return value
 
@@ -267,7 +269,9 @@ def _order(resources: list[PlannedResource]) -> list[PlannedResource]:
         if state.get(key) == "done":
             return
         if state.get(key) == "busy":
-            raise TemplateError(f"Deployment template validation failed: 'Circular dependency detected on resource: '{resource.id}'.'")
+            raise TemplateError(
+                f"Deployment template validation failed: 'Circular dependency detected on resource: '{resource.id}'.'"
+            )
         state[key] = "busy"
         for dependency in resource.depends_on:
             visit(by_id[dependency.lower()])
@@ -284,14 +288,12 @@ def _resolve_depends(resources: list[PlannedResource], raw: dict[int, list[Any]]
         resolved: list[str] = []
         for entry in raw.get(resource.index, []):
             if not isinstance(entry, str):
-                raise TemplateError(f"The template resource '{resource.name}' has a 'dependsOn' entry that is not a string.")
+                raise TemplateError(
+                    f"The template resource '{resource.name}' has a 'dependsOn' entry that is not a string."
+                )
             wanted = entry.lower().rstrip("/")
             match = next(
-                (
-                    r
-                    for r in resources
-                    if wanted in (r.id.lower(), f"{r.type}/{r.name}".lower(), r.name.lower())
-                ),
+                (r for r in resources if wanted in (r.id.lower(), f"{r.type}/{r.name}".lower(), r.name.lower())),
                 None,
             )
             if match is None:
@@ -352,8 +354,9 @@ def plan(
         group: str | None = None
         body: dict[str, Any]
         if resource_type.lower() == DEPLOYMENTS.lower():
-            body, nested, group = _nested(raw, functions, base, scope, name, group_location, planned_groups, where,
-                                          is_supported_type)
+            body, nested, group = _nested(
+                raw, functions, base, scope, name, group_location, planned_groups, where, is_supported_type
+            )
             target = f"{base_sub(base)}/resourceGroups/{group}" if group else scope
             resource_id = _resource_id(target, resource_type, names)
             at = target
@@ -375,16 +378,19 @@ def plan(
             else:
                 at = scope
                 resource_id = _resource_id(scope, resource_type, names)
-        planned.append(PlannedResource(index, resource_type, api_version, name, resource_id, at, body, [], group, nested))
+        planned.append(
+            PlannedResource(index, resource_type, api_version, name, resource_id, at, body, [], group, nested)
+        )
         depends[index] = list(_walk(raw.get("dependsOn") or [], functions, f"{where} dependsOn"))
     ids = [r.id.lower() for r in planned]
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate is not None:
-        raise TemplateError(f"Deployment template validation failed: 'The resource '{duplicate}' is defined multiple times in a template.'")
+        raise TemplateError(
+            f"Deployment template validation failed: 'The resource '{duplicate}' is defined multiple times in a "
+            "template.'"
+        )
     _resolve_depends(planned, depends)
-    parameters = {
-        k: (wire_type(values.declared[k]["type"]), v) for k, v in values.values.items()
-    }
+    parameters = {k: (wire_type(values.declared[k]["type"]), v) for k, v in values.values.items()}
     outputs = template.get("outputs") or {}
     if not isinstance(outputs, dict):
         raise TemplateError("The template 'outputs' must be an object.")
@@ -423,8 +429,14 @@ def _nested(
     if "subscriptionId" in raw:
         sub = _walk(raw["subscriptionId"], functions, f"{where} subscriptionId")
         if str(sub).lower() != base.subscription_id.lower():
-            raise TemplateError(f"The template {where} targets another subscription, which the emulator does not serve.")
-    group = _walk(raw["resourceGroup"], functions, f"{where} resourceGroup") if "resourceGroup" in raw else base.resource_group
+            raise TemplateError(
+                f"The template {where} targets another subscription, which the emulator does not serve."
+            )
+    group = (
+        _walk(raw["resourceGroup"], functions, f"{where} resourceGroup")
+        if "resourceGroup" in raw
+        else base.resource_group
+    )
     if group is not None and not isinstance(group, str):
         raise TemplateError(f"The template {where} has an invalid 'resourceGroup'.")
     parameters = _walk(props.get("parameters") or {}, functions, f"{where} parameters")
@@ -438,8 +450,9 @@ def _nested(
         if location is None:
             raise TemplateError(f"Resource group '{group}' could not be found.", code="ResourceGroupNotFound")
     inner_base = replace(base, deployment_name=name, resource_group=group, location=location, reference=None)
-    inner = plan(props.get("template"), parameters, inner_base, target_scope, group_location,
-                 is_supported_type=is_supported_type)
+    inner = plan(
+        props.get("template"), parameters, inner_base, target_scope, group_location, is_supported_type=is_supported_type
+    )
     body = {"properties": {"mode": "Incremental", "parameters": parameters}}
     return body, inner, group
 
