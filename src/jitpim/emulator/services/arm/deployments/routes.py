@@ -8,7 +8,7 @@ from . import handlers
 
 __all__ = ["OPERATIONS"]
 
-_D = "{scope}/providers/Microsoft.Resources/deployments"
+_D = "/{scope}/providers/Microsoft.Resources/deployments"
 
 OPERATIONS: list[Operation] = [
     ("resource:deployments", _D, {"GET": handlers.list_deployments}),

@@ -33,7 +33,7 @@ def resource_group_json(resource: ArmResource) -> dict[str, Any]:
         "type": resource.type,
         "location": resource.location,
         "properties": dict(resource.properties),
-        "tags": {},
+        "tags": dict(resource.tags),
     }
 
 
@@ -43,7 +43,7 @@ def vault_json(w: World, resource: ArmResource) -> dict[str, Any]:
         "name": resource.name,
         "type": resource.type,
         "location": resource.location,
-        "tags": {},
+        "tags": dict(resource.tags),
         "properties": {
             "sku": {"family": "A", "name": "standard"},
             "tenantId": w.tenant_id,

@@ -49,6 +49,7 @@ _TOP_LEVEL = {
 }
 DEPLOYMENTS = "Microsoft.Resources/deployments"
 RESOURCE_GROUPS = "Microsoft.Resources/resourceGroups"
+ROLE_DEFINITIONS = "Microsoft.Authorization/roleDefinitions"
 
 
 def wire_type(declared: str) -> str:
@@ -375,6 +376,10 @@ def plan(
                 at = scope
                 resource_id = subscription_resource_id(base.subscription_id, resource_type, names)
                 planned_groups[name.lower()] = body.get("location")
+            elif resource_type.lower() == ROLE_DEFINITIONS.lower():
+                # A role definition's id is subscription-level whatever the deployment's scope.
+                at = scope
+                resource_id = subscription_resource_id(base.subscription_id, resource_type, names)
             else:
                 at = scope
                 resource_id = _resource_id(scope, resource_type, names)
