@@ -19,6 +19,7 @@ from ....core.world import World
 
 __all__ = [
     "API_VERSIONS",
+    "DEPLOYMENT_VERSIONS",
     "KEYVAULT_VERSIONS",
     "RESOURCE_MANAGER_VERSIONS",
     "STORAGE_VERSIONS",
@@ -121,6 +122,8 @@ RESOURCE_MANAGER_VERSIONS: tuple[str, ...] = (
     "2014-04-01-preview",
     "2014-04-01",
 )
+# Microsoft.Resources/deployments: the list above and the newer version azure-mgmt-resource-deployments 2.x sends.
+DEPLOYMENT_VERSIONS: tuple[str, ...] = ("2026-06-01", *RESOURCE_MANAGER_VERSIONS)
 KEYVAULT_VERSIONS: tuple[str, ...] = (
     "2025-05-01",
     "2024-12-01-preview",

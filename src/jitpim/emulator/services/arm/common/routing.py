@@ -29,6 +29,7 @@ from ....core.errors import ArmError
 from ....core.http import json_body, world
 from .context import (
     API_VERSIONS,
+    DEPLOYMENT_VERSIONS,
     KEYVAULT_VERSIONS,
     RESOURCE_MANAGER_VERSIONS,
     STORAGE_VERSIONS,
@@ -101,7 +102,7 @@ def _classify_resource(path: str) -> Target | ArmError:
     ):
         return Target("resource:storageaccount", path, [], None, STORAGE_VERSIONS)
     if len(parts) == 4 and parts[2] == "operationresults":
-        return Target("resource:operationresult", "/" + "/".join(raw[:2]), raw[3:], None, RESOURCE_MANAGER_VERSIONS)
+        return Target("resource:operationresult", "/" + "/".join(raw[:2]), raw[3:], None, DEPLOYMENT_VERSIONS)
     deployments = _classify_deployment(raw, parts)
     if deployments is not None:
         return deployments
@@ -133,7 +134,7 @@ def _classify_deployment(raw: list[str], parts: list[str]) -> Target | None:
         key = "deployment/operationstatus"
     if key is None:
         return None
-    return Target(f"resource:{key}", scope, rest, None, RESOURCE_MANAGER_VERSIONS)
+    return Target(f"resource:{key}", scope, rest, None, DEPLOYMENT_VERSIONS)
 
 
 def classify(path: str) -> Target | ArmError | None:

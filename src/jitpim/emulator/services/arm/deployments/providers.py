@@ -24,6 +24,7 @@ from ....core.world import World
 from ...keyvault.state import KeyVaultState
 from ..common.context import (
     API_VERSIONS,
+    DEPLOYMENT_VERSIONS,
     KEYVAULT_VERSIONS,
     RESOURCE_MANAGER_VERSIONS,
     STORAGE_VERSIONS,
@@ -114,7 +115,7 @@ TYPES: dict[str, ResourceType] = {
         ),
         ResourceType(
             "Microsoft.Resources/deployments",
-            RESOURCE_MANAGER_VERSIONS,
+            DEPLOYMENT_VERSIONS,
             "Microsoft.Resources/deployments/write",
             None,
             _nested,
