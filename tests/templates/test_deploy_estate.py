@@ -159,9 +159,11 @@ WRITER = textwrap.dedent(
 
 
 def test_jitpim_exec_on_the_deployed_vault(info: dict[str, Any], emu: Emulator, tmp_path: Path) -> None:
-    done = client(info, "deployer").deployments.begin_create_or_update_at_subscription_scope(
-        "estate", sub_deployment(info)
-    ).result()
+    done = (
+        client(info, "deployer")
+        .deployments.begin_create_or_update_at_subscription_scope("estate", sub_deployment(info))
+        .result()
+    )
     vault_id = done.properties.outputs["vaultId"]["value"]
     vault_url = done.properties.outputs["vaultUri"]["value"].rstrip("/")
     env = github_job_environ(info, workdir=tmp_path)

@@ -116,10 +116,13 @@ def _classify_deployment(raw: list[str], parts: list[str]) -> Target | None:
     """`{scope}/providers/Microsoft.Resources/deployments[/{name}[/validate|whatIf|operations[/{id}]|
     operationStatuses/{id}]]` at a subscription or a resource group."""
     base = 4 if len(parts) >= 4 and parts[2] == "resourcegroups" else 2
-    if parts[base : base + 3] != ["providers", "microsoft.resources", "deployments"]:
+    if parts[base : base + 3] == ["providers", "microsoft.resources", "deployments"]:
+        rest = raw[base + 3 :]
+    elif parts[base : base + 1] == ["deployments"]:  # the short form some operations' paths use
+        rest = raw[base + 1 :]
+    else:
         return None
     scope = "/" + "/".join(raw[:base])
-    rest = raw[base + 3 :]
     lowered = [p.lower() for p in rest]
     key = None
     if not rest:
