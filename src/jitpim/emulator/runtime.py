@@ -174,7 +174,7 @@ class Runtime:
             return None
         vault = self.vault_for_scope(scope)
         if vault is not None:
-            return self.vault_worlds.get(vault[0])
+            return self.vault_worlds.get(vault[0]) or self._world_holding(vault[0])
         path = str(scope.get("path", ""))
         parts = [p for p in path.split("/") if p]
         if len(parts) >= 2 and parts[0].lower() == "subscriptions":
@@ -196,6 +196,14 @@ class Runtime:
             except jwt.PyJWTError:
                 return None
             return self._tenant(str(claims.get("tid", "")))
+        return None
+
+    def _world_holding(self, vault: str) -> World | None:
+        """The tenant whose subscription holds a vault created at run time (an ARM PUT or a deployment)."""
+        for world in self.worlds.values():
+            if any(r.type == "Microsoft.KeyVault/vaults" and r.name == vault for r in world.resources.values()):
+                self.vault_worlds[vault] = world
+                return world
         return None
 
     def _tenant(self, name: str) -> World | None:
