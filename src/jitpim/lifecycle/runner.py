@@ -125,38 +125,48 @@ def run_child(spec: ChildSpec, guard: SignalGuard, on_start: Callable[[int, bool
     `on_start(pid, own_group)` is told the child's PID as soon as it runs (recorded, so `reap` can end it)."""
     program = resolve_program(spec.argv, spec.env)
     own_group = not _interactive()
-    process = subprocess.Popen(
-        [program, *spec.argv[1:]],
-        env=dict(spec.env),
-        cwd=spec.cwd,
-        process_group=0 if own_group else None,
-        preexec_fn=_parent_death_hook(),  # prctl must run in the child, between fork and exec
-        stdout=_stderr_descriptor() if spec.stdout_to_stderr else None,
-    )
+    started: list[subprocess.Popen[bytes]] = []
+    # A signal that arrives while the child is being started (or its PID recorded) is the child's too:
+    # held here and delivered as soon as it runs, never turned into jitpim's own interruption.
+    pending: list[int] = []
     killer: threading.Timer | None = None
-    if on_start is not None:
-        on_start(process.pid, own_group)
 
     def kill_group() -> None:
-        _signal_child(process, signal.SIGKILL, own_group)
+        _signal_child(started[0], signal.SIGKILL, own_group)
 
     def forward(signum: int) -> None:
         nonlocal killer
-        _signal_child(process, signum, own_group)
+        if not started:
+            pending.append(signum)
+            return
+        _signal_child(started[0], signum, own_group)
         if killer is None:
             # A timer thread, so the main thread can keep waiting for the child without polling.
             killer = threading.Timer(spec.grace.total_seconds(), kill_group)
             killer.daemon = True
             killer.start()
 
-    try:
-        with guard.forwarding_to(forward):
+    with guard.forwarding_to(forward):
+        process = subprocess.Popen(
+            [program, *spec.argv[1:]],
+            env=dict(spec.env),
+            cwd=spec.cwd,
+            process_group=0 if own_group else None,
+            preexec_fn=_parent_death_hook(),  # prctl must run in the child, between fork and exec
+            stdout=_stderr_descriptor() if spec.stdout_to_stderr else None,
+        )
+        started.append(process)
+        try:
+            if on_start is not None:
+                on_start(process.pid, own_group)
+            for signum in pending:
+                forward(signum)
             returncode = process.wait()
-    finally:
-        if killer is not None:
-            killer.cancel()
-        if own_group:
-            # Whatever the child left running in its group goes with it: nothing of the job outlives the lease.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            if killer is not None:
+                killer.cancel()
+            if own_group:
+                # Whatever the child left running in its group goes with it: nothing of the job outlives the lease.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
     return 128 - returncode if returncode < 0 else returncode
