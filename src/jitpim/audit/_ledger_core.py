@@ -101,8 +101,10 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         """One read transaction: a consistent snapshot even while other processes append."""
 
     @abc.abstractmethod
-    def _write(self) -> contextlib.AbstractContextManager[DbT]:
-        """One write transaction, in which appends to the chain serialise."""
+    def _write(self, *, durable: bool = True) -> contextlib.AbstractContextManager[DbT]:
+        """One write transaction, in which appends to the chain serialise. `durable=True` returns only once the
+        commit is on stable storage (fsync); `durable=False` commits atomically and becomes durable with the
+        next durable commit (see "Durability" in docs/reference/ledger.md)."""
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -194,7 +196,7 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         if "state" in fields:
             raise LedgerError("a lease's state changes only through transition(), where the state machine is enforced")
         changes = self._changes(fields)
-        with self._write() as db:
+        with self._write(durable=False) as db:
             self._lock_chain_head(db)
             after = self._update(db, lease_id, changes)
             self._append(
@@ -222,7 +224,7 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         changes = self._changes({**fields, "state": state})
         event_body = dict(body or {})
         assert_no_secrets(event_body)
-        with self._write() as db:
+        with self._write(durable=False) as db:
             self._lock_chain_head(db)
             before = self._get(db, lease_id)
             check_transition(before["state"], str(state), lease=lease_id)
@@ -343,7 +345,7 @@ class LedgerCore(abc.ABC, Generic[ConnT, DbT]):
         _check_event_type(event_type)
         event_body = dict(body or {})
         assert_no_secrets(event_body)
-        with self._write() as db:
+        with self._write(durable=False) as db:
             if lease_id is not None:
                 self._get(db, lease_id)
             return self._append(db, lease_id, event_type, event_body, signature)

@@ -60,6 +60,7 @@ class Ledger(LedgerCore[sqlite3.Connection, sqlite3.Connection]):
         super().__init__(clock=clock, owner=owner)
         self._path = resolve_ledger_path(path, environ)
         self._conn = connect(self._path, busy_timeout_s=busy_timeout_s, read_only=read_only)
+        self._synchronous = "FULL"  # what connect() set
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **options: Any) -> Ledger:
@@ -98,10 +99,15 @@ class Ledger(LedgerCore[sqlite3.Connection, sqlite3.Connection]):
         return f"Ledger(path={str(self._path)!r})"
 
     @contextlib.contextmanager
-    def _transaction(self, begin: str, doing: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str, doing: str, synchronous: str | None = None) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._connection()
             try:
+                if (
+                    synchronous is not None and synchronous != self._synchronous
+                ):  # a connection setting, changed only between transactions
+                    conn.execute(f"PRAGMA synchronous = {synchronous}")
+                    self._synchronous = synchronous
                 conn.execute(begin)
             except sqlite3.Error as error:
                 raise self._error(doing, error) from error
@@ -115,9 +121,10 @@ class Ledger(LedgerCore[sqlite3.Connection, sqlite3.Connection]):
                     raise self._error(doing, error) from error
                 raise
 
-    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One IMMEDIATE transaction: the write lock is held from the first read to COMMIT."""
-        return self._transaction("BEGIN IMMEDIATE", "write")
+    def _write(self, *, durable: bool = True) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One IMMEDIATE transaction: the write lock is held from the first read to COMMIT. Durable commits fsync
+        the WAL (`synchronous=FULL`), which also makes every earlier `NORMAL` commit durable."""
+        return self._transaction("BEGIN IMMEDIATE", "write", "FULL" if durable else "NORMAL")
 
     def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One read transaction: a consistent snapshot even while other processes append."""

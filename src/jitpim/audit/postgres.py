@@ -141,19 +141,21 @@ class PostgresLedger(LedgerCore[Any, _Db]):
         return f"PostgresLedger({self.location!r})"
 
     @contextlib.contextmanager
-    def _transaction(self, doing: str) -> Iterator[_Db]:
+    def _transaction(self, doing: str, *, durable: bool = True) -> Iterator[_Db]:
         import psycopg
 
         with self._lock:
             conn = self._connection()
             try:
                 with conn.transaction():
+                    if not durable:  # flushed with the next durable commit (or the WAL writer, within 200 ms)
+                        conn.execute("SET LOCAL synchronous_commit TO OFF")
                     yield _Db(conn)
             except psycopg.Error as error:
                 raise self._error(doing, error) from None
 
-    def _write(self) -> contextlib.AbstractContextManager[_Db]:
-        return self._transaction("write")
+    def _write(self, *, durable: bool = True) -> contextlib.AbstractContextManager[_Db]:
+        return self._transaction("write", durable=durable)
 
     def _read(self) -> contextlib.AbstractContextManager[_Db]:
         return self._transaction("read")

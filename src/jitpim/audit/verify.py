@@ -242,6 +242,7 @@ def _key_id(signature: str | None) -> str | None:
 _LISTED_CAP: Final = 100_000  # events remembered (as listed text) for leases not yet summarised
 _PENDING_CAP: Final = 4_096  # signatures waiting for a checkpoint that may cover them
 _BATCH: Final = 512
+_INLINE: Final = 32  # at most this many signatures left at the end are checked on the calling thread
 
 
 class _Signatures:
@@ -286,12 +287,20 @@ class _Signatures:
 
     def _collect(self, future: Future[list[tuple[_Signed, Problem | None]]]) -> None:
         for _, problem in future.result():
-            if problem is None:
-                self.report.signatures += 1
-            else:
-                self.problems.append(problem)
+            self._record(problem)
+
+    def _record(self, problem: Problem | None) -> None:
+        if problem is None:
+            self.report.signatures += 1
+        else:
+            self.problems.append(problem)
 
     def finish(self) -> list[Problem]:
+        if self.pool is None and len(self.pending) <= _INLINE:  # a few left: no threads to start
+            for _, problem in _check_signed(self.pending, self.keys or {}):
+                self._record(problem)
+            self.pending = []
+            return self.problems
         try:
             for start in range(0, len(self.pending), _BATCH):
                 self._submit(self.pending[start : start + _BATCH])
