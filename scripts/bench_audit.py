@@ -84,6 +84,7 @@ def _verify(ledger: str, public_key: Path, *extra: str) -> dict[str, Any]:
 
 def bench(name: str, open_store: Callable[[], Any], location: str, events: int, keys_dir: Path) -> dict[str, Any]:
     signer = Signer.generate()
+    keys_dir.mkdir(parents=True, exist_ok=True)
     public = keys_dir / f"{name}.pub"
     public.write_text(signer.public.to_pem())
     with open_store() as store:
@@ -107,12 +108,17 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("JITPIM_TEST_PG_DSN"), help="PostgreSQL DSN (optional)")
     parser.add_argument("--pg-events", type=int, default=None, help="events for PostgreSQL [default: --events]")
     parser.add_argument("--dir", type=Path, default=None, help="where the SQLite ledger is created")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the SQLite ledger (and its .pub) here")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None, help="run one backend only")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp, tempfile.TemporaryDirectory() as keys:
-        path = Path(tmp) / "state" / "bench.sqlite3"
-        results.append(bench("sqlite", lambda: Ledger(path), str(path), args.events, Path(keys)))
-        if args.pg:
+        path = args.keep or Path(tmp) / "state" / "bench.sqlite3"
+        if args.keep:
+            keys = str(args.keep.parent)
+        if args.only in (None, "sqlite"):
+            results.append(bench("sqlite", lambda: Ledger(path), str(path), args.events, Path(keys)))
+        if args.pg and args.only in (None, "postgresql"):
             import psycopg
 
             from jitpim.audit.postgres import PostgresLedger
@@ -128,7 +134,7 @@ def main() -> int:
             finally:
                 with psycopg.connect(args.pg, autocommit=True) as conn:
                     conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        else:
+        elif args.only != "sqlite":
             print("  postgresql: skipped (no --pg and no $JITPIM_TEST_PG_DSN)", file=sys.stderr)
     columns = list(results[0])
     print("| " + " | ".join(columns) + " |")

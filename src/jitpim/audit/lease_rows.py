@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, cast
 
 from jitpim.audit.records import LEASE_COLUMNS, LeaseRecord
-from jitpim.audit.verify_report import Problem, plain_rows
+from jitpim.audit.verify_report import Problem, stream_rows
 
 __all__ = [
     "LEASE_CHANGES",
@@ -55,11 +55,23 @@ def initial_row(snapshot: Mapping[str, Any], at: str) -> dict[str, Any]:
     return row
 
 
-def fold_event(row: dict[str, Any] | None, event_type: str, at: str, body_text: str) -> dict[str, Any] | None:
+def fold_event(
+    row: dict[str, Any] | None, event_type: str, at: str, body_text: str, *, strict: bool = False
+) -> dict[str, Any] | None:
     """Apply one event (its stored body text) to the row derived so far; None while nothing is derivable.
 
     Bodies are parsed only when they can hold a row (the `lease.requested`, or a `lease_changes` key), so a
-    long chain of other events costs a substring test each."""
+    long chain of other events costs a substring test each. A body that cannot be read (edited: the chain
+    walk names it) makes the lease not derivable, or raises ValueError when `strict`."""
+    try:
+        return _fold(row, event_type, at, body_text)
+    except (ValueError, TypeError, AttributeError):
+        if strict:
+            raise ValueError("an event body cannot be read back") from None
+        return None
+
+
+def _fold(row: dict[str, Any] | None, event_type: str, at: str, body_text: str) -> dict[str, Any] | None:
     if event_type == _SUMMARY:
         return row
     if event_type == _REQUESTED and row is None:
@@ -123,8 +135,7 @@ def check_rows(conn: Any, report: Any) -> Any:
     from jitpim.audit.records import lease_from_row
 
     def stream(query: str) -> Iterator[Sequence[Any]]:
-        iter_tuples = getattr(conn, "iter_tuples", None)
-        return iter_tuples(query, ()) if callable(iter_tuples) else plain_rows(conn.execute(query, ()))
+        return stream_rows(conn, query)
 
     orphan = conn.execute(
         "SELECT e.lease_id FROM events e LEFT JOIN leases l ON l.lease_id = e.lease_id "
@@ -147,10 +158,16 @@ def check_rows(conn: Any, report: Any) -> Any:
         lease_id = stored["lease_id"]
         derived: dict[str, Any] | None = None
         seen = False
+        unreadable = False
         while pending is not None and pending[0] == lease_id:
             seen = True
-            derived = fold_event(derived, pending[1], pending[2], pending[3])
+            try:
+                derived = fold_event(derived, pending[1], pending[2], pending[3], strict=True)
+            except ValueError:  # an edited body: the chain walk names it
+                unreadable = True
             pending = next(events, None)
+        if unreadable:
+            return _problem("row", lease_id, f"the events of lease {lease_id} cannot be read back (edited)")
         if not seen:
             return _problem("row", lease_id, f"lease {lease_id} has a row but no events (added outside jitpim)")
         if derived is None:

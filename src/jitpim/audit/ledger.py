@@ -69,6 +69,10 @@ class Ledger(LedgerCore[sqlite3.Connection, sqlite3.Connection]):
 
     # -- connection -------------------------------------------------------------------------------------
 
+    def reopen(self) -> Ledger:
+        """A second, read-only connection to the same file, for a reader working in parallel (verification)."""
+        return Ledger(self._path, read_only=True)
+
     @property
     def path(self) -> Path:
         return self._path

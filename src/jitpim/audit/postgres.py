@@ -109,6 +109,10 @@ class PostgresLedger(LedgerCore[Any, _Db]):
 
     # -- connection -------------------------------------------------------------------------------------
 
+    def reopen(self) -> PostgresLedger:
+        """A second connection to the same ledger, for a reader working in parallel (verification)."""
+        return PostgresLedger(self._dsn)
+
     @property
     def _target(self) -> str:
         return self.location

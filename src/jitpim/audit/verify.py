@@ -24,12 +24,15 @@ Exported evidence files are checked by `verify_evidence.py`, where `verify_path`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +43,7 @@ from jitpim.audit.checkpoint import Checkpoint
 from jitpim.audit.lease_rows import check_rows
 from jitpim.audit.signing import PublicKey, Signature
 from jitpim.audit.store import AuditStore
-from jitpim.audit.verify_report import EVENT_COLUMNS, SQLITE_MAGIC, Problem, VerifyReport, plain_rows
+from jitpim.audit.verify_report import EVENT_COLUMNS, SQLITE_MAGIC, Problem, VerifyReport, plain_rows, stream_rows
 from jitpim.errors import AuditError
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "check_summary_signature",
     "event_hash_from_text",
     "plain_rows",
+    "stream_rows",
     "trusted_keys",
     "verify_ledger_file",
     "verify_rows_fast",
@@ -95,7 +99,8 @@ class _Envelope:
     def hash(self, prev_hash: str, seq: Any, lease_id: Any, event_type: Any, at: Any, version: Any, body: str) -> str:
         material = (
             '{"at":' + _json_text(at) + ',"body":' + body + ',"lease_id":' + self._cached(lease_id)
-            + ',"schema_version":' + self._cached(version) + ',"seq":' + _json_text(seq)
+            + ',"schema_version":' + self._cached(version)
+            + ',"seq":' + (str(seq) if type(seq) is int else _json_text(seq))
             + ',"type":' + self._cached(event_type) + "}"
         )  # fmt: skip
         return hashlib.sha256((prev_hash + material).encode("utf-8", errors="surrogatepass")).hexdigest()
@@ -127,15 +132,6 @@ def check_summary_signature(
 
 
 # -- streaming the rows ---------------------------------------------------------------------------------------
-
-
-def _stream(conn: Any, query: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
-    """Iterate a query without fetching it whole (SQLite steps its cursor; PostgreSQL uses a server-side one)."""
-    iter_tuples = getattr(conn, "iter_tuples", None)
-    if callable(iter_tuples):
-        rows: Iterator[Sequence[Any]] = iter_tuples(query, params)
-        return rows
-    return plain_rows(conn.execute(query, params))
 
 
 def _one(lookup: Any, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -229,9 +225,17 @@ def _check_signed(batch: Sequence[_Signed], keys: Mapping[str, PublicKey]) -> li
     return results
 
 
+_CANONICAL_SIGNATURE: Final = '{"alg":"Ed25519","key_id":"'
+
+
 def _key_id(signature: str | None) -> str | None:
+    """The key id a stored signature names (read off its canonical text; parsed when it is not canonical)."""
     if signature is None:
         return None
+    if signature.startswith(_CANONICAL_SIGNATURE):
+        end = signature.find('"', len(_CANONICAL_SIGNATURE))
+        if end > 0:
+            return signature[len(_CANONICAL_SIGNATURE) : end]
     try:
         return Signature.from_text(signature).key_id
     except AuditError:
@@ -344,8 +348,13 @@ def walk_chain(
     cannot (where a misplaced event went, what a superseding summary lists). `start` is the `(seq, hash)` the
     rows follow; `pins` are external checkpoints the chain must contain (see checkpoints.py)."""
     signatures = _Signatures(keys, report, own_key_only)
-    listed: dict[Any, list[str]] = {}
+    check_listings = keys is not None
+    # Per lease not yet summarised, its events as a summary lists them; summaries whose listing is still to
+    # check (a later checkpoint vouches for them, as it does for their signatures: its writer checked both).
+    listed: dict[Any, list[tuple[Any, Any, Any, Any]]] = {}
     listed_count = 0
+    listings: list[tuple[int, Any, str, list[tuple[Any, Any, Any, Any]] | None]] = []
+    listing_problems: list[Problem] = []
     envelope = _Envelope()
     expected, prev = start[0] + 1, start[1]
     origin: str | None = None
@@ -371,20 +380,26 @@ def walk_chain(
         if seq == 1:
             origin = digest
         if event_type == _SUMMARY:
-            problem = _summary_listing(row, listed, lookup, keys is not None)
-            if problem is not None:
-                break
-            dropped = listed.pop(lease_id, None) if lookup is not None else None
-            listed_count -= len(dropped) if dropped is not None else 0
+            if check_listings:
+                if lookup is not None:
+                    items = listed.pop(lease_id, None)
+                    listed_count -= len(items) if items is not None else 0
+                else:  # nothing to ask: a superseding summary lists the lease's events again
+                    items = list(listed.get(lease_id, ()))
+                listings.append((seq, lease_id, str(row[5]), items))
+                if len(listings) >= _PENDING_CAP:
+                    listing_problems.extend(_check_listings(listings[:_BATCH], lookup))
+                    del listings[:_BATCH]
             signatures.add(_Signed(seq, lease_id, _SUMMARY, _key_id(row[8]), row[8], row[5]))
         elif event_type == _CHECKPOINT and lease_id is None:
             problem = _checkpoint_problem(seq, lease_id, row[5], row[6], origin if start[0] == 0 else None)
             if problem is not None:
                 break
             report.checkpoints += 1
+            listings.clear()
             signatures.covered_by(_Signed(seq, None, _CHECKPOINT, _key_id(row[8]), row[8], row[5]))
-        elif lease_id is not None and keys is not None:
-            listed.setdefault(lease_id, []).append(_listed_item(seq, event_type, row[3], digest))
+        elif lease_id is not None and check_listings:
+            listed.setdefault(lease_id, []).append((seq, event_type, row[3], digest))
             listed_count += 1
             if listed_count > _LISTED_CAP:  # forget the oldest leases: their summaries take the slow path
                 while listed and listed_count > _LISTED_CAP * 3 // 4:
@@ -401,7 +416,9 @@ def walk_chain(
         last = seq
         expected += 1
         report.checked += 1
-    candidates = [p for p in (problem, *signatures.finish()) if p is not None]
+    if problem is None:
+        listing_problems.extend(_check_listings(listings, lookup))
+    candidates = [p for p in (problem, *listing_problems, *signatures.finish()) if p is not None]
     report.key_ids = sorted(signatures.key_ids)
     if problem is None:
         head_problem = _head_problem(head, last, prev)
@@ -413,14 +430,20 @@ def walk_chain(
     return report
 
 
-def _summary_listing(row: Sequence[Any], listed: Mapping[Any, list[str]], lookup: Any, check: bool) -> Problem | None:
+def _check_listings(
+    listings: Sequence[tuple[int, Any, str, list[tuple[Any, Any, Any, Any]] | None]], lookup: Any
+) -> list[Problem]:
+    found = (_summary_listing(seq, lease_id, body, items, lookup) for seq, lease_id, body, items in listings)
+    return [problem for problem in found if problem is not None]
+
+
+def _summary_listing(
+    seq: int, lease_id: Any, body: str, items: list[tuple[Any, Any, Any, Any]] | None, lookup: Any
+) -> Problem | None:
     """The fast check (the summary contains the canonical text of its lease's events as chained), then the
     ledger-backed one when the fast check cannot tell (the lease's events were forgotten or superseded)."""
-    if not check:
-        return None
-    seq, lease_id, body = row[0], row[1], str(row[5])
     own = '"lease_id":' + _json_text(lease_id) + ","
-    if own in body and '"events":[' + ",".join(listed.get(lease_id, ())) + "]" in body:
+    if items is not None and own in body and '"events":[' + ",".join(_listed_item(*i) for i in items) + "]" in body:
         return None
     if lookup is None:
         return Problem(
@@ -491,12 +514,85 @@ def _head(conn: Any) -> tuple[int, str] | None:
     return (int(found[0]), str(found[1])) if found is not None else None
 
 
-def _verify_conn(conn: Any, report: VerifyReport, keys: Mapping[str, PublicKey] | None, pins: Sequence[Any]) -> None:
+def _rows_checker(
+    open_reader: Callable[[], Any] | None,
+) -> Callable[[], tuple[Problem | None, list[str], str | None]] | None:
+    """Start the lease-row comparison in a forked process on its own connection, so that it runs on another
+    core while this one walks the chain; returns what collects its result (None: run it here instead)."""
+    # Forking a process that runs other threads can copy a lock one of them holds: then compare here instead.
+    if open_reader is None or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            with open_reader() as conn:
+                report = VerifyReport("rows", "ledger")
+                problem = check_rows(conn, report)
+                sender.send((problem.to_json() if problem is not None else None, report.notes, None))
+        except BaseException as error:  # reported by the parent, which then checks the rows itself
+            sender.send((None, [], f"{type(error).__name__}: {error}"))
+
+    process = context.Process(target=run, name="jitpim-verify-rows", daemon=True)
+    process.start()
+    sender.close()
+
+    def collect() -> tuple[Problem | None, list[str], str | None]:
+        try:
+            found, notes, error = receiver.recv()
+        except EOFError:
+            found, notes, error = None, [], "the row checker exited"
+        finally:
+            process.join()
+            receiver.close()
+        if found is None:
+            return None, list(notes), error
+        found.pop("line", None)
+        return Problem(line=None, **found), list(notes), error
+
+    return collect
+
+
+def _verify_conn(
+    conn: Any,
+    report: VerifyReport,
+    keys: Mapping[str, PublicKey] | None,
+    pins: Sequence[Any],
+    open_reader: Callable[[], Any] | None = None,
+) -> None:
+    collect = _rows_checker(open_reader)  # forked before any thread starts
     head = _head(conn)
-    rows = _stream(conn, f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq")  # noqa: S608 - fixed columns
+    rows = stream_rows(conn, f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq")  # noqa: S608 - fixed columns
     walk_chain(rows, head, keys=keys, report=report, lookup=conn, pins=pins)
+    if collect is not None:
+        row_problem, notes, error = collect()
+        if error is not None and report.problem is None:
+            raise AuditError(f"cannot compare the lease rows: {error}")
+    else:
+        row_problem, notes = (check_rows(conn, report), []) if report.problem is None else (None, [])
+    report.notes.extend(notes)
     if report.problem is None:
-        report.problem = check_rows(conn, report)
+        report.problem = row_problem
+
+
+@contextlib.contextmanager
+def _sqlite_snapshot(path: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("BEGIN")
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _store_snapshot(store: Any) -> Iterator[Any]:
+    with store.reopen() as other, other.read_transaction() as conn:
+        snapshot = getattr(conn, "repeatable_snapshot", None)
+        if callable(snapshot):
+            snapshot()
+        yield conn
 
 
 def verify_store(
@@ -513,7 +609,8 @@ def verify_store(
         snapshot = getattr(conn, "repeatable_snapshot", None)  # PostgreSQL: one snapshot for every statement
         if callable(snapshot):
             snapshot()
-        _verify_conn(conn, report, keys, checkpoints)
+        reopen = (lambda: _store_snapshot(store)) if callable(getattr(store, "reopen", None)) else None
+        _verify_conn(conn, report, keys, checkpoints, reopen)
     return report
 
 
@@ -528,7 +625,7 @@ def verify_ledger_file(
         raise AuditError(f"cannot open the ledger: {error}", target=str(path)) from None
     try:
         conn.execute("BEGIN")  # one snapshot for the walk and the lookups
-        _verify_conn(conn, report, keys, checkpoints)
+        _verify_conn(conn, report, keys, checkpoints, lambda: _sqlite_snapshot(path))
     except sqlite3.Error as error:
         raise AuditError(f"cannot read the ledger: {error}", target=str(path)) from None
     finally:

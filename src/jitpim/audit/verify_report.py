@@ -4,13 +4,14 @@ problems without importing a verifier back."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from jitpim.errors import AuditVerificationError
 
-__all__ = ["EVENT_COLUMNS", "SQLITE_MAGIC", "Problem", "VerifyReport", "plain_rows"]
+__all__ = ["EVENT_COLUMNS", "SQLITE_MAGIC", "Problem", "VerifyReport", "plain_rows", "stream_rows"]
 
 EVENT_COLUMNS: Final = "seq, lease_id, type, at, schema_version, body, prev_hash, hash, signature"
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -85,3 +86,17 @@ def plain_rows(cursor: Iterable[Any]) -> Iterator[Sequence[Any]]:
     """Rows addressable by position: sqlite3 tuples and Rows pass through, dict rows become tuples."""
     for row in cursor:
         yield tuple(row.values()) if isinstance(row, Mapping) else row
+
+
+def stream_rows(conn: Any, query: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+    """Iterate a query as plain tuples without fetching it whole (SQLite steps a cursor of its own without the
+    connection's row factory; PostgreSQL uses a server-side cursor)."""
+    iter_tuples = getattr(conn, "iter_tuples", None)
+    if callable(iter_tuples):
+        rows: Iterator[Sequence[Any]] = iter_tuples(query, params)
+        return rows
+    if isinstance(conn, sqlite3.Connection):
+        cursor = conn.cursor()
+        cursor.row_factory = None  # tuples: no per-row object to build
+        return cursor.execute(query, params)
+    return plain_rows(conn.execute(query, params))
