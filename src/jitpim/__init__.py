@@ -16,7 +16,6 @@ Names are loaded on first use, so `import jitpim` stays cheap (no Azure SDK is i
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 __all__ = [
@@ -119,10 +118,9 @@ _LOCATIONS = {
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        try:
-            return version("jitpim")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            return "0+unknown"
+        from jitpim._version import __version__
+
+        return __version__
     module = _LOCATIONS.get(name)
     if module is None:
         raise AttributeError(f"module 'jitpim' has no attribute {name!r}")

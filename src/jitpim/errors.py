@@ -64,6 +64,7 @@ __all__ = [
     "ThrottledError",
     "UsageError",
     "exit_codes",
+    "require_extra",
 ]
 
 
@@ -316,6 +317,22 @@ class ReleaseFailedError(JitError):
         "A PIM grant also ends at its expiry at the source; a plain RBAC assignment (kind rbac) has no end there "
         "and stays until it is removed."
     )
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    """Raise ConfigError naming the pip extra to install when an optional dependency (`module`) is missing:
+    a CI job installs only what it uses (`jitpim[postgres]`, `jitpim[monitor]`)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        found = False
+    if not found:
+        raise ConfigError(
+            f"{what} needs {module}, which is not installed",
+            hint=f"Install jitpim with its {extra!r} extra: pip install 'jitpim[{extra}]'",
+        )
 
 
 def exit_codes() -> list[tuple[int, str, str]]:

@@ -528,3 +528,27 @@ def test_a_broken_sinks_file_is_a_config_error(tmp_path: Path, name: str, conten
     with pytest.raises(ConfigError) as failure:
         load_sinks_config(environ={"JITPIM_SINKS": str(file)})
     assert needle in failure.value.message and failure.value.hint
+
+
+def test_a_missing_optional_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI job installs only the extras it uses: a sink or ledger whose package is missing says which."""
+    import importlib.util
+
+    from jitpim.errors import ConfigError, require_extra
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        if name.startswith(("azure.monitor", "psycopg")):
+            return None
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(ConfigError) as monitor:
+        require_extra("azure.monitor.ingestion", "monitor", "the logs_ingestion sink")
+    assert "pip install 'jitpim[monitor]'" in (monitor.value.hint or "")
+    from jitpim.audit.postgres import PostgresLedger
+
+    with pytest.raises(ConfigError) as postgres:
+        PostgresLedger("postgresql://jitpim@127.0.0.1:1/x")
+    assert "psycopg" in postgres.value.message and "jitpim[postgres]" in (postgres.value.hint or "")

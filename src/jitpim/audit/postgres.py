@@ -19,7 +19,7 @@ from jitpim.audit._ledger_core import LedgerCore
 from jitpim.audit.owner import ProcessOwner
 from jitpim.audit.postgres_schema import PG_RUN_ID_SQL, apply_pg_migrations, pg_current_version
 from jitpim.audit.schema import NewerSchemaError
-from jitpim.errors import LedgerError
+from jitpim.errors import LedgerError, require_extra
 
 __all__ = ["PostgresLedger", "redact_dsn"]
 
@@ -91,6 +91,7 @@ class PostgresLedger(LedgerCore[Any, _Db]):
         owner: ProcessOwner | None = None,
         connect_timeout_s: int = 10,
     ) -> None:
+        require_extra("psycopg", "postgres", "A PostgreSQL ledger")
         import psycopg
         from psycopg.rows import dict_row
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -146,6 +145,8 @@ def cli() -> None:
     """
     # azure-identity logs every failed token attempt as a WARNING; with no logging configured Python's
     # last-resort handler would print those multi-line dumps before jitpim's own one-line error and hint.
+    import logging  # here, not at import: `jitpim --help` never needs it
+
     logging.getLogger("azure").addHandler(logging.NullHandler())
 
 

@@ -41,7 +41,7 @@ from .release import Releaser, ReleaseReport, release_failure
 from .reporting import Reporter, Step
 from .sharing import ReuseChoice, access_lost, is_jitpim_grant, join_grant
 from .signals import SignalGuard
-from .waiting import Clock, Poller
+from .waiting import Clock, Poller, effective_poller
 
 __all__ = ["Elevation", "HeldLease"]
 
@@ -415,7 +415,9 @@ class Elevation:
             )
 
         started = self.clock.now()
-        done, _ = self._poller.until(check, timeout=self.options.effective_timeout, on_wait=waiting)
+        # Its own schedule: noticed within half a second of working, still cheap when it takes minutes.
+        poller = effective_poller(self.clock)
+        done, _ = poller.until(check, timeout=self.options.effective_timeout, on_wait=waiting)
         if not done:
             raise NotEffectiveError(
                 f"granted, but the access did not work within {format_duration(self.options.effective_timeout)}",

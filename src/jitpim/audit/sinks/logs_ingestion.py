@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from jitpim.audit.sinks.base import ca_bundle_of, check_url, record_time
 from jitpim.audit.sinks.config import SinkSpec, read_secret
-from jitpim.errors import AuditSinkError
+from jitpim.errors import AuditSinkError, require_extra
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -97,6 +97,7 @@ class LogsIngestionSink:
         credential: TokenCredential | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        require_extra("azure.monitor.ingestion", "monitor", f"{spec.where}: the logs_ingestion sink")
         self.spec = spec
         self.name = spec.name
         self.batch_size = int(spec.option("batch_size", 500))
