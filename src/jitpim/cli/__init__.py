@@ -180,6 +180,8 @@ def _quiet(args: Sequence[str]) -> bool:
 def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
     if _quiet(args):
+        import logging
+
         # HTTP retries are progress lines (WARNING, shown by Python's last-resort handler): -q hides them.
         logging.getLogger("jitpim.http.retry").setLevel(logging.ERROR)
     try:
