@@ -3,8 +3,10 @@
 Order for `direct` and `broker` mode (an application identity):
 
 1. GitHub Actions OIDC: `ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN` + `AZURE_CLIENT_ID`
-   + `AZURE_TENANT_ID` -> `ClientAssertionCredential` whose assertion is a fresh GitHub ID token per call;
-2. `AZURE_FEDERATED_TOKEN_FILE` -> `WorkloadIdentityCredential` (Kubernetes, or a file a runner writes);
+   + `AZURE_TENANT_ID` -> `ClientAssertionGrantCredential` (one client-credentials request with a jwt-bearer
+   assertion through azure-core, no azure-identity import) whose assertion is a fresh GitHub ID token per call;
+2. `AZURE_FEDERATED_TOKEN_FILE` -> the same, its assertion the token file read at every request (Kubernetes,
+   or a file a runner writes);
 3. `AZURE_CLIENT_SECRET` -> `ClientSecretCredential` (instance discovery off for the emulator);
 4. real clouds only: `DefaultAzureCredential` (managed identity, Azure CLI, ...; it reads `os.environ`).
 
@@ -33,6 +35,7 @@ from ..cloud import CloudProfile
 from ..errors import AuthError, ConfigError, JitError
 from ..http import auth_error_from, connection_refused, is_loopback_url, unreachable_hint
 from ..model import Mode
+from .assertion_grant import ClientAssertionGrantCredential, token_file_assertion
 from .github_oidc import GitHubOidcTokenSource
 from .identity import authority_for_tenant
 from .password_grant import PasswordGrantCredential
@@ -266,12 +269,13 @@ def _app_credential(
             skipped.append(f"GitHub OIDC is available but {' and '.join(missing)} is not set")
         else:
             assert client_id is not None and tenant_id is not None
-            from azure.identity import ClientAssertionCredential
-
             source = GitHubOidcTokenSource(
                 request_url, request_token, audience=cloud.token_exchange_audience, cloud=cloud
             )
-            credential = ClientAssertionCredential(tenant_id, client_id, source, **_transport_kwargs(cloud, msal=False))
+            # One token request through azure-core: no azure-identity (nor MSAL) to import in a CI job.
+            credential = ClientAssertionGrantCredential(
+                cloud, tenant_id=tenant_id, client_id=client_id, assertion=source
+            )
             return CredentialChoice(
                 GuardedCredential(credential, "GitHub Actions OIDC"),
                 kind="github-oidc",
@@ -288,12 +292,10 @@ def _app_credential(
     token_file = _get(env, "AZURE_FEDERATED_TOKEN_FILE")
     if token_file and not missing:
         assert client_id is not None and tenant_id is not None
-        from azure.identity import WorkloadIdentityCredential
-
         check_token_file(token_file)
 
-        credential = WorkloadIdentityCredential(
-            tenant_id=tenant_id, client_id=client_id, token_file_path=token_file, **_transport_kwargs(cloud, msal=False)
+        credential = ClientAssertionGrantCredential(
+            cloud, tenant_id=tenant_id, client_id=client_id, assertion=token_file_assertion(token_file)
         )
         return CredentialChoice(
             GuardedCredential(credential, "federated token file"),
