@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck layers actions bench bench-broker docs docs-write clean
+.PHONY: demo test check lint format typecheck layers actions bench bench-broker bench-audit docs docs-write clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench: $(STAMP)
 
 bench-broker: $(STAMP)
 	$(BIN)/python scripts/bench_broker.py
+
+# A million audit events appended as jobs write them, then `jitpim audit verify` (time, peak RSS); PostgreSQL
+# too when JITPIM_TEST_PG_DSN is set. Takes minutes: appends are durable transactions.
+bench-audit: $(STAMP)
+	$(BIN)/python scripts/bench_audit.py --events 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
