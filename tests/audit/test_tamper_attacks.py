@@ -222,3 +222,56 @@ def test_a_replaced_key_and_a_re_signed_ledger_is_not_accepted_by_default(env: d
     assert "no pinned public key" in _cli(unpinned, "audit", "verify").output
     # Against the key pinned when the ledger was set up, the rewrite fails.
     assert _verify(env).exit_code == 83
+
+
+def test_the_checkpoint_goes_to_every_sink_and_what_a_sink_kept_catches_a_cut_tail(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A webhook receiver keeps what it was sent; that copy alone is enough to catch a later truncation."""
+    import hashlib
+    import hmac
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    received: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            mac = hmac.new(b"k" * 32, self.headers["X-Jitpim-Timestamp"].encode() + b"." + body, hashlib.sha256)
+            assert hmac.compare_digest("sha256=" + mac.hexdigest(), self.headers["X-Jitpim-Signature"])
+            received.extend(json.loads(body)["records"])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    Thread(target=server.serve_forever, daemon=True).start()
+    sinks = tmp_path / "sinks.json"
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    sinks.write_text(
+        json.dumps({"audit": {"sinks": [{"name": "soc", "type": "webhook", "url": url, "secret_env": "K"}]}})
+    )
+    job_env = {**env, "JITPIM_SINKS": str(sinks), "K": "k" * 32}
+    try:
+        lease_id = _job(env, "601", release=True)
+        done = _cli(job_env, "audit", "finalize", lease_id, "--sinks", str(sinks))
+        assert done.exit_code == 0, done.output
+    finally:
+        server.shutdown()
+        server.server_close()
+    kinds = [record.get("record_type") for record in received]
+    assert kinds == ["jitpim.lease.summary", "jitpim.checkpoint"], kinds
+    kept = tmp_path / "soc-archive.jsonl"
+    kept.write_text("".join(json.dumps(record) + "\n" for record in received))
+    assert _verify(env, "--checkpoint", str(kept)).exit_code == 0
+    with _raw(env["JITPIM_LEDGER"]) as raw:
+        raw.execute("DELETE FROM events WHERE seq >= (SELECT MAX(seq) FROM events WHERE type = 'lease.summary')")
+        seq, digest = raw.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        raw.execute("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+    result = _verify(env, "--checkpoint", str(kept))
+    assert result.exit_code == 83 and json.loads(result.stdout)["problem"]["kind"] == "truncated", result.output
