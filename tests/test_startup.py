@@ -31,3 +31,13 @@ def test_version_without_importlib_metadata() -> None:
     from jitpim._version import __version__
 
     assert done.stdout.split() == [__version__, "False"]
+
+
+def test_the_version_literal_matches_pyproject() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from jitpim._version import __version__
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == __version__

@@ -1,5 +1,6 @@
-"""jitpim's version, as a literal: read by the build (pyproject `[tool.hatch.version]`) and by
-`jitpim.__version__` without importing `importlib.metadata` (tens of milliseconds at every start)."""
+"""jitpim's version, as a literal, so that `jitpim.__version__` needs no `importlib.metadata` (tens of
+milliseconds at every start). It equals pyproject.toml's `version` (which the action reads); a test keeps
+them equal."""
 
 from __future__ import annotations
 
