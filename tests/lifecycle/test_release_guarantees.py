@@ -32,10 +32,10 @@ class FillingLedger(Ledger):
 
     full = False
 
-    def _write(self) -> contextlib.AbstractContextManager[Any]:
+    def _write(self, *, durable: bool = True) -> contextlib.AbstractContextManager[Any]:
         if self.full:
             raise LedgerError("cannot write the ledger: database or disk is full", target=str(self.path))
-        return super()._write()
+        return super()._write(durable=durable)
 
 
 class _Rig:
