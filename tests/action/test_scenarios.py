@@ -175,13 +175,16 @@ def test_identity_configuration_adds_the_federated_credential(
 def test_maintenance_window_waits_for_its_start_and_records_the_ticket(
     run: Any, workflow_emu: Emulator, control: Any
 ) -> None:
-    start = (datetime.now(UTC) + timedelta(seconds=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A window that opens shortly after dispatch; on a loaded machine the job may reach it only after it opened.
+    start = (datetime.now(UTC) + timedelta(seconds=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = run("maintenance-window.yml", "maintain", inputs={"start": start})
     assert result.status == "success", result.log
+    assert f"maintenance window starts at {start}" in result.log
     assert "maintenance under ServiceNow:CHG0099 done" in result.log
     record = _record(result)
     assert "CHG0099" in json.dumps(record)
-    assert record["decision"]["start"].startswith(start.removesuffix("Z"))
     finished = next(e for e in record["events"] if e["type"] == "command.finished")
-    assert finished["at"] >= start.removesuffix("Z")  # the maintenance ran inside the window
+    assert finished["at"] >= start.removesuffix("Z")  # the maintenance ran inside the window, never before
+    if record["decision"]["start"].startswith(start.removesuffix("Z")):  # planned before the window opened
+        assert "waiting for the window to open" in result.log
     _expire_pim_grants(workflow_emu, control, 60)
