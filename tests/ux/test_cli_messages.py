@@ -105,3 +105,23 @@ def test_status_right_after_a_run_shows_the_finished_lease(fresh_emu: Emulator, 
     assert "recently finished" in text.output and "released" in text.output and "/rbac/" in text.output
     document = json.loads(runner.invoke(cli, ["status", "-o", "json"], env=env).stdout)
     assert document["leases"] == [] and [r["outcome"] for r in document["recent"]] == ["released"]
+
+
+def test_an_evidence_file_that_cannot_be_written_is_an_audit_error_not_a_traceback(
+    fresh_emu: Emulator, tmp_path: Path
+) -> None:
+    """JITPIM_AUDIT_FILE under /dev/null: the access is still released; the run exits 83 naming the file."""
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.apply_settings()
+    env = github_job_environ(fresh_emu.info, workdir=tmp_path / "job")
+    env["JITPIM_LEDGER"] = str(tmp_path / "ledger.sqlite3")
+    env["JITPIM_AUDIT_FILE"] = "/dev/null/run.jsonl"
+    scope = fresh_emu.info["vaults"]["kv-payments"]["resource_id"]
+    args = ["exec", "--kind", "rbac", "--role", "Key Vault Secrets Officer", "--scope", scope, "-j", "e", "--", "true"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert "cannot write the evidence file /dev/null/run.jsonl" in result.output, result.output
+    assert result.exit_code == 83, result.output

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ..audit.location import LEDGER_ENV, resolve_ledger_path
 from ..audit.sinks import DeliveryReport
 from ..audit.store import AuditStore, store_file
-from ..errors import AuditSinkError
+from ..errors import AuditError, AuditSinkError
 from ..model import RunContext
 from .access_file import find_access_file
 
@@ -111,8 +111,15 @@ class EvidenceWriter:
         run = self.run
         binding = {"repository": run.repository, "run_id": run.run_id, "run_attempt": run.run_attempt}
         path = self.run_file_path()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        run_file = write_run_file(records_for_file, path, signer=signer, run=binding, checkpoint=checkpoint)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            run_file = write_run_file(records_for_file, path, signer=signer, run=binding, checkpoint=checkpoint)
+        except OSError as exc:
+            raise AuditError(
+                f"cannot write the evidence file {path}: {exc.strerror or type(exc).__name__}",
+                hint="Point JITPIM_AUDIT_FILE at a file this user may write; the signed records are in the "
+                "ledger, and `jitpim audit export` writes them out again.",
+            ) from None
         if self.outputs is not None and self.outputs.active:
             self.outputs.set_output("audit-file", str(run_file))
         config = load_sinks_config(access_file=find_access_file(None, self.environ), environ=self.environ)
