@@ -251,8 +251,14 @@ def test_reuse_choice_covers_the_window() -> None:
         return choice
 
     assert choose(grant(timedelta(hours=3), False), timedelta(0), timedelta(hours=2)) is ReuseChoice.REUSE
-    # `--start +1h` against a grant that ends 16 minutes before the window opens: a new grant.
-    assert choose(grant(timedelta(minutes=44), True), timedelta(hours=1), timedelta(hours=2)) is ReuseChoice.GRANT
+    # `--start +1h` against a grant that ends 16 minutes before the window opens: jitpim's own is extended to
+    # cover it (PIM refuses a second assignment beside it); anyone else's leaves a new grant to be asked for.
+    assert choose(grant(timedelta(minutes=44), True), timedelta(hours=1), timedelta(hours=2)) is ReuseChoice.EXTEND
+    assert choose(grant(timedelta(minutes=44), False), timedelta(hours=1), timedelta(hours=2)) is ReuseChoice.GRANT
+    assert (
+        choose(grant(timedelta(minutes=44), True), timedelta(hours=1), timedelta(hours=2), can_extend=False)
+        is ReuseChoice.GRANT
+    )
     # `--duration 2h` against jitpim's own grant ending in 8.5 minutes: extended.
     assert choose(grant(timedelta(minutes=8.5), True), timedelta(0), timedelta(hours=2)) is ReuseChoice.EXTEND
     # ... but not someone else's, nor an activation PIM cannot extend.
@@ -285,3 +291,45 @@ def test_a_pim_grant_removed_mid_run_is_not_success(rig: _Rig) -> None:
         assert "lease.access_lost" in [e["type"] for e in rig.ledger.events(held.lease_id)]
     finally:
         providers.close()
+
+
+def test_a_later_window_is_not_served_by_a_grant_that_ends_before_it(rig: _Rig) -> None:
+    """Issue 9 item 5: `elevate --start +1h` while a grant ending in 10 minutes exists. PIM refuses a second,
+    later assignment beside it ("exists"), so jitpim's own grant is extended to cover the window; someone else's
+    is never passed off as covering it (the lease fails, saying why)."""
+    from datetime import datetime
+
+    rg = f"/subscriptions/{rig.info['subscription_id']}/resourceGroups/rg-payments"
+
+    def reader(duration: str, start: datetime | None = None) -> Target:
+        return Target.from_flags(
+            kind="azure-role", role="Reader", scope=rg, duration=duration, justification="ops", start=start
+        )
+
+    with rig.session() as session:
+        first = rig.elevation(session, [reader("10m")], "run-a").__enter__()
+        later = rig.clock.now() + timedelta(hours=1)
+        second = rig.elevation(session, [reader("1h", later)], "run-b", wait_for_start=False).__enter__()
+        item = second.plan.items[0]
+        assert item.reuse is ReuseChoice.EXTEND
+        held = second.held[0]
+        assert held.grant.end_at is not None and held.grant.end_at >= item.decision.end.replace(microsecond=0)
+        assert not held.grant.reused
+        second.__exit__(None, None, None)
+        first.__exit__(None, None, None)
+        assert sorted(r.outcome for r in [*first.releases, *second.releases]) == ["handed_over", "released"]
+
+        # Someone else's assignment (made outside jitpim, no marker) ending before the later window.
+        opts = LifecycleOptions(mode=Mode.DIRECT)
+        ctx = session.context(None)
+        outside = make_plan([reader("10m")], contexts=session.context, options=opts, clock=rig.clock).items[0]
+        grant = outside.provider.grant(outside.resolved, outside.decision, ctx, request_name=str(uuid.uuid4()))
+        try:
+            later = rig.clock.now() + timedelta(hours=1)
+            plan = make_plan([reader("1h", later)], contexts=session.context, options=opts, clock=rig.clock)
+            refused = plan.items[0]
+            assert refused.reuse is ReuseChoice.GRANT and not refused.decision.allowed
+            assert any("already exists" in r.message for r in refused.decision.reasons)
+        finally:
+            rig.clock.sleep(301)
+            outside.provider.release(grant, outside.resolved, ctx)

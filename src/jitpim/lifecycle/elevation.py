@@ -32,14 +32,14 @@ from ..errors import (
     ProviderError,
     ThrottledError,
 )
-from ..model import LeaseOutcome, LeaseState, RunContext, format_duration, lease_id, new_local_run_key
+from ..model import LeaseOutcome, LeaseState, Mode, RunContext, format_duration, lease_id, new_local_run_key
 from ..model.times import format_moment
 from ..providers import Grant, GrantMarker, GrantStatus
 from .held import HeldLease
 from .planning import LifecycleOptions, Plan, PlannedTarget
 from .release import Releaser, ReleaseReport, release_failure
 from .reporting import Reporter, Step
-from .sharing import ReuseChoice, access_lost, is_jitpim_grant, join_grant
+from .sharing import ReuseChoice, access_lost, adopt_existing_answer, is_jitpim_grant, join_grant
 from .signals import SignalGuard
 from .waiting import Clock, Poller, effective_poller
 
@@ -173,11 +173,18 @@ class Elevation:
                 message = f"requested {described}: waiting for an approver"
             elif grant.status is GrantStatus.PROVISIONING:
                 message = f"requested {described}: the service is still provisioning it"
-            if grant.reused and is_jitpim_grant(grant, item.resolved.principal_id):
-                # A parallel job of this identity granted it a moment earlier (the API answered "exists"):
-                # share it, so that whichever ends last releases it.
-                grant = join_grant(grant, item.provider, item.resolved, item.ctx, item.decision, marker)
-                message = f"joined jitpim's own grant of {described}, made a moment ago by a parallel lease"
+            if grant.reused:
+                # The API answered "exists" (a parallel job of this identity was a moment faster, or PIM refuses a
+                # later window beside the current one): use it only if it covers this lease's window.
+                grant, message = adopt_existing_answer(
+                    grant,
+                    item.provider,
+                    item.resolved,
+                    item.ctx,
+                    item.decision,
+                    marker,
+                    can_extend=self.options.mode is not Mode.SELF,
+                )
         except BaseException as exc:
             if not isinstance(exc, JitError) and self._adopt_if_landed(item, lid, request_name, since):
                 raise  # interrupted mid-request, but the grant had landed: it is held now, and released

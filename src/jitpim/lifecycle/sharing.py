@@ -27,13 +27,14 @@ from enum import StrEnum
 
 from ..audit.records import TERMINAL_STATES, LeaseRecord
 from ..audit.store import AuditStore
-from ..errors import JitError
+from ..errors import JitError, ProviderError
 from ..model import Decision, TargetKind
 from ..providers import Grant, GrantMarker, GrantStatus, Provider, ProviderContext, ResolvedTarget, grant_markers
 
 __all__ = [
     "ReuseChoice",
     "access_lost",
+    "adopt_existing_answer",
     "grant_key",
     "is_jitpim_grant",
     "join_grant",
@@ -87,10 +88,12 @@ def reuse_choice(
     if ours and kind is TargetKind.RBAC:
         # One assignment per principal, role and scope: its end is jitpim's marker, so it is moved.
         return ReuseChoice.EXTEND, f"jitpim's own assignment ends at {_time(until)}: its marker moves to {_time(end)}"
+    if ours and can_extend:
+        # Also when it ends before the window opens: PIM keeps one assignment per principal, role and scope and
+        # refuses a second, later one beside it, so lengthening jitpim's own is the way to cover the window.
+        return ReuseChoice.EXTEND, f"jitpim's own grant ends at {_time(until)}: it is extended to {_time(end)}"
     if until <= start:
         return ReuseChoice.GRANT, f"the existing grant ends at {_time(until)}, before the window opens"
-    if ours and can_extend:
-        return ReuseChoice.EXTEND, f"jitpim's own grant ends at {_time(until)}: it is extended to {_time(end)}"
     return (
         ReuseChoice.CONFLICT,
         f"an existing grant ends at {_time(until)}, before the requested end {_time(end)}, and jitpim may not "
@@ -133,6 +136,47 @@ def grant_key(kind: str, principal_id: str | None, role_id: str | None, scope: s
 
 def _record_key(record: LeaseRecord) -> tuple[str, str, str, str]:
     return grant_key(record["kind"], record["principal_id"], record["role_id"], record["scope"])
+
+
+def adopt_existing_answer(
+    grant: Grant,
+    provider: Provider,
+    resolved: ResolvedTarget,
+    ctx: ProviderContext,
+    decision: Decision,
+    marker: GrantMarker,
+    *,
+    can_extend: bool,
+) -> tuple[Grant, str]:
+    """The API answered the grant with "this access already exists" (a parallel lease of this identity was a
+    moment faster, or PIM refuses a second, later window beside the current one) and the provider returned the
+    existing grant (`reused`). Use it only as `reuse_choice` allows: joined when it covers the window, extended
+    first when it is jitpim's own and ends too soon; otherwise the lease fails, naming why."""
+    described = resolved.describe()
+    choice, why = reuse_choice(
+        grant,
+        start=decision.start,
+        end=decision.end,
+        principal_id=resolved.principal_id,
+        can_extend=can_extend,
+        kind=resolved.kind,
+    )
+    ours = is_jitpim_grant(grant, resolved.principal_id)
+    if choice is ReuseChoice.REUSE:
+        if not ours:
+            return grant, f"reusing an existing grant of {described} (not jitpim's: it is left in place)"
+        joined = join_grant(grant, provider, resolved, ctx, decision, marker)
+        return joined, f"joined jitpim's own grant of {described}, made a moment ago by a parallel lease"
+    if choice is ReuseChoice.EXTEND and ours:
+        own = dataclasses.replace(grant, reused=False)
+        extended = provider.extend(own, resolved, decision, ctx, marker=marker)
+        joined = join_grant(grant, provider, resolved, ctx, decision, marker, extend=extended)
+        return joined, f"extended and joined jitpim's own grant of {described} until {_time(joined.end_at)}"
+    raise ProviderError(
+        f"the access already exists for this principal and the API refuses a second grant beside it: {why}",
+        hint="Ask for a window within the existing grant, wait until it ends, or release it first.",
+        target=described,
+    )
 
 
 def _grant_identity(record: LeaseRecord) -> str | None:
