@@ -333,3 +333,27 @@ def test_a_later_window_is_not_served_by_a_grant_that_ends_before_it(rig: _Rig) 
         finally:
             rig.clock.sleep(301)
             outside.provider.release(grant, outside.resolved, ctx)
+
+
+def test_an_exists_answer_that_does_not_cover_the_window_fails_the_lease() -> None:
+    """The race path: the grant request is answered "exists" with someone else's grant that ends before the
+    lease's end; it is not passed off as this lease's grant."""
+    from datetime import UTC, datetime
+
+    from jitpim.errors import ProviderError
+    from jitpim.lifecycle.sharing import adopt_existing_answer
+    from jitpim.model import Decision, TargetKind
+    from jitpim.providers import Grant, GrantMarker, GrantStatus, ResolvedTarget
+
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    me = "2b3c4d5e-6f70-4b8c-9d0e-1f2a3b4c5d6e"
+    target = Target.from_flags(kind="entra-role", role="Application Administrator")
+    resolved = ResolvedTarget(target, "9b895d92", "Application Administrator", "/", "the tenant", me, "t")
+    decision = Decision(True, target, Mode.DIRECT, timedelta(hours=2), timedelta(hours=2), now)
+    someone = Grant(TargetKind.ENTRA_ROLE, GrantStatus.ACTIVE, None, None, now, now + timedelta(minutes=8), True)
+    marker = GrantMarker("run/entra-role/x", me, decision.end)
+    with pytest.raises(ProviderError, match="refuses a second grant"):
+        adopt_existing_answer(someone, None, resolved, None, decision, marker, can_extend=True)  # type: ignore[arg-type]
+    covering = Grant(TargetKind.ENTRA_ROLE, GrantStatus.ACTIVE, None, None, now, now + timedelta(hours=3), True)
+    kept, message = adopt_existing_answer(covering, None, resolved, None, decision, marker, can_extend=True)  # type: ignore[arg-type]
+    assert kept is covering and kept.reused and "not jitpim's" in message
