@@ -129,7 +129,7 @@ def test_reaper_ends_a_grant_whose_job_vanished(bw: BrokerWorld) -> None:
     assert _ready(bw, body["request_id"])["state"] == "granted"
     assert _job_can_write(bw)
     bw.emu.advance(11 * 60)
-    assert bw.broker.reap() == {"timed_out": 0, "expired": 1, "failed": 0}
+    assert bw.broker.reap() == {"timed_out": 0, "expired": 1, "failed": 0, "abandoned": 0}
     assert bw.broker.get(body["request_id"]).state.value == "expired"
     bw.emu.advance(5)
     assert not _job_can_write(bw)

@@ -145,5 +145,24 @@ class Granter:
             return "failed"
         return str(row.report.outcome) if row.report is not None else "already_gone"
 
+    def release_landed(self, principal_id: str, claims: Mapping[str, Any], target: Mapping[str, Any]) -> list[str]:
+        """Release what a grant that never reported back may have left: open broker-held leases in the ledger
+        for this principal, run and target (the replica granting it stopped). Returns their lease ids."""
+        run_id = claims.get("run_id")
+        found = []
+        for record in self.ledger.open_leases():
+            data = record.get("data") or {}
+            run = record.get("run") or {}
+            if (
+                data.get("held_by") == "broker"
+                and str(record.get("principal_id") or "").lower() == principal_id.lower()
+                and run.get("run_id") == run_id
+                and str(record.get("kind")) == str(target.get("kind"))
+                and str(record.get("scope") or "").lower() == str(target.get("scope") or "").lower()
+            ):
+                self.release(record["lease_id"], "the replica granting it stopped", claims)
+                found.append(record["lease_id"])
+        return found
+
     def close(self) -> None:
         self.ledger.close()

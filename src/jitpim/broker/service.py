@@ -34,6 +34,8 @@ __all__ = ["Broker"]
 _log = logging.getLogger("jitpim.broker")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 _REAPER_LOCK = "reaper"
+# A grant still "granting" after this long lost its replica (the lifecycle's own bound is 10 minutes).
+_GRANTING_STALE = timedelta(minutes=20)
 _KEPT_CLAIMS = (
     "sub", "repository", "repository_owner", "repository_id", "ref", "ref_type", "sha", "environment", "workflow",
     "workflow_ref", "job_workflow_ref", "event_name", "actor", "actor_id", "triggering_actor", "run_id",
@@ -432,7 +434,7 @@ class Broker:
         """End what is due: approvals past their deadline time out; grants past their end are released at the
         source. One replica at a time (a lock row); each step is a compare-and-set besides."""
         now = self.clock()
-        counts = {"timed_out": 0, "expired": 0, "failed": 0}
+        counts = {"timed_out": 0, "expired": 0, "failed": 0, "abandoned": 0}
         if not self.store.try_lock(_REAPER_LOCK, self.holder, now, timedelta(minutes=5)):
             return counts
         try:
@@ -442,6 +444,8 @@ class Broker:
                 ):
                     counts["timed_out"] += 1
                     self.notifier.notify({"type": "request.timed_out", "request": request.to_json()})
+            for request in self.store.stale(RequestState.GRANTING, now - _GRANTING_STALE):
+                counts["abandoned"] += self._abandon(request)
             for request in self.store.due(RequestState.GRANTED, now):
                 try:
                     self._release(request, "its end has passed (broker reaper)", final=RequestState.EXPIRED)
@@ -451,6 +455,25 @@ class Broker:
         finally:
             self.store.unlock(_REAPER_LOCK, self.holder)
         return counts
+
+    def _abandon(self, request: BrokerRequest) -> int:
+        """A grant whose replica stopped mid-way: end what it may have left, then fail the request."""
+        released: list[str] = []
+        if self.granter is not None:
+            try:
+                released = self.granter.release_landed(request.principal_id, request.claims, request.target)
+            except Exception as exc:  # the next pass retries: the request stays granting until this works
+                _log.warning("cleaning up abandoned request %s failed: %s", request.request_id, type(exc).__name__)
+                return 0
+        error = {
+            "code": "Abandoned",
+            "message": "the broker replica granting this request stopped; anything it granted was released",
+            "released_leases": released,
+        }
+        moved = self.store.transition(
+            request.request_id, (RequestState.GRANTING,), RequestState.FAILED, now=self.clock(), error=error
+        )
+        return 1 if moved is not None else 0
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

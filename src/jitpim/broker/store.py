@@ -301,6 +301,17 @@ class Store:
             ).fetchall()
             return [self._row(row) for row in rows]
 
+    def stale(self, state: RequestState, before: datetime, *, limit: int = 100) -> list[BrokerRequest]:
+        """Requests that have been in `state` since before `before` (a step whose replica stopped)."""
+        with self._tx() as cur:
+            rows = self._exec(
+                cur,
+                f"SELECT {_COLUMNS} FROM broker_requests WHERE state = ? AND updated_at < ? "
+                "ORDER BY updated_at LIMIT ?",
+                (state.value, _time(before), limit),
+            ).fetchall()
+            return [self._row(row) for row in rows]
+
     # approvals -------------------------------------------------------------------------------------
     def add_approval(self, request_id: str, record: ApprovalRecord) -> bool:
         """Record an approver's decision; False when this approver already decided on this request."""
