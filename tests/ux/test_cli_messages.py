@@ -64,7 +64,7 @@ def test_help_states_the_default_duration_the_cloud_choices_and_one_ledger_wordi
         assert f"[default: {DEFAULT_DURATION}, or the profile's]" in shown, command
         assert "--cloud [" + "|".join(CLOUD_NAMES) + "]" in shown, command
         assert " ".join(LEDGER_HELP.split()) in shown, command
-    for command in (["status"], ["release"], ["reap"], ["dashboard"], ["audit", "report"]):
+    for command in (["status"], ["release"], ["reap"], ["dashboard"], ["audit", "report"], ["audit", "list"]):
         shown = " ".join(runner.invoke(cli, [*command, "--help"], terminal_width=200).output.split())
         assert " ".join(LEDGER_HELP.split()) in shown, command
 

@@ -11,6 +11,7 @@ import click
 from ...errors import UsageError
 from ...model import LeaseState
 from ...safe_text import neutralise
+from .._output import LEDGER_HELP
 
 if TYPE_CHECKING:
     from ...audit.export import ExportFilters
@@ -39,7 +40,7 @@ _FINISHED = frozenset({LeaseState.RELEASED, LeaseState.EXPIRED, LeaseState.FAILE
 ledger_option = click.option(
     "--ledger",
     envvar="JITPIM_LEDGER",
-    help="Ledger: a SQLite file or a postgresql:// DSN. [default: $XDG_STATE_HOME/jitpim/ledger.sqlite3]",
+    help=LEDGER_HELP,
 )
 
 
