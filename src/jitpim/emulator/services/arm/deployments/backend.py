@@ -21,9 +21,10 @@ from .engine import deployment_id, preflight
 from .models import Deployment, store_of
 from .whatif import what_if as compute_what_if
 
-__all__ = ["get", "list_at", "put", "validate", "what_if", "what_if_result"]
+__all__ = ["delete", "get", "list_at", "put", "validate", "what_if", "what_if_result"]
 
 _READ = "Microsoft.Resources/deployments/read"
+_DELETE = "Microsoft.Resources/deployments/delete"
 _VALIDATE = "Microsoft.Resources/deployments/validate/action"
 _WHAT_IF = "Microsoft.Resources/deployments/whatIf/action"
 
@@ -71,6 +72,19 @@ def get(ctx: Ctx) -> Deployment:
     if found is None:
         raise ArmError(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
     return found
+
+
+def delete(ctx: Ctx) -> None:
+    """Forget a finished deployment (its resources stay, as in ARM); a running one is 409 `DeploymentActive`."""
+    name = ctx.names[0]
+    authorize(ctx.world, ctx.caller, deployment_id(ctx.scope, name), _DELETE, ctx.now)
+    require_scope(ctx.world, ctx.scope)
+    store = store_of(ctx.world)
+    key = deployment_id(ctx.scope, name).lower()
+    found = store.deployments.get(key)
+    if found is not None and not found.done:
+        raise ArmError(409, "DeploymentActive", f"The deployment '{name}' is still active and cannot be deleted.")
+    store.deployments.pop(key, None)
 
 
 def list_at(ctx: Ctx) -> list[Deployment]:

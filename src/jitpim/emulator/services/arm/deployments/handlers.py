@@ -19,6 +19,7 @@ from .models import store_of
 from .shapes import deployment_json, operation_json, status_json, validation_json
 
 __all__ = [
+    "delete_deployment",
     "get_deployment",
     "get_operation",
     "get_operation_status",
@@ -38,6 +39,11 @@ def put_deployment(ctx: Ctx) -> Response:
         f"{ctx.world.base_url}{deployment.id}/operationStatuses/{deployment.operation_id}?api-version={ctx.api_version}"
     )
     return json_response(deployment_json(deployment), 200 if existed else 201, {"Azure-AsyncOperation": status_url})
+
+
+def delete_deployment(ctx: Ctx) -> Response:
+    backend.delete(ctx)
+    return Response(status_code=204)
 
 
 def get_deployment(ctx: Ctx) -> Response:

@@ -51,6 +51,8 @@ class ResourceType:
     write_action: str
     write: Callable[[Ctx], Any] | None  # None: the engine handles it (nested deployments)
     current: Callable[[World, PlannedResource], dict[str, Any] | None]
+    # Where the resource may sit: "subscription", "resourcegroup", or "any" (extension resources).
+    placement: str = "any"
 
 
 def _resource_group(world: World, planned: PlannedResource) -> dict[str, Any] | None:
@@ -112,6 +114,7 @@ TYPES: dict[str, ResourceType] = {
             resources.RG_WRITE,
             resources.put_resource_group,
             _resource_group,
+            "subscription",
         ),
         ResourceType(
             "Microsoft.Resources/deployments",
@@ -121,7 +124,12 @@ TYPES: dict[str, ResourceType] = {
             _nested,
         ),
         ResourceType(
-            "Microsoft.KeyVault/vaults", KEYVAULT_VERSIONS, resources.VAULT_WRITE, resources.put_vault, _vault
+            "Microsoft.KeyVault/vaults",
+            KEYVAULT_VERSIONS,
+            resources.VAULT_WRITE,
+            resources.put_vault,
+            _vault,
+            "resourcegroup",
         ),
         ResourceType(
             "Microsoft.KeyVault/vaults/secrets",
@@ -129,6 +137,7 @@ TYPES: dict[str, ResourceType] = {
             resources.SECRET_WRITE,
             resources.put_secret,
             _secret,
+            "resourcegroup",
         ),
         ResourceType(
             "Microsoft.Storage/storageAccounts",
@@ -136,6 +145,7 @@ TYPES: dict[str, ResourceType] = {
             resources.STORAGE_WRITE,
             resources.put_storage_account,
             _storage,
+            "resourcegroup",
         ),
         ResourceType(
             "Microsoft.Authorization/roleAssignments",
@@ -165,6 +175,15 @@ def resource_type(planned: PlannedResource, location: str | None) -> ResourceTyp
             "InvalidResourceType",
             f"The resource type '{rest}' could not be found in the namespace '{namespace}' for api version "
             f"'{planned.api_version}'.",
+        )
+    at = "subscription" if planned.scope.count("/") == 2 else "resourcegroup" if planned.scope.count("/") == 4 else ""
+    if found.placement not in ("any", at):
+        where = "a resource group" if found.placement == "resourcegroup" else "a subscription"
+        raise ArmError(
+            400,
+            "InvalidTemplate",
+            f"The template resource '{planned.name}' of type '{planned.type}' can only be deployed at {where}: "
+            f"deploy it from a template at that scope (or a nested deployment into it).",
         )
     if planned.api_version not in found.api_versions:
         raise ArmError(

@@ -15,7 +15,7 @@ OPERATIONS: list[Operation] = [
     (
         "resource:deployment",
         f"{_D}/{{deploymentName}}",
-        {"GET": handlers.get_deployment, "PUT": handlers.put_deployment},
+        {"GET": handlers.get_deployment, "PUT": handlers.put_deployment, "DELETE": handlers.delete_deployment},
     ),
     ("resource:deployment/validate", f"{_D}/{{deploymentName}}/validate", {"POST": handlers.validate_deployment}),
     ("resource:deployment/whatif", f"{_D}/{{deploymentName}}/whatIf", {"POST": handlers.what_if_deployment}),
