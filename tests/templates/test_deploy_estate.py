@@ -134,9 +134,12 @@ def test_the_polled_states_are_accepted_running_then_succeeded(info: dict[str, A
     assert "/operationStatuses/" in status_url
     seen = [session.get(status_url, timeout=30).json()["status"] for _ in range(3)]
     assert seen == ["Running", "Succeeded", "Succeeded"]
-    assert session.get(f"{url}?api-version=2021-04-01", timeout=30).json()["properties"]["provisioningState"] == (
-        "Succeeded"
-    )
+    got = session.get(f"{url}?api-version=2021-04-01", timeout=30)
+    assert got.json()["properties"]["provisioningState"] == "Succeeded"
+    state = session.get(f"{info['control']}/state", timeout=30)
+    assert [d["state"] for d in state.json()["arm.deployments"]["deployments"]] == ["Succeeded", "Succeeded"]
+    for text in (put.text, got.text, state.text):  # the secure parameter never leaves
+        assert "initial-db-password" not in text
 
 
 WRITER = textwrap.dedent(

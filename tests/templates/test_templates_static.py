@@ -126,3 +126,22 @@ def test_bad_expressions_are_invalid_template(text: str, needle: str) -> None:
     with pytest.raises(TemplateError) as caught:
         _eval(text, o={})
     assert caught.value.code == "InvalidTemplate" and needle in caught.value.message
+
+
+def test_hostile_expressions_are_bounded() -> None:
+    with pytest.raises(TemplateError, match="nests deeper"):
+        parse("[" + "concat(" * 200 + "'x'" + ")" * 200 + "]")
+    with pytest.raises(TemplateError, match="longer than"):
+        parse("['" + "x" * 30000 + "']")
+
+
+def test_a_long_variable_chain_is_refused_not_a_crash() -> None:
+    from jitpim.emulator.services.arm.template_language.template import plan
+
+    variables = {f"v{i}": f"[variables('v{i + 1}')]" for i in range(500)}
+    variables["v500"] = "end"
+    template = {"contentVersion": "1.0.0.0", "variables": variables, "resources": []}
+    ctx = Context(tenant_id="t", subscription_id="s", subscription_name="S", deployment_name="d", resource_group="rg",
+                  location="westeurope")  # fmt: skip
+    with pytest.raises(TemplateError, match="more than 64"):
+        plan(template, {}, ctx, "/subscriptions/s/resourceGroups/rg", lambda name: None)

@@ -69,6 +69,20 @@ class DeploymentStore:
         self.deployments: dict[str, Deployment] = {}
         self.what_ifs: dict[str, dict[str, Any]] = {}  # operation result token -> what-if result
 
+    def dump(self, now: datetime) -> dict[str, Any]:
+        """The control plane's view: ids, states and error codes (never parameter values)."""
+        return {
+            "deployments": [
+                {
+                    "id": d.id,
+                    "state": d.state,
+                    "error": (d.error or {}).get("code"),
+                    "operations": [{"target": o.target_id, "status": o.status_code} for o in d.operations],
+                }
+                for d in self.deployments.values()
+            ]
+        }
+
 
 def store_of(world: World) -> DeploymentStore:
     """The world's deployment store, attached (with its clock hook) on first use."""

@@ -65,6 +65,10 @@ class Index:
 
 Node = Literal | Call | Access | Index
 
+# ARM's own limits: an expression is at most 24,576 characters; nesting is bounded here so a hostile template
+# cannot exhaust the parser's stack.
+MAX_LENGTH = 24576
+MAX_DEPTH = 64
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<sym>[(),.\[\]]))"
 )
@@ -92,8 +96,11 @@ def _tokens(source: str) -> list[tuple[str, str]]:
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
+        if len(source) > MAX_LENGTH:
+            raise TemplateError(f"The language expression is longer than the limit of {MAX_LENGTH} characters.")
         self.tokens = _tokens(source)
         self.pos = 0
+        self.depth = 0
 
     def _fail(self, why: str) -> TemplateError:
         return TemplateError(f"The language expression '{self.source}' is not valid: {why}.")
@@ -114,7 +121,15 @@ class _Parser:
         return node
 
     def _expression(self) -> Node:
-        node = self._primary()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self._fail(f"it nests deeper than {MAX_DEPTH} levels")
+        try:
+            return self._postfix(self._primary())
+        finally:
+            self.depth -= 1
+
+    def _postfix(self, node: Node) -> Node:
         while (token := self._peek()) is not None and token[0] == "sym" and token[1] in ".[":
             self.pos += 1
             if token[1] == ".":

@@ -48,6 +48,7 @@ _TOP_LEVEL = {
     "definitions",
 }
 DEPLOYMENTS = "Microsoft.Resources/deployments"
+_MAX_CHAIN = 64  # variables and parameter defaults referring to each other, bounded (a hostile template)
 RESOURCE_GROUPS = "Microsoft.Resources/resourceGroups"
 ROLE_DEFINITIONS = "Microsoft.Authorization/roleDefinitions"
 
@@ -168,6 +169,8 @@ class _Values:
             raise TemplateError(f"The template parameter '{key}' must declare its 'type'.")
         if ("p:" + key) in self._busy:
             raise TemplateError(f"The template parameter '{key}' refers to itself through its default value.")
+        if len(self._busy) >= _MAX_CHAIN:
+            raise TemplateError(f"The template parameter '{key}' is reached through more than {_MAX_CHAIN} others.")
         self._busy.add("p:" + key)
         try:
             if key.lower() in self.given:
@@ -215,6 +218,8 @@ class _Values:
             raise TemplateError("Variable 'copy' loops are not supported by the emulator.")
         if ("v:" + key) in self._busy:
             raise TemplateError(f"The template variable '{key}' refers to itself.")
+        if len(self._busy) >= _MAX_CHAIN:
+            raise TemplateError(f"The template variable '{key}' is reached through more than {_MAX_CHAIN} others.")
         self._busy.add("v:" + key)
         try:
             value = _walk(raw, self.functions, f"variable '{key}'")
