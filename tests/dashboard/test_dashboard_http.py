@@ -209,3 +209,18 @@ def test_audit_report_html_is_self_contained_and_verified(filled: Any, tmp_path:
     done = _jitpim("audit", "report", "--html", str(whole), env=filled.env)
     assert done.returncode == 0, done.stderr
     assert all(i in whole.read_text() for i in _lease_ids(filled.path).values())
+
+
+def test_an_edited_lease_row_shows_as_a_failure(filled: Any, tmp_path: Path, serve: Any, make_config: Any) -> None:
+    """The leases table is a cache of the chain: a row edited outside jitpim is named on the lease page."""
+    copy = tmp_path / "ledger.sqlite3"
+    shutil.copy(filled.path, copy)
+    lease_id = _lease_ids(copy)["7001"]
+    conn = sqlite3.connect(copy)
+    conn.execute("UPDATE leases SET justification = 'approved by the CISO' WHERE lease_id = ?", (lease_id,))
+    conn.commit()
+    conn.close()
+    url = serve(make_config(copy))
+    data = requests.get(url + "/leases/" + lease_id + ".json", timeout=10).json()
+    assert data["verification"]["ok"] is False
+    assert any("edited outside jitpim (justification)" in p for p in data["verification"]["problems"])

@@ -35,6 +35,7 @@ from .queries import (
     open_grants,
     privilege_hours,
     problems,
+    stored_lease,
 )
 from .signin import EntraTokenVerifier, Sessions
 
@@ -242,7 +243,7 @@ def create_app(config: DashboardConfig) -> Starlette:
         if found is None:
             return html(pages.document("Not found", f"<p>No lease {escape(lease_id)}.</p>"), 404)
         events = lease_events(store, lease_id)
-        check = check_lease(events, config.keys, pinned=config.pinned)
+        check = check_lease(events, config.keys, pinned=config.pinned, stored_row=stored_lease(store, lease_id))
         if fmt == "json":
             public = [{k: v for k, v in e.items() if k != "body_text"} for e in events]
             return JSONResponse(

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jitpim.audit.lease_rows import changed_fields, derive_lease
 from jitpim.audit.signing import PublicKey
 from jitpim.audit.verify import check_summary_signature, event_hash_from_text
 
@@ -35,8 +36,23 @@ class LeaseCheck:
         }
 
 
-def check_lease(events: Sequence[Mapping[str, Any]], keys: Mapping[str, PublicKey], *, pinned: bool) -> LeaseCheck:
+def check_lease(
+    events: Sequence[Mapping[str, Any]],
+    keys: Mapping[str, PublicKey],
+    *,
+    pinned: bool,
+    stored_row: Mapping[str, Any] | None = None,
+) -> LeaseCheck:
+    """`stored_row`, when given, is the `leases` row as stored: it must equal the row the chain derives."""
     problems: list[str] = []
+    if stored_row is not None:
+        derived = derive_lease((str(e["type"]), str(e["at"]), str(e["body_text"])) for e in events)
+        edited = changed_fields(stored_row, derived) if derived is not None else []
+        if edited:
+            problems.append(
+                "the lease's ledger row was edited outside jitpim (" + ", ".join(edited) + "); the hash chain "
+                "holds what jitpim wrote"
+            )
     hashes: dict[int, str] = {}
     for event in events:
         recomputed = event_hash_from_text(

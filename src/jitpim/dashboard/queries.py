@@ -31,6 +31,7 @@ __all__ = [
     "open_grants",
     "privilege_hours",
     "problems",
+    "stored_lease",
 ]
 
 # States in which access may exist at the source right now (mirrors LeaseState.may_hold_access).
@@ -273,6 +274,13 @@ def privilege_hours(
         if hours > 0:
             out.append(Usage(str(row["day"]), str(row["gkey"] or unknown), round(hours, 6)))
     return out
+
+
+def stored_lease(store: AuditStore, lease_id: str) -> LeaseRecord | None:
+    """The `leases` row as stored (the cache the chain is checked against), not the chain's record."""
+    sql = f"SELECT {_COLUMNS} FROM leases WHERE lease_id = ?"  # noqa: S608 - fixed columns, bound value
+    rows = _rows(store, sql, [lease_id])
+    return lease_from_row(rows[0]) if rows else None
 
 
 def lease_events(store: AuditStore, lease_id: str) -> list[dict[str, Any]]:
