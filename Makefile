@@ -6,13 +6,27 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test check lint format typecheck layers actions bench bench-broker bench-audit docs docs-write clean
 
+DEMO_STAMP := $(VENV)/.installed-demo
+
+# `make test` (and the checks) need the test, lint and fidelity-client extras; `make demo` only jitpim itself.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing jitpim with its test and lint tools into $(VENV) (first run only; a few minutes)"
+	$(BIN)/pip install --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then \
+	  echo "jitpim is already installed in $(VENV)"; \
+	else \
+	  echo "installing jitpim and what the demo needs into $(VENV) (first run only; about 30 s)"; \
+	  $(BIN)/pip install --disable-pip-version-check --progress-bar on -e . || exit 1; \
+	fi
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/jitpim demo
 
 test: $(STAMP)
