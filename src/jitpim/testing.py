@@ -25,6 +25,7 @@ __all__ = [
     "EmulatorGraph",
     "ProviderContexts",
     "app_credential",
+    "app_environ",
     "arm_authorization_client",
     "arm_authorization_client_as",
     "control_plane_token",
@@ -113,6 +114,26 @@ def github_job_environ(
     }
     env.update(extra or {})
     return env
+
+
+def app_environ(info: dict[str, Any], who: str, *, home: Path) -> dict[str, str]:
+    """The environment of a `jitpim` process acting as scenario app `who` with its client secret (an
+    administrator's shell, or a script run with an app's credentials), pointed at the emulator."""
+    import os
+    import sys
+
+    app = info["principals"][who]
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "AZURE_CLIENT_ID": app["client_id"],
+        "AZURE_CLIENT_SECRET": app["client_secret"],
+        "AZURE_TENANT_ID": info["tenant_id"],
+        "JITPIM_CLOUD": "emulator",
+        "JITPIM_EMULATOR_URL": info["authority"],
+        "JITPIM_CA_BUNDLE": info["ca_cert"],
+    }
 
 
 def set_github_job(emulator: _Emulator, *, principal: str = "ci-app", **claims: str) -> None:

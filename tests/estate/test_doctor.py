@@ -5,7 +5,6 @@ broker mode the CI identity should hold nothing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,21 +13,12 @@ from typing import Any
 import pytest
 
 from jitpim.emulator import Emulator
+from jitpim.testing import app_environ
 
 
 def _doctor(info: dict[str, Any], who: str, home: Path, *args: str) -> tuple[int, dict[str, Any]]:
     app = info["principals"][who]
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "AZURE_CLIENT_ID": app["client_id"],
-        "AZURE_CLIENT_SECRET": app["client_secret"],
-        "AZURE_TENANT_ID": info["tenant_id"],
-        "JITPIM_CLOUD": "emulator",
-        "JITPIM_EMULATOR_URL": info["authority"],
-        "JITPIM_CA_BUNDLE": info["ca_cert"],
-    }
+    env = app_environ(info, who, home=home)
     done = subprocess.run(
         [sys.executable, "-m", "jitpim", "doctor", "-o", "json", *args],
         env=env,

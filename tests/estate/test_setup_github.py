@@ -16,22 +16,11 @@ from typing import Any
 import pytest
 
 from jitpim.emulator import Emulator
-from jitpim.testing import github_job_environ
+from jitpim.testing import app_environ, github_job_environ
 
 
 def _admin_env(info: dict[str, Any], home: Path, who: str = "admin-app") -> dict[str, str]:
-    app = info["principals"][who]
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "AZURE_CLIENT_ID": app["client_id"],
-        "AZURE_CLIENT_SECRET": app["client_secret"],
-        "AZURE_TENANT_ID": info["tenant_id"],
-        "JITPIM_CLOUD": "emulator",
-        "JITPIM_EMULATOR_URL": info["authority"],
-        "JITPIM_CA_BUNDLE": info["ca_cert"],
-    }
+    return app_environ(info, who, home=home)
 
 
 def _jitpim(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ the file manages, and a refused update changes nothing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -17,22 +16,11 @@ import requests
 import yaml
 
 from jitpim.emulator import Emulator
-from jitpim.testing import principal_token
+from jitpim.testing import app_environ, principal_token
 
 
 def _env(info: dict[str, Any], who: str, home: Path) -> dict[str, str]:
-    app = info["principals"][who]
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "AZURE_CLIENT_ID": app["client_id"],
-        "AZURE_CLIENT_SECRET": app["client_secret"],
-        "AZURE_TENANT_ID": info["tenant_id"],
-        "JITPIM_CLOUD": "emulator",
-        "JITPIM_EMULATOR_URL": info["authority"],
-        "JITPIM_CA_BUNDLE": info["ca_cert"],
-    }
+    return app_environ(info, who, home=home)
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
