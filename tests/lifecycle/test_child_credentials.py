@@ -1,228 +1,179 @@
-"""The lease's managed-identity endpoint, over real HTTP on loopback, with Microsoft's own clients where they
-apply: the App Service protocol's shapes, the audience allow-list, the secret header, the lease's end."""
+"""The child of `jitpim exec` gets only its lease (issue 9 item 7): no CI credential in its environment, tokens
+for the lease's audiences from a loopback managed-identity endpoint, nothing after the lease.
+
+`jitpim exec` runs as a user runs it (a separate process, a GitHub Actions job authenticating with OIDC) against
+the emulator over HTTPS; the child is unmodified `DefaultAzureCredential()` code."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 
-from jitpim.auth.token_server import API_VERSION, LeaseTokenServer, TokenGrant, normalise_resource
-from jitpim.errors import AuthError
+from jitpim.audit import Ledger
+from jitpim.emulator import Emulator
+from jitpim.testing import github_job_environ
 
-VAULT = "https://vault.azure.net"
-CLIENT_ID = "11111111-2222-3333-4444-555555555555"
-OBJECT_ID = "66666666-7777-8888-9999-000000000000"
+OFFICER = "Key Vault Secrets Officer"
 
-
-class FakeCredential:
-    """Mints a distinct token per scope and records what was asked (stands in for jitpim's own credential)."""
-
-    def __init__(self, lifetime: int = 3600) -> None:
-        self.scopes: list[str] = []
-        self.lifetime = lifetime
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        self.scopes.append(scopes[0])
-        return AccessToken(f"token-for-{scopes[0]}", int(time.time()) + self.lifetime)
-
-
-class FailingCredential:
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        raise AuthError("AADSTS700024: Client assertion is not within its valid time range.")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _server(
-    credential: Any, clock: Clock, end: datetime | None, resources: tuple[str, ...] = (VAULT,)
-) -> LeaseTokenServer:
-    grants = [TokenGrant(r, credential, "test") for r in resources]
-    return LeaseTokenServer(grants, now=clock, ends_at=lambda: end, client_ids=[CLIENT_ID], object_ids=[OBJECT_ID])
-
-
-def _get(server: LeaseTokenServer, query: str, secret: str | None) -> tuple[int, dict[str, Any]]:
-    endpoint = server.environment()["IDENTITY_ENDPOINT"]
-    request = urllib.request.Request(f"{endpoint}?{query}")
-    if secret is not None:
-        request.add_header("X-IDENTITY-HEADER", secret)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def test_serves_a_covered_resource_in_the_app_service_shape() -> None:
-    clock, credential = Clock(), FakeCredential()
-    end = clock.now + timedelta(minutes=10)
-    with _server(credential, clock, end) as server:
-        secret = server.environment()["IDENTITY_HEADER"]
-        status, body = _get(server, f"api-version={API_VERSION}&resource={VAULT}", secret)
-    assert status == 200
-    assert body["access_token"] == f"token-for-{VAULT}/.default"
-    assert body["token_type"] == "Bearer"
-    assert body["resource"] == VAULT
-    assert body["client_id"] == CLIENT_ID
-    # The token is promised no longer than the lease: clients come back (and are refused) after it.
-    assert body["expires_on"] == str(int(end.timestamp()))
-    assert credential.scopes == [f"{VAULT}/.default"]
-    assert server.served == {VAULT: 1}
-
-
-@pytest.mark.parametrize(
-    "resource",
-    ["https://graph.microsoft.com", "https://management.azure.com/", "https://management.core.windows.net/"],
-)
-def test_refuses_resources_the_lease_does_not_cover(resource: str) -> None:
-    clock, credential = Clock(), FakeCredential()
-    with _server(credential, clock, clock.now + timedelta(minutes=10)) as server:
-        secret = server.environment()["IDENTITY_HEADER"]
-        status, body = _get(server, f"api-version={API_VERSION}&resource={resource}", secret)
-    assert status == 403
-    assert body["statusCode"] == 403
-    assert "does not cover" in body["message"] and VAULT in body["message"]
-    assert body["correlationId"]
-    assert credential.scopes == []  # nothing was minted for it
-
-
-@pytest.mark.parametrize("secret", [None, "", "wrong-secret"])
-def test_refuses_a_missing_or_wrong_secret(secret: str | None) -> None:
-    clock, credential = Clock(), FakeCredential()
-    with _server(credential, clock, None) as server:
-        status, body = _get(server, f"api-version={API_VERSION}&resource={VAULT}", secret)
-    assert status == 401
-    assert body["statusCode"] == 401
-    assert credential.scopes == []
-
-
-def test_refuses_after_the_lease_ends_and_after_revoke() -> None:
-    clock, credential = Clock(), FakeCredential()
-    end = clock.now + timedelta(minutes=5)
-    with _server(credential, clock, end) as server:
-        secret = server.environment()["IDENTITY_HEADER"]
-        assert _get(server, f"api-version={API_VERSION}&resource={VAULT}", secret)[0] == 200
-        clock.now = end
-        status, body = _get(server, f"api-version={API_VERSION}&resource={VAULT}", secret)
-        assert (status, body["statusCode"]) == (403, 403)
-        assert "ended" in body["message"]
-        clock.now = end - timedelta(minutes=1)
-        server.revoke()
-        assert _get(server, f"api-version={API_VERSION}&resource={VAULT}", secret)[0] == 403
-    assert len(credential.scopes) == 1
-
-
-def test_stop_closes_the_port() -> None:
-    clock = Clock()
-    server = _server(FakeCredential(), clock, None).start()
-    endpoint = server.environment()["IDENTITY_ENDPOINT"]
-    server.stop()
-    with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(f"{endpoint}?api-version={API_VERSION}&resource={VAULT}", timeout=5)
-
-
-@pytest.mark.parametrize(
-    ("query", "status"),
-    [
-        (f"api-version=2017-09-01&resource={VAULT}", 400),
-        (f"api-version={API_VERSION}", 400),
-        (f"api-version={API_VERSION}&resource={VAULT}&client_id=00000000-0000-0000-0000-000000000000", 400),
-        (f"api-version={API_VERSION}&resource={VAULT}&object_id=00000000-0000-0000-0000-000000000000", 400),
-        (f"api-version={API_VERSION}&resource={VAULT}&mi_res_id=/subscriptions/x", 400),
-    ],
-)
-def test_bad_requests_get_the_protocols_error_shape(query: str, status: int) -> None:
-    clock = Clock()
-    with _server(FakeCredential(), clock, None) as server:
-        got, body = _get(server, query, server.environment()["IDENTITY_HEADER"])
-    assert (got, body["statusCode"]) == (status, status)
-    assert body["message"].startswith("jitpim")
-
-
-def test_naming_the_lease_identity_is_accepted() -> None:
-    clock = Clock()
-    with _server(FakeCredential(), clock, None) as server:
-        secret = server.environment()["IDENTITY_HEADER"]
-        for param in (f"client_id={CLIENT_ID.upper()}", f"object_id={OBJECT_ID}"):
-            assert _get(server, f"api-version={API_VERSION}&resource={VAULT}&{param}", secret)[0] == 200
-
-
-def test_a_credential_failure_is_a_500_without_the_credential() -> None:
-    clock = Clock()
-    with _server(FailingCredential(), clock, None) as server:
-        status, body = _get(
-            server, f"api-version={API_VERSION}&resource={VAULT}", server.environment()["IDENTITY_HEADER"]
-        )
-    assert status == 500
-    assert "AADSTS700024" in body["message"]
-
-
-def test_normalise_resource() -> None:
-    assert normalise_resource("https://Vault.Azure.Net/.default") == "https://vault.azure.net"
-    assert normalise_resource("https://management.core.windows.net/") == "https://management.core.windows.net"
-
-
-def test_the_secret_is_not_in_repr_or_arguments() -> None:
-    clock = Clock()
-    with _server(FakeCredential(), clock, None) as server:
-        secret = server.environment()["IDENTITY_HEADER"]
-        assert len(secret) >= 32
-        assert secret not in repr(server)
-
-
-# Unmodified Microsoft clients in a separate process: azure-identity's ManagedIdentityCredential (App Service
-# flavour, chosen from the environment alone) and MSAL's ManagedIdentityClient (what `az login --identity` uses).
-_CLIENTS = textwrap.dedent(
+# The job's privileged work: Microsoft's own clients, with the credential created exactly as their docs say.
+CHILD = textwrap.dedent(
     """
-    import json, sys, requests, msal
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-    out = {}
-    out["dac"] = DefaultAzureCredential().get_token("https://vault.azure.net/.default").token
-    out["mic_client_id"] = ManagedIdentityCredential(client_id=sys.argv[1]).get_token(
-        "https://vault.azure.net/.default").token
-    msal_client = msal.ManagedIdentityClient(msal.SystemAssignedManagedIdentity(), http_client=requests.Session())
-    out["msal"] = msal_client.acquire_token_for_client(resource="https://vault.azure.net").get("access_token")
-    try:
-        DefaultAzureCredential().get_token("https://graph.microsoft.com/.default")
-        out["graph"] = "issued"
-    except Exception as exc:
-        out["graph"] = type(exc).__name__ + ": " + str(exc)
+    import json, os, sys
+    from azure.identity import DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+    out = {"env": sorted(k for k in os.environ if k.startswith(("ACTIONS_ID_TOKEN", "AZURE_", "IDENTITY_", "ARM_")))}
+    credential = DefaultAzureCredential()
+    client = SecretClient(os.environ["VAULT_URL"], credential, verify_challenge_resource=False,
+                          connection_verify=os.environ["JITPIM_CA_BUNDLE"])
+    out["version"] = client.set_secret("db-password", sys.argv[1]).properties.version
+    for name, scope in (("graph", "https://graph.microsoft.com/.default"),
+                        ("arm", "https://management.azure.com/.default"),
+                        ("arm_legacy", "https://management.core.windows.net//.default")):
+        try:
+            credential.get_token(scope)
+            out[name] = "issued"
+        except Exception as exc:
+            out[name] = str(exc)
+    # Kept for the test only: the endpoint and its secret, to try them after the lease and scan for the secret.
+    with open(sys.argv[2], "w") as handle:
+        json.dump({"endpoint": os.environ.get("IDENTITY_ENDPOINT"), "secret": os.environ.get("IDENTITY_HEADER")},
+                  handle)
+    with open(f"/proc/{os.getppid()}/cmdline", "rb") as handle:
+        out["parent_cmdline"] = handle.read().decode(errors="replace")
     print(json.dumps(out))
     """
 )
 
 
-def test_microsofts_clients_use_it_unchanged(tmp_path: Any) -> None:
-    clock = Clock()
-    with _server(FakeCredential(), clock, clock.now + timedelta(minutes=30)) as server:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **server.environment()}
-        result = subprocess.run(
-            [sys.executable, "-c", _CLIENTS, CLIENT_ID],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = json.loads(result.stdout)
-    expected = f"token-for-{VAULT}/.default"
-    assert out["dac"] == out["mic_client_id"] == out["msal"] == expected
-    assert out["graph"].startswith("ClientAuthenticationError") or out["graph"].startswith("CredentialUnavailable")
-    assert "does not cover" in out["graph"]
-    assert server.refused.get("https://graph.microsoft.com", 0) >= 1
+@pytest.fixture(name="job")
+def _job(fresh_emu: Emulator, tmp_path: Path) -> dict[str, Any]:
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.apply_settings()
+    info = fresh_emu.info
+    env = github_job_environ(info, workdir=tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    env["VAULT_URL"] = info["vaults"]["kv-payments"]["url"]
+    # A secret in the job's environment that the child must not inherit.
+    env["AZURE_CLIENT_SECRET"] = info["principals"]["ci-app"]["client_secret"]
+    return {"info": info, "env": env, "tmp": tmp_path, "emu": fresh_emu}
+
+
+def _exec(job: dict[str, Any], *flags: str, child: str = CHILD) -> tuple[subprocess.CompletedProcess[str], Path]:
+    keep = job["tmp"] / "endpoint.json"
+    args = [
+        sys.executable,
+        "-m",
+        "jitpim",
+        "exec",
+        "--kind",
+        "rbac",
+        "--role",
+        OFFICER,
+        "--scope",
+        job["info"]["vaults"]["kv-payments"]["resource_id"],
+        "--duration",
+        "10m",
+        "-j",
+        "rotate the db password",
+        *flags,
+        "--",
+        sys.executable,
+        "-c",
+        child,
+        "v-inside",
+        str(keep),
+    ]
+    result = subprocess.run(args, env=job["env"], capture_output=True, text=True, timeout=120, check=False)
+    return result, keep
+
+
+def _child_report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert lines, result.stdout + result.stderr
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
+
+
+def _vault_value(emu: Emulator, name: str) -> str:
+    """The current value of a secret of kv-payments, read from the emulator's state."""
+    world = emu.runtime.world
+    with world.lock:
+        vault = world.services()["keyvault"].vault("kv-payments")
+        return str(vault.secret(name).latest.value)
+
+
+def test_default_credential_writes_the_secret_and_nothing_else(job: dict[str, Any]) -> None:
+    result, keep = _exec(job)
+    assert result.returncode == 0, result.stderr
+    report = _child_report(result)
+    # The secret was written with the lease's Key Vault token.
+    assert report["version"]
+    assert _vault_value(job["emu"], "db-password") == "v-inside"
+    # Not the CI's credential: no OIDC request pair, no client secret; the lease's endpoint instead.
+    assert "ACTIONS_ID_TOKEN_REQUEST_URL" not in report["env"]
+    assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN" not in report["env"]
+    assert "AZURE_CLIENT_SECRET" not in report["env"]
+    assert {"IDENTITY_ENDPOINT", "IDENTITY_HEADER"} <= set(report["env"])
+    # A Key Vault lease gives neither Graph nor ARM tokens (with them, the child could grant itself more).
+    for api in ("graph", "arm", "arm_legacy"):
+        assert "does not cover" in report[api], report[api]
+    # After the lease, the endpoint is gone.
+    kept = json.loads(keep.read_text())
+    request = urllib.request.Request(
+        f"{kept['endpoint']}?api-version=2019-08-01&resource=https://vault.azure.net",
+        headers={"X-IDENTITY-HEADER": kept["secret"]},
+    )
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(request, timeout=5)
+    # The per-run secret is in no argument, no output and no record.
+    secret = kept["secret"]
+    assert secret not in report["parent_cmdline"]
+    assert secret not in result.stdout.replace(json.dumps(secret), "") and secret not in result.stderr
+    assert secret.encode() not in Path(job["env"]["JITPIM_LEDGER"]).read_bytes()
+    # The ledger says what the child was given and what it was refused.
+    with Ledger(Path(job["env"]["JITPIM_LEDGER"])) as ledger:
+        finished = [e for e in ledger.events() if e["type"] == "command.finished"]
+    given = finished[0]["body"]["child_credentials"]
+    assert given["pass_credentials"] is False
+    assert "AZURE_CLIENT_SECRET" in given["withheld"] and "ACTIONS_ID_TOKEN_REQUEST_TOKEN" in given["withheld"]
+    assert given["endpoint"]["served"] == {"https://vault.azure.net": 1}
+    assert given["endpoint"]["refused"]["https://graph.microsoft.com"] >= 1
+
+
+def test_child_audience_adds_arm(job: dict[str, Any]) -> None:
+    result, _ = _exec(job, "--child-audience", "arm")
+    assert result.returncode == 0, result.stderr
+    report = _child_report(result)
+    assert report["arm"] == "issued" and report["arm_legacy"] == "issued"
+    assert "does not cover" in report["graph"]
+
+
+def test_pass_credentials_hands_down_the_ci_credential(job: dict[str, Any]) -> None:
+    show_env = "import json, os; print(json.dumps({'env': sorted(os.environ)}))"
+    result, _ = _exec(job, "--pass-credentials", child=show_env)
+    assert result.returncode == 0, result.stderr
+    report = _child_report(result)
+    assert {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_CLIENT_SECRET"} <= set(
+        report["env"]
+    )
+    assert "IDENTITY_ENDPOINT" not in report["env"]
+    assert "--pass-credentials" in result.stderr  # the risk is said in the job log
+
+
+def test_a_bad_child_audience_is_refused_before_anything_is_granted(job: dict[str, Any]) -> None:
+    result, _ = _exec(job, "--child-audience", "everything")
+    assert result.returncode == 64, result.stderr
+    assert "--child-audience" in result.stderr
+    with Ledger(Path(job["env"]["JITPIM_LEDGER"])) as ledger:
+        assert ledger.list() == []

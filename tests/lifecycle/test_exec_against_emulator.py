@@ -21,7 +21,7 @@ from jitpim.testing import github_job_environ
 
 OFFICER = "Key Vault Secrets Officer"
 
-# The privileged work: write a Key Vault secret with Microsoft's own client, as the same CI identity.
+# Outside `jitpim exec`: write a Key Vault secret with Microsoft's own client, as the CI identity itself.
 WRITER = textwrap.dedent(
     """
     import os, sys, requests
@@ -36,6 +36,19 @@ WRITER = textwrap.dedent(
     cred = ClientAssertionCredential(os.environ["AZURE_TENANT_ID"], os.environ["AZURE_CLIENT_ID"], assertion,
                                      authority=os.environ["AZURE_AUTHORITY_HOST"], connection_verify=ca)
     client = SecretClient(os.environ["VAULT_URL"], cred, verify_challenge_resource=False, connection_verify=ca)
+    client.set_secret("db-password", sys.argv[1])
+    """
+)
+
+
+# The same work inside `jitpim exec`: unmodified DefaultAzureCredential, served the lease's Key Vault tokens.
+CHILD_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from azure.identity import DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+    client = SecretClient(os.environ["VAULT_URL"], DefaultAzureCredential(), verify_challenge_resource=False,
+                          connection_verify=os.environ["JITPIM_CA_BUNDLE"])
     client.set_secret("db-password", sys.argv[1])
     """
 )
@@ -97,7 +110,7 @@ def test_write_works_only_inside_the_window(job: dict[str, Any]) -> None:
     info, env = job["info"], job["env"]
     before = _write(info, "v-before", env)
     assert before.returncode != 0 and "ForbiddenByRbac" in before.stderr
-    child = [sys.executable, "-c", WRITER, "v-inside"]
+    child = [sys.executable, "-c", CHILD_WRITER, "v-inside"]
     child_env = {**env, "VAULT_URL": info["vaults"]["kv-payments"]["url"]}
     result = subprocess.run(
         _exec_args(info, *child), env=child_env, capture_output=True, text=True, timeout=120, check=False

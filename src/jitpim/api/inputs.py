@@ -47,17 +47,23 @@ class AccessRequest:
 class ExecRequest:
     """Hold `access` exactly as long as the command `argv` runs (in `cwd`, with `env` added to the caller's
     environment). `stdout_to_stderr` sends the command's stdout to jitpim's stderr (for `--output json`, so
-    that stdout holds only jitpim's own JSON document)."""
+    that stdout holds only jitpim's own JSON document). The command gets tokens for the lease's audiences (plus
+    `child_audiences`: arm, graph, keyvault, storage or a resource URL) from a local managed-identity endpoint,
+    not jitpim's credential; `pass_credentials` hands it jitpim's credential instead (it can then do all
+    jitpim's identity can)."""
 
     access: AccessRequest
     argv: tuple[str, ...]
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     stdout_to_stderr: bool = False
+    child_audiences: tuple[str, ...] = ()
+    pass_credentials: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "argv", tuple(self.argv))
         object.__setattr__(self, "env", dict(self.env))
+        object.__setattr__(self, "child_audiences", tuple(self.child_audiences))
 
 
 @dataclass(frozen=True)

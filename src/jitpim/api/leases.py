@@ -31,6 +31,7 @@ from ..lifecycle import reap_source as reap_source_grants
 from ..lifecycle.on_behalf import on_behalf_of
 from ..model import LeaseState, TargetKind, evaluate, validate_arm_scope
 from ..providers import GrantMarker, get_provider
+from ..providers.audiences import audience_by_name
 from .inputs import (
     AccessRequest,
     EligibleRequest,
@@ -106,6 +107,8 @@ def exec(rt: Runtime, request: ExecRequest) -> ExecResult:
     `exit_code` is the command's own when every release succeeded; a failed release raises
     `ReleaseFailedError` (85) after the evidence is recorded."""
     options = rt.options(request.access.options)
+    for audience in request.child_audiences:
+        audience_by_name(rt.session.cloud, audience)  # a bad value is refused before anything is granted
     planned = make_plan(request.access.targets, contexts=rt.session.context, options=options, clock=rt.clock)
     planned.raise_for_refusal()
     return execute(
@@ -121,6 +124,8 @@ def exec(rt: Runtime, request: ExecRequest) -> ExecResult:
         cwd=request.cwd,
         evidence=rt.evidence(),
         stdout_to_stderr=request.stdout_to_stderr,
+        pass_credentials=request.pass_credentials,
+        child_audiences=request.child_audiences,
     )
 
 

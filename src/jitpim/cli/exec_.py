@@ -42,10 +42,32 @@ __all__ = ["exec_"]
     help="After the first signal is forwarded to COMMAND, how long it may take to exit before its process "
     "group is killed (GitHub Actions kills the job 10s after cancelling it; the release must fit in that).",
 )
+@click.option(
+    "--child-audience",
+    "child_audiences",
+    multiple=True,
+    metavar="AUDIENCE",
+    help="Also serve COMMAND tokens for this audience: arm, graph, keyvault, storage or a resource URL "
+    "(repeatable). By default COMMAND gets tokens only for the APIs its lease is about.",
+)
+@click.option(
+    "--pass-credentials",
+    is_flag=True,
+    help="Pass jitpim's own credential (the GitHub OIDC request token, AZURE_CLIENT_SECRET, a federated token "
+    "file) to COMMAND instead of a token endpoint for its lease. RISK: COMMAND can then do everything jitpim's "
+    "identity can, including granting itself roles that outlive the job.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @handle_errors
 @with_common
-def exec_(common: CommonOptions, command: tuple[str, ...], child_grace: str, **kwargs: Any) -> None:
+def exec_(
+    common: CommonOptions,
+    command: tuple[str, ...],
+    child_grace: str,
+    child_audiences: tuple[str, ...],
+    pass_credentials: bool,
+    **kwargs: Any,
+) -> None:
     """Grant the targets, wait until the access really works, run COMMAND, then release everything and
     verify the release, whether COMMAND succeeds, fails or crashes, or jitpim gets SIGINT/SIGTERM/SIGHUP
     (forwarded to COMMAND's process group first; COMMAND is killed --child-grace later, and dies with jitpim).
@@ -55,6 +77,10 @@ def exec_(common: CommonOptions, command: tuple[str, ...], child_grace: str, **k
     Exits with COMMAND's own exit code when every release succeeded; 85 when a release failed (the
     most severe outcome); see docs/reference/exit-codes.md for the rest. Refuses to run inside another
     `jitpim exec`.
+
+    COMMAND does not get jitpim's own credential: Azure SDKs and `az login --identity` in it get tokens for
+    the lease's APIs only (Key Vault for a Key Vault data role, ARM for a management role, Graph for Entra
+    targets), only while the lease lasts, from a local managed-identity endpoint (IDENTITY_ENDPOINT).
 
     \b
     Examples:
@@ -77,7 +103,11 @@ def exec_(common: CommonOptions, command: tuple[str, ...], child_grace: str, **k
         return _broker_mode.exec_(common, targets, list(command), broker_url, broker_audience, timeout)
     with open_runtime(common, mode) as rt:
         request = api.ExecRequest(
-            api.AccessRequest(tuple(targets), options), tuple(command), stdout_to_stderr=common.output == "json"
+            api.AccessRequest(tuple(targets), options),
+            tuple(command),
+            stdout_to_stderr=common.output == "json",
+            child_audiences=child_audiences,
+            pass_credentials=pass_credentials,
         )
         result = api.exec(rt, request)
         github_report(rt.github, "jitpim exec", result.leases, result.releases, result.exit_code)

@@ -10,7 +10,8 @@ including the power to grant itself more than its lease (the risk the flag's hel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -22,7 +23,7 @@ from ..providers.audiences import Audience, audience_by_name, lease_audiences
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-__all__ = ["CREDENTIAL_VARIABLES", "LeaseTokens", "scrub_credentials"]
+__all__ = ["CREDENTIAL_VARIABLES", "ChildCredentials", "LeaseTokens", "child_credentials", "scrub_credentials"]
 
 # Variables whose value is, or leads to, a credential the child must not inherit.
 CREDENTIAL_VARIABLES: Final = (
@@ -63,10 +64,10 @@ def scrub_credentials(environ: Mapping[str, str]) -> tuple[dict[str, str], list[
     return {k: v for k, v in environ.items() if k not in CREDENTIAL_VARIABLES}, removed
 
 
-def _credential(ctx: ProviderContext) -> TokenCredential:
-    # The identity's credential for the lease's tenant: the one its API clients authenticate with.
-    credential = ctx.arm.credential
-    assert credential is not None, "a provider context always has a credential"
+def _credential(ctx: ProviderContext) -> TokenCredential | None:
+    # The identity's credential for the lease's tenant: the one its API clients authenticate with (None for a
+    # context injected without API clients, e.g. a library user's own provider: it has nothing to serve).
+    credential: TokenCredential | None = getattr(ctx.arm, "credential", None)
     return credential
 
 
@@ -102,15 +103,18 @@ class LeaseTokens:
         grants: list[TokenGrant] = []
         for lease in self.held:
             credential = _credential(lease.ctx)
+            if credential is None:
+                continue
             for audience in lease_audiences(lease.resolved, lease.ctx):
                 self.audiences.append(audience)
                 grants.append(TokenGrant(audience.resource, credential, audience.reason))
-        if self.held:
-            first = self.held[0].ctx
+        first = self.held[0].ctx if self.held else None
+        extra_credential = _credential(first) if first is not None else None
+        if first is not None and extra_credential is not None:
             for name in self.extra:
                 for audience in audience_by_name(first.cloud, name):
                     self.audiences.append(audience)
-                    grants.append(TokenGrant(audience.resource, _credential(first), audience.reason))
+                    grants.append(TokenGrant(audience.resource, extra_credential, audience.reason))
         identities = [lease.ctx.identity for lease in self.held]
         self.server = LeaseTokenServer(
             grants,
@@ -149,3 +153,44 @@ class LeaseTokens:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class ChildCredentials:
+    """The environment the child gets (`environ`), the token endpoint serving it (None with
+    --pass-credentials), and the credential variables that were withheld."""
+
+    environ: dict[str, str]
+    tokens: LeaseTokens | None
+    withheld: list[str]
+
+    def describe(self) -> str:
+        if self.tokens is None:
+            return (
+                "the command inherits jitpim's own credential (--pass-credentials): it can do all jitpim's identity can"
+            )
+        return f"the command gets {self.tokens.describe()}, through a local managed-identity endpoint"
+
+    def to_json(self) -> dict[str, Any]:
+        endpoint = self.tokens.to_json() if self.tokens else None
+        return {"pass_credentials": self.tokens is None, "withheld": list(self.withheld), "endpoint": endpoint}
+
+
+@contextmanager
+def child_credentials(
+    environ: Mapping[str, str],
+    held: Sequence[_Held],
+    *,
+    now: Callable[[], datetime],
+    pass_credentials: bool = False,
+    audiences: Sequence[str] = (),
+) -> Iterator[ChildCredentials]:
+    """The child's credentials for as long as the block runs: by default the environment without jitpim's
+    credential, pointed at a token endpoint for the held leases' audiences (closed when the block ends, before
+    anything is released); with `pass_credentials`, the environment unchanged."""
+    if pass_credentials:
+        yield ChildCredentials(dict(environ), None, [])
+        return
+    _, withheld = scrub_credentials(environ)
+    with LeaseTokens(held, now, extra=audiences) as tokens:
+        yield ChildCredentials(tokens.environment(environ), tokens, withheld)

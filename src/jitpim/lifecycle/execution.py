@@ -14,6 +14,7 @@ from typing import Any
 
 from ..audit.store import AuditStore
 from ..model import RunContext
+from .child_credentials import child_credentials
 from .children import COMMAND_STARTED, started_body
 from .evidence import Evidence, EvidenceWriter
 from .held import HeldLease
@@ -50,8 +51,8 @@ class ExecResult:
 def child_environment(
     environ: Mapping[str, str], held: Sequence[HeldLease], extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The child's environment: the caller's (its identity settings included, so Azure SDKs in the child
-    authenticate as the now-elevated principal), plus the leases it runs under and when they end."""
+    """The child's environment: `environ` (already stripped of jitpim's credential and pointed at the lease's
+    token endpoint, unless --pass-credentials), plus the leases it runs under and when they end."""
     env = dict(environ)
     env[NESTING_VARIABLE] = ",".join(h.lease_id for h in held)
     ends = [h.grant.end_at for h in held if h.grant.end_at is not None]
@@ -75,19 +76,30 @@ def execute(
     cwd: Path | None = None,
     evidence: EvidenceWriter | None = None,
     stdout_to_stderr: bool = False,
+    pass_credentials: bool = False,
+    child_audiences: Sequence[str] = (),
 ) -> ExecResult:
     check_not_nested(environ)
     # A command that cannot start is refused before anything is granted, not after a grant and its wait.
     resolve_program(argv, {**environ, **(extra_env or {})})
 
     def body(holding: Hold) -> int:
-        env = child_environment(environ, holding.held, extra_env)
-        holding.say("child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
-        spec = ChildSpec(argv, env, cwd, grace=options.child_grace, stdout_to_stderr=stdout_to_stderr)
-        code = run_child(
-            spec, holding.guard, lambda pid, group: holding.record(COMMAND_STARTED, started_body(pid, group))
+        # The child gets tokens for its lease only, not jitpim's credential (`child_credentials`); the endpoint
+        # closes when the child ends, before anything is released.
+        with child_credentials(
+            environ, holding.held, now=clock.now, pass_credentials=pass_credentials, audiences=child_audiences
+        ) as creds:
+            env = child_environment(creds.environ, holding.held, extra_env)
+            holding.say("child", creds.describe())
+            holding.say("child", "running: " + " ".join(argv[:1]) + (" ..." if argv[1:] else ""))
+            spec = ChildSpec(argv, env, cwd, grace=options.child_grace, stdout_to_stderr=stdout_to_stderr)
+            code = run_child(
+                spec, holding.guard, lambda pid, group: holding.record(COMMAND_STARTED, started_body(pid, group))
+            )
+        holding.record(
+            "command.finished",
+            {"exit_code": code, "signal": holding.guard.interrupted_by, "child_credentials": creds.to_json()},
         )
-        holding.record("command.finished", {"exit_code": code, "signal": holding.guard.interrupted_by})
         holding.say("child", f"command exited with {code}", exit_code=code)
         return code
 
