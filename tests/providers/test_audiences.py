@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from jitpim.emulator.core.rbac import RoleAssignment
 from jitpim.errors import UsageError
 from jitpim.model import Target
 from jitpim.providers import get_provider
@@ -52,3 +55,31 @@ def test_named_audiences(contexts: ProviderContexts) -> None:
     for bad in ("", "everything", "http://insecure.example"):
         with pytest.raises(UsageError):
             audience_by_name(cloud, bad)
+
+
+def test_a_group_gives_data_planes_when_its_azure_roles_cannot_be_read(contexts: ProviderContexts) -> None:
+    # Key Vault Operators holds Key Vault Secrets Officer on kv-payments and no directory role; ci-app may not
+    # read role assignments at the subscription, so the child gets the data planes, never ARM or Graph.
+    assert _resources(contexts, kind="pim-group", role="member", scope="Key Vault Operators") == {
+        "https://vault.azure.net",
+        "https://storage.azure.com",
+    }
+
+
+def test_a_group_gives_what_it_holds(contexts: ProviderContexts, fresh_emu: Any, info: dict[str, Any]) -> None:
+    # With the right to read role assignments at the subscription, the group's roles decide.
+    world = fresh_emu.runtime.world
+    ci = info["principals"]["ci-app"]["object_id"]
+    name = str(uuid.uuid4())
+    with world.lock:  # Reader at the subscription (a standing read right an admin could give the pipeline)
+        world.rbac.assignments[name] = RoleAssignment(
+            name=name,
+            scope=f"/subscriptions/{info['subscription_id']}",
+            role_definition_id="acdd72a7-3385-48ef-bd42-f606fba81ae7",
+            principal_id=ci,
+            principal_type="ServicePrincipal",
+            created_on=world.clock.now() - timedelta(hours=1),  # long since propagated
+        )
+    assert _resources(contexts, kind="pim-group", role="member", scope="Key Vault Operators") == {
+        "https://vault.azure.net"
+    }
