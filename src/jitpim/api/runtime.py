@@ -28,6 +28,7 @@ from ..lifecycle import (
     SystemClock,
     Timeline,
 )
+from ..lifecycle.emulated_time import EmulatorClock
 from ..model import Mode, RunContext
 from .settings import Settings
 
@@ -85,11 +86,14 @@ class Runtime:
         env = settings.environ
         # An injected clock also paces the HTTP retries (tests, the demo); else the HTTP layer's own sleep.
         paced = clock.sleep if clock is not None else default_sleep
-        clock = clock or SystemClock()
-        http_sleep = _CancellableSleep(clock, paced)
         cloud = resolve_cloud(
             settings.cloud, emulator_url=settings.emulator_url, ca_bundle=settings.ca_bundle, environ=env
         )
+        if clock is None and cloud.is_emulator:
+            # Waits follow the emulator's own clock, so `jitpim emulator advance` shortens them.
+            clock = EmulatorClock(cloud.authority_host, cloud.ca_bundle)
+        clock = clock or SystemClock()
+        http_sleep = _CancellableSleep(clock, paced)
         session = Session(cloud, settings.mode, clock, environ=env, sleep=http_sleep)
         return cls(
             settings=settings,

@@ -123,6 +123,9 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%H:%M:%SZ") if value else "?"
 
 
+_COUNTDOWN_STEP_S = 30.0
+
+
 def _moment(value: datetime | None, now: datetime) -> str:
     """For messages: `19:46:34Z`, or with its date when that is not today's."""
     return format_moment(value, against=now)
@@ -176,6 +179,19 @@ class Releaser:
             if remaining <= 0:
                 return
             self.clock.sleep(min(_SLICE_S, remaining))
+
+    def _count_down(self, seconds: float, held: HeldLease) -> bool:
+        """`_wait_unless_cancelled` in steps of at most 30 s, each saying how long is left."""
+        end = self.clock.now() + timedelta(seconds=seconds)
+        while True:
+            remaining = (end - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                return True
+            if remaining >= 1:
+                left = format_duration(timedelta(seconds=round(remaining)))
+                self._say("waiting", f"PIM's no-removal window: {left} left before the release", held.lease_id)
+            if not self._wait_unless_cancelled(min(_COUNTDOWN_STEP_S, remaining)):
+                return False
 
     def _wait_unless_cancelled(self, seconds: float) -> bool:
         """Sleep `seconds` in short slices; False as soon as a cancellation arrives."""
@@ -324,7 +340,7 @@ class Releaser:
             when = retry_at or (self.clock.now() + timedelta(seconds=delay))
             wait = max(1.0, (when - self.clock.now()).total_seconds())
             wait = min(wait, max(0.0, (deadline - self.clock.now()).total_seconds()))
-            if not self._wait_unless_cancelled(wait):
+            if not self._count_down(wait, held):
                 return None
             result = self._send(held, deadline)
             if result.outcome is not ReleaseOutcome.TOO_EARLY:
