@@ -31,8 +31,18 @@ from ..errors import (
     ProviderApiError,
     ProviderError,
     ThrottledError,
+    UsageError,
 )
-from ..model import LeaseOutcome, LeaseState, Mode, RunContext, format_duration, lease_id, new_local_run_key
+from ..model import (
+    LeaseOutcome,
+    LeaseState,
+    Mode,
+    RunContext,
+    TargetKind,
+    format_duration,
+    lease_id,
+    new_local_run_key,
+)
 from ..model.times import format_moment
 from ..providers import Grant, GrantMarker, GrantStatus
 from .held import HeldLease
@@ -166,6 +176,8 @@ class Elevation:
             return
         since = self.clock.now() - timedelta(seconds=5)
         try:
+            if self._waits_for_rbac_window(item, lid):
+                since = self.clock.now() - timedelta(seconds=5)
             grant = self._grant_once(item, lid, request_name, since, marker)
             message = f"granted {described} until {_time(grant.end_at, self.clock.now())}"
             if grant.status is GrantStatus.PENDING_APPROVAL:
@@ -196,6 +208,28 @@ class Elevation:
         self._held(lid, item, grant, "lease.granted", message)
         self._wait_granted(self.held[-1])
         self._wait_effective(self.held[-1])
+
+    def _waits_for_rbac_window(self, item: PlannedTarget, lid: str) -> bool:
+        """Plain RBAC has no schedule at the source: for a later `--start` the assignment is created when the
+        window opens. `exec` waits for it (True once it has); `elevate`, which does not wait, refuses rather than
+        granting early."""
+        start = item.decision.start
+        now = self.clock.now()
+        if item.resolved.kind is not TargetKind.RBAC or start is None or start <= now:
+            return False
+        described = item.resolved.describe()
+        if not self.options.wait_for_start:
+            raise UsageError(
+                f"{described}: a plain RBAC assignment cannot be scheduled at the source, so it cannot start at "
+                f"{_time(start, now)} without a process waiting for it",
+                hint="Use `jitpim exec --start ...` (it waits and grants when the window opens), or an azure-role "
+                "target, which PIM schedules.",
+            )
+        self._say(
+            "waiting", f"plain RBAC has no schedule at the source: granting {described} at {_time(start, now)}", lid
+        )
+        self.clock.sleep((start - now).total_seconds())
+        return True
 
     def _join(self, item: PlannedTarget, marker: GrantMarker) -> tuple[Grant, str]:
         """Use an existing grant the plan found covering the window (or jitpim's own, extended to it): jitpim's
