@@ -33,6 +33,12 @@ class Endpoints:
         return f"{self.base_url}/graph"
 
     @property
+    def graph_localhost(self) -> str:
+        """Graph under the name `localhost`: another origin than ARM's `127.0.0.1`, so a client that picks the
+        token's resource by the URL's origin (`az rest`) tells Graph from ARM on this one port."""
+        return f"https://localhost:{self.port}/graph"
+
+    @property
     def arm(self) -> str:
         return f"{self.base_url}/"
 
@@ -63,6 +69,8 @@ class Endpoints:
         trimmed = resource.rstrip("/").lower()
         if trimmed == self.graph.lower():
             return "graph", self.graph
+        if trimmed == self.graph_localhost.lower():
+            return "graph", self.graph_localhost
         if trimmed == self.base_url.lower():
             return "arm", self.arm
         if trimmed == self.keyvault.lower():
@@ -71,4 +79,4 @@ class Endpoints:
 
     def audiences(self, service: str) -> list[str]:
         """The own-endpoint audiences a service accepts besides its public-cloud one."""
-        return {"graph": [self.graph], "arm": [self.arm], "keyvault": [self.keyvault]}.get(service, [])
+        return {"graph": [self.graph, self.graph_localhost], "arm": [self.arm], "keyvault": [self.keyvault]}.get(service, [])

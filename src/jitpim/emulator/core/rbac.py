@@ -55,8 +55,13 @@ class RoleDefinition:
         return any(action_matches(p, action) for p in allow) and not any(action_matches(p, action) for p in deny)
 
     def to_arm(self, scope: str) -> dict[str, Any]:
+        # Read at a resource group or a resource, a definition's id is still the subscription's, as on Azure:
+        # that is the id role assignments carry, and the CLI matches role names to assignments by it.
+        parts = normalize_scope(scope).strip("/").split("/")
+        owner = "/".join(parts[:2]) if len(parts) >= 2 and parts[0].lower() == "subscriptions" else "/".join(parts)
+        prefix = f"/{owner}" if owner else ""
         return {
-            "id": f"{normalize_scope(scope).rstrip('/')}/providers/Microsoft.Authorization/roleDefinitions/{self.id}",
+            "id": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{self.id}",
             "type": "Microsoft.Authorization/roleDefinitions",
             "name": self.id,
             "properties": {

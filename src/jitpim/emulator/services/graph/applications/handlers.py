@@ -35,7 +35,16 @@ __all__ = [
     "remove_password",
 ]
 
-_FILTERABLE = {"appId", "displayName", "id", "publisherDomain", "signInAudience", "createdDateTime", "uniqueName"}
+_FILTERABLE = {
+    "appId",
+    "displayName",
+    "id",
+    "publisherDomain",
+    "signInAudience",
+    "createdDateTime",
+    "uniqueName",
+    "identifierUris",
+}
 _ORDERABLE = {"displayName", "createdDateTime"}
 
 

@@ -3,6 +3,8 @@ and paging with `@odata.nextLink` / `$skiptoken`.
 
 `$filter` grammar: comparisons `field op literal` with op in eq, ne, gt, ge, lt, le; `startswith(field,'x')`;
 `and`, `or` (refusable per entity set), `not`, parentheses. Field paths use `/` (`initiatedBy/user/id`).
+Lambda operators over collection properties: `servicePrincipalNames/any(c:c eq 'x')`, `all(...)` likewise
+(the form the Azure CLI resolves an `--assignee` with); inside, `c` is the element and `c/id` its property.
 Literals: 'strings' ('' escapes a quote), numbers, true/false, null, GUIDs and ISO date-times unquoted.
 """
 
@@ -116,6 +118,7 @@ class _Parser:
         self.allow_or = allow_or
         self.fields = fields
         self.resource = resource
+        self.variables: list[str] = []  # lambda variables in scope (innermost last)
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -171,6 +174,8 @@ class _Parser:
         return self.comparison()
 
     def _check_field(self, name: str) -> None:
+        if name.split("/")[0] in self.variables:
+            return  # a lambda variable: the element, checked where its collection was named
         if self.fields is not None and name.split("/")[0] not in self.fields and self.resource is not None:
             # Directory entity sets (users, groups, applications...) answer with this code and message.
             raise GraphError(
@@ -197,6 +202,9 @@ class _Parser:
             if word.lower() == "startswith":
                 return lambda item: str(_field(item, name) or "").lower().startswith(prefix)
             return lambda item: str(_field(item, name) or "").lower().endswith(prefix)
+        head, _, operator = word.rpartition("/")
+        if head and operator.lower() in ("any", "all") and (nxt := self.peek()) and nxt[0] == "lp":
+            return self.lambda_(head, operator.lower())
         self._check_field(word)
         op_kind, op = self.take()
         if op_kind != "word" or op.lower() not in _OPS:
@@ -207,6 +215,32 @@ class _Parser:
         value = _literal(value_kind, value_raw)
         name, op = word, op.lower()
         return lambda item: _compare(_field(item, name), op, value)
+
+
+    def lambda_(self, collection_path: str, operator: str) -> Predicate:
+        """`path/any(v:expr)` or `path/all(v:expr)`; the tokenizer reads `v:v...` as one word."""
+        self._check_field(collection_path)
+        self.expect("lp")
+        kind, word = self.take()
+        variable, colon, first = word.partition(":")
+        if kind != "word" or not colon or not variable or not first:
+            raise _bad(f"Invalid filter clause: expected 'variable:expression' in {operator}() but found '{word}'.")
+        self.tokens[self.i - 1] = ("word", first)
+        self.i -= 1
+        self.variables.append(variable)
+        try:
+            inner = self.or_expr()
+        finally:
+            self.variables.pop()
+        self.expect("rp")
+
+        def elements(item: dict[str, Any]) -> list[Any]:
+            value = _field(item, collection_path)
+            return value if isinstance(value, list) else []
+
+        if operator == "any":
+            return lambda item: any(inner({variable: element}) for element in elements(item))
+        return lambda item: all(inner({variable: element}) for element in elements(item))
 
 
 def parse_filter(

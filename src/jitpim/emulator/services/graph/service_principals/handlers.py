@@ -1,4 +1,5 @@
-"""Service principals: list (`$filter=appId eq` / `displayName eq` / `startswith`), get by object id or
+"""Service principals: list (`$filter=appId eq` / `displayName eq` / `startswith` /
+`servicePrincipalNames/any(c:c eq '...')`, the Azure CLI's `--assignee` lookup), get by object id or
 `(appId='...')`. Readable with `Application.Read(Write).All` or `Directory.Read(Write).All` (app-only and
 delegated), or a directory role that reads service principals."""
 
@@ -21,7 +22,15 @@ from .backend import create_service_principal
 __all__ = ["create", "get_service_principal", "list_service_principals", "service_principal_of"]
 
 _TYPE = "Microsoft.DirectoryServices.ServicePrincipal"
-_FILTERABLE = {"appId", "displayName", "id", "servicePrincipalType", "accountEnabled", "appOwnerOrganizationId"}
+_FILTERABLE = {
+    "appId",
+    "displayName",
+    "id",
+    "servicePrincipalType",
+    "accountEnabled",
+    "appOwnerOrganizationId",
+    "servicePrincipalNames",
+}
 _READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 
 
