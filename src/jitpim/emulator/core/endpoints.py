@@ -79,4 +79,6 @@ class Endpoints:
 
     def audiences(self, service: str) -> list[str]:
         """The own-endpoint audiences a service accepts besides its public-cloud one."""
-        return {"graph": [self.graph, self.graph_localhost], "arm": [self.arm], "keyvault": [self.keyvault]}.get(service, [])
+        return {"graph": [self.graph, self.graph_localhost], "arm": [self.arm], "keyvault": [self.keyvault]}.get(
+            service, []
+        )

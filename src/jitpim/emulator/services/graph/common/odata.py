@@ -216,7 +216,6 @@ class _Parser:
         name, op = word, op.lower()
         return lambda item: _compare(_field(item, name), op, value)
 
-
     def lambda_(self, collection_path: str, operator: str) -> Predicate:
         """`path/any(v:expr)` or `path/all(v:expr)`; the tokenizer reads `v:v...` as one word."""
         self._check_field(collection_path)
