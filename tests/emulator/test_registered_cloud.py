@@ -148,3 +148,64 @@ def test_an_unmodified_secret_client_works_on_a_vault_url_built_from_the_dns_suf
         client.close()
     state = fresh_emu.runtime.world.services()["keyvault"]
     assert state.vault("kv-payments").secret("by-name").latest.value == "value-1"
+
+
+def test_graph_under_localhost_is_another_origin_with_its_own_audience(
+    http: requests.Session, info: dict[str, Any]
+) -> None:
+    """`az rest` picks a token's resource by the URL's origin; Graph at `https://localhost:PORT/graph` is not ARM's
+    origin, so it gets a Graph token, and Graph refuses an ARM token there."""
+    graph = f"https://localhost:{info['authority'].rsplit(':', 1)[1]}/graph"
+    token = _token(http, info, f"{graph}/.default")
+    assert _aud(token) == graph
+    url = f"{info['graph']}/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
+    ok = http.get(url, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert ok.status_code == 200, ok.text
+    arm = _token(http, info, f"{info['arm']}/.default").json()["access_token"]
+    refused = http.get(url, headers={"Authorization": f"Bearer {arm}"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_service_principals_filter_with_a_lambda_over_service_principal_names(
+    http: requests.Session, info: dict[str, Any]
+) -> None:
+    """The CLI's `--assignee <appId>` lookup: `servicePrincipalNames/any(c:c eq '<appId>')`."""
+    app = info["principals"]["ci-app"]
+    headers = {
+        "Authorization": f"Bearer {_token(http, info, 'https://graph.microsoft.com/.default').json()['access_token']}"
+    }
+    base = f"{info['graph']}/v1.0/servicePrincipals"
+
+    def ids(query: str) -> list[str]:
+        answer = http.get(base, params={"$filter": query}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [row["id"] for row in answer.json()["value"]]
+
+    assert ids(f"servicePrincipalNames/any(c:c eq '{app['client_id']}')") == [app["object_id"]]
+    assert ids(f"servicePrincipalNames/any(c:c eq '{app['client_id'].upper()}')") == [app["object_id"]]
+    assert ids(f"servicePrincipalNames/any(x:x eq '{uuid.uuid4()}')") == []
+    assert ids(f"not servicePrincipalNames/any(c:c eq '{app['client_id']}')") and app["object_id"] not in ids(
+        f"not servicePrincipalNames/any(c:c eq '{app['client_id']}')"
+    )
+    assert app["object_id"] in ids(f"servicePrincipalNames/all(c:c eq '{app['client_id']}')")
+    bad = http.get(base, params={"$filter": "servicePrincipalNames/any(c eq 'x')"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "BadRequest"
+    unknown = http.get(base, params={"$filter": "tags/any(c:c eq 'x')"}, headers=headers)
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "Request_UnsupportedQuery"
+
+
+def test_role_definitions_read_at_a_vault_carry_the_subscriptions_id(
+    http: requests.Session, info: dict[str, Any]
+) -> None:
+    """As on Azure, and what the CLI matches assignments' `roleDefinitionId` against to name their roles."""
+    token = _token(http, info, f"{info['arm']}/.default").json()["access_token"]
+    vault = info["vaults"]["kv-payments"]["resource_id"]
+    answer = http.get(
+        f"{info['arm']}{vault}/providers/Microsoft.Authorization/roleDefinitions",
+        params={"api-version": "2022-04-01", "$filter": "roleName eq 'Key Vault Secrets Officer'"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert [d["id"] for d in answer.json()["value"]] == [
+        f"/subscriptions/{info['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/{OFFICER}"
+    ]
