@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint format typecheck layers actions bench bench-broker bench-audit docs docs-write clean
+.PHONY: demo test check lint format typecheck layers actions bench bench-broker bench-audit bench-az docs docs-write clean
 
 DEMO_STAMP := $(VENV)/.installed-demo
 
@@ -71,6 +71,19 @@ bench-broker: $(STAMP)
 # too when JITPIM_TEST_PG_DSN is set. Takes minutes: appends are durable transactions.
 bench-audit: $(STAMP)
 	$(BIN)/python scripts/bench_audit.py --events 1000000
+
+# The Azure CLI in its own environment (never a jitpim dependency), made on first use.
+AZ_VENV := .venv-az
+$(AZ_VENV)/bin/az:
+	$(PYTHON) -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/pip install -q --upgrade pip
+	$(AZ_VENV)/bin/pip install -q azure-cli
+
+# One job's access, side by side on the emulator: the az script users write vs `jitpim exec -- true` (0 s and
+# 3 s RBAC propagation), after the az CLI's own tests against the emulator.
+bench-az: $(STAMP) $(AZ_VENV)/bin/az
+	JITPIM_AZ=$(AZ_VENV)/bin/az $(BIN)/pytest -q tests/emulator/test_az_cli.py
+	$(BIN)/python scripts/bench_vs_az.py --az $(AZ_VENV)/bin/az
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """The Azure CLI, unchanged, against the emulator as a registered cloud: what a CI job's az script does.
 
-Runs only where an `az` executable exists: `JITPIM_AZ` (read at import, before the ambient-variable scrub) or
-`az` on PATH; `make bench-az` installs one into `.venv-az/`. The CLI runs as a subprocess with its own config
+Runs only where an `az` executable exists: `JITPIM_AZ` (read at import, before the ambient-variable scrub),
+`az` on PATH, or `.venv-az/bin/az`, which `make bench-az` installs. The CLI runs as a subprocess with its own config
 directory, the emulator's CA bundle, MSAL's instance discovery off (a private authority is not in Microsoft's
 list) and `scripts/az_localhost` on PYTHONPATH, so `<vault>.vault.localhost` resolves to loopback where the
 system resolver does not follow RFC 6761.
@@ -21,8 +21,10 @@ import requests
 
 from jitpim.emulator import Emulator
 
-_AZ = os.environ.get("JITPIM_AZ") or shutil.which("az")
-_RESOLVER = Path(__file__).resolve().parents[2] / "scripts" / "az_localhost"
+_ROOT = Path(__file__).resolve().parents[2]
+_MADE = _ROOT / ".venv-az" / "bin" / "az"  # what `make bench-az` installs
+_AZ = os.environ.get("JITPIM_AZ") or shutil.which("az") or (str(_MADE) if _MADE.exists() else None)
+_RESOLVER = _ROOT / "scripts" / "az_localhost"
 _KV_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 
 pytestmark = pytest.mark.skipif(
