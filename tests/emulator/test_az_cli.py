@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 import requests
 
 from jitpim.emulator import Emulator
+from jitpim.testing import github_job_environ
 
 _ROOT = Path(__file__).resolve().parents[2]
 _MADE = _ROOT / ".venv-az" / "bin" / "az"  # what `make bench-az` installs
@@ -184,3 +186,34 @@ def test_az_rest_reads_graph_pim_with_a_graph_token(
     # The same URL under ARM's origin gets ARM's token, which Graph refuses: the audience is checked.
     wrong = az.run("rest", "--method", "get", "--url", url.replace("localhost", "127.0.0.1"), check=False)
     assert wrong.returncode != 0 and "InvalidAuthenticationToken" in wrong.stderr
+
+
+def test_az_login_identity_inside_jitpim_exec_writes_by_vault_name(
+    fresh_emu: Emulator, info: dict[str, Any], http: requests.Session, tmp_path: Path
+) -> None:
+    """On the emulator as a registered cloud, az asks the child's token endpoint for the emulator's own ARM and Key
+    Vault resources, not the public-cloud names a lease serves by default: `--child-audience` adds them."""
+    az = Az(info, tmp_path)
+    _register_and_login(az, info, http)
+    az.run("logout")
+    world = fresh_emu.runtime.world
+    with world.lock:
+        world.settings.rbac_propagation_seconds = 0
+        world.apply_settings()
+    env = {**github_job_environ(info, workdir=tmp_path / "job"), **az.env}
+    env["PYTHONPATH"] = os.pathsep.join([str(_RESOLVER), *sys.path])
+    vault = info["vaults"]["kv-payments"]["resource_id"]
+    script = (
+        f"set -e; {_AZ} login --identity --allow-no-subscriptions -o none; "
+        f"{_AZ} keyvault secret set --vault-name kv-payments -n from-identity --value v1 --query id -o tsv"
+    )
+    argv = [sys.executable, "-m", "jitpim", "exec", "--kind", "rbac", "--role", "Key Vault Secrets Officer",
+            "--scope", vault, "--duration", "10m", "-j", "az inside exec",
+            "--child-audience", f"{info['authority']}/", "--child-audience", info["keyvault_resource"],
+            "--", "bash", "-c", script]  # fmt: skip
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/secrets/from-identity/" in done.stdout
+    assert "from-identity" in _state(fresh_emu)["keyvault"]["vaults"]["kv-payments"]["secrets"]
+    assert [r for r in _assignments(fresh_emu, info["principals"]["ci-app"]["object_id"], vault)
+            if r["role_definition_id"] == _KV_SECRETS_OFFICER] == []  # fmt: skip
