@@ -1,7 +1,8 @@
 """`--mode broker` for `exec`, `elevate` and `release`: the job asks the broker instead of Azure, with a
 fresh GitHub ID token for the broker's audience on every call; the job's identity needs no Azure role and
-no Graph permission. The broker URL comes from --broker-url or JITPIM_BROKER_URL; its audience from
---broker-audience or JITPIM_BROKER_AUDIENCE (default api://jitpim-broker).
+no Graph permission. The broker URL comes from --broker-url, JITPIM_BROKER_URL, or the access file's
+`broker: {url}`; its audience from --broker-audience, JITPIM_BROKER_AUDIENCE, or the access file's
+`broker: {audience}` (default api://jitpim-broker).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..errors import AuthError, JitError, ReleaseFailedError, UsageError
 from ..model import RunContext, Target
 from ._common import CommonOptions, echo_json
 
-__all__ = ["DEFAULT_AUDIENCE", "broker_client", "broker_options", "elevate", "exec_", "release"]
+__all__ = ["DEFAULT_AUDIENCE", "broker_client", "broker_options", "elevate", "exec_", "release", "resolve_broker"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_AUDIENCE = "api://jitpim-broker"
@@ -34,13 +35,41 @@ def broker_options(func: F) -> F:
     )(func)
 
 
-def broker_client(common: CommonOptions, url: str | None, audience: str | None, environ: Mapping[str, str]) -> Any:
+def resolve_broker(
+    url: str | None, audience: str | None, environ: Mapping[str, str], access_file: str | None = None
+) -> tuple[str | None, str | None]:
+    """The broker's URL and audience: the flag or environment first (click merged those), then the access
+    file's `broker:` section (--access-file, JITPIM_ACCESS_FILE, or ./jitpim.yaml), if there is one."""
+    if url and audience:
+        return url, audience
+    from ..lifecycle import find_access_file, load_access_file
+
+    path = find_access_file(access_file, environ)
+    if path is None:
+        return url, audience
+    settings = load_access_file(path).broker
+    if settings is None:
+        return url, audience
+    return url or settings.url, audience or settings.audience
+
+
+def broker_client(
+    common: CommonOptions,
+    url: str | None,
+    audience: str | None,
+    environ: Mapping[str, str],
+    access_file: str | None = None,
+) -> Any:
     from ..auth.github_oidc import GitHubOidcTokenSource
     from ..broker.client import BrokerClient
     from ..cloud import resolve_cloud
 
+    url, audience = resolve_broker(url, audience, environ, access_file)
     if not url:
-        raise UsageError("--mode broker needs the broker's URL", hint="Give --broker-url or set JITPIM_BROKER_URL.")
+        raise UsageError(
+            "--mode broker needs the broker's URL",
+            hint="Give --broker-url, set JITPIM_BROKER_URL, or add broker: {url: ...} to the access file.",
+        )
     request_url = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
     request_token = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if not request_url or not request_token:
@@ -89,9 +118,14 @@ def _acquire(client: Any, common: CommonOptions, targets: list[Target], timeout:
 
 
 def elevate(
-    common: CommonOptions, targets: list[Target], url: str | None, audience: str | None, timeout: float
+    common: CommonOptions,
+    targets: list[Target],
+    url: str | None,
+    audience: str | None,
+    timeout: float,
+    access_file: str | None = None,
 ) -> None:
-    client = broker_client(common, url, audience, os.environ)
+    client = broker_client(common, url, audience, os.environ, access_file)
     granted = _acquire(client, common, targets, timeout)
     if common.output == "json":
         echo_json({"requests": granted})
@@ -107,10 +141,11 @@ def exec_(
     url: str | None,
     audience: str | None,
     timeout: float,
+    access_file: str | None = None,
 ) -> None:
     from ..lifecycle import NESTING_VARIABLE, ChildSpec, SignalGuard, run_child
 
-    client = broker_client(common, url, audience, os.environ)
+    client = broker_client(common, url, audience, os.environ, access_file)
     granted = _acquire(client, common, targets, timeout)
     # The child acts as the job's own identity (its federated credential), which now holds the granted role;
     # that identity holds nothing else, so there is no other power to withhold from the child.

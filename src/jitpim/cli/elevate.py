@@ -49,12 +49,13 @@ def elevate(common: CommonOptions, **kwargs: Any) -> None:
     from .. import api
 
     broker_url, broker_audience = kwargs.pop("broker_url"), kwargs.pop("broker_audience")
+    access_file = kwargs.get("access_file")
     targets, profile_mode = targets_from(kwargs)
     mode = Mode(profile_mode) if profile_mode else common.mode
     options = lifecycle_settings(mode, kwargs)
     if mode is Mode.BROKER:
         timeout = options.approval_timeout.total_seconds()
-        return _broker_mode.elevate(common, targets, broker_url, broker_audience, timeout)
+        return _broker_mode.elevate(common, targets, broker_url, broker_audience, timeout, access_file)
     with open_runtime(common, mode) as rt:
         result = api.elevate(rt, api.AccessRequest(tuple(targets), options))
         github_report(rt.github, "jitpim elevate", result.leases, [], None)

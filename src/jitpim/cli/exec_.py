@@ -93,6 +93,7 @@ def exec_(
 
     check_not_nested(os.environ)
     broker_url, broker_audience = kwargs.pop("broker_url"), kwargs.pop("broker_audience")
+    access_file = kwargs.get("access_file")
     targets, profile_mode = targets_from(kwargs)
     mode = Mode(profile_mode) if profile_mode else common.mode
     options = dataclasses.replace(
@@ -100,7 +101,7 @@ def exec_(
     )
     if mode is Mode.BROKER:
         timeout = options.approval_timeout.total_seconds()
-        return _broker_mode.exec_(common, targets, list(command), broker_url, broker_audience, timeout)
+        return _broker_mode.exec_(common, targets, list(command), broker_url, broker_audience, timeout, access_file)
     with open_runtime(common, mode) as rt:
         request = api.ExecRequest(
             api.AccessRequest(tuple(targets), options),

@@ -32,24 +32,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigError, UsageError
 from ..model import Mode, Target, Ticket, parse_duration
 from ..safe_text import control_characters
 from ..strict_yaml import LocatedDict, StrictYamlError, load_strict
 
-__all__ = ["AccessFile", "Profile", "find_access_file", "load_access_file"]
+__all__ = ["AccessFile", "BrokerSettings", "Profile", "find_access_file", "load_access_file"]
 
 _DEFAULT_NAMES = ("jitpim.yaml", ".jitpim.yaml", "jitpim.yml", ".jitpim.yml")
 # `audit:` holds the audit sinks (`audit.sinks`, read and checked by jitpim.audit.sinks.config).
-_TOP_KEYS = {"version", "defaults", "profiles", "audit"}
+# `broker:` says where `--mode broker` and `jitpim approvals` find the broker (after the flag and environment).
+_TOP_KEYS = {"version", "defaults", "profiles", "audit", "broker"}
 _AUDIT_KEYS = {"sinks"}
+_BROKER_KEYS = {"url", "audience"}
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _TARGET_KEYS = {"kind", "role", "scope", "access", "tenant", "duration", "justification", "ticket", "start"}
 # Keys a profile (or `defaults:`) gives every one of its targets.
 _SHARED_KEYS = {"duration", "justification", "ticket", "tenant"}
 _PROFILE_KEYS = {"description", "targets", "mode", *_SHARED_KEYS}
 _DEFAULTS_KEYS = {"mode", *_SHARED_KEYS}
-_MODES = (Mode.DIRECT.value, Mode.SELF.value)
+_MODES = (Mode.DIRECT.value, Mode.SELF.value, Mode.BROKER.value)
 # A real access file is a few kilobytes; a bigger one is a mistake (or an attempt to make jitpim chew on it).
 _MAX_BYTES = 1024 * 1024
 _FORMAT_HINT = "docs/reference/access-file.md shows the format."
@@ -64,10 +68,19 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class BrokerSettings:
+    """The access file's `broker:` section: the broker's URL and the audience jobs ask their ID token for."""
+
+    url: str
+    audience: str | None = None
+
+
+@dataclass(frozen=True)
 class AccessFile:
     path: Path
     profiles: dict[str, Profile] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    broker: BrokerSettings | None = None
 
     def profile(self, name: str) -> Profile:
         try:
@@ -250,6 +263,7 @@ def load_access_file(path: str | os.PathLike[str]) -> AccessFile:
     if "audit" in top:
         audit = reader.mapping(top["audit"], "audit", top.line_of("audit"))
         reader.keys(audit, _AUDIT_KEYS, "audit")
+    broker = _broker(reader, top)
     version = top.get("version", 1)
     if type(version) is not int or version != 1:
         raise reader.error(
@@ -298,7 +312,37 @@ def load_access_file(path: str | os.PathLike[str]) -> AccessFile:
             for i, entry in enumerate(entries, 1)
         ]
         profiles[name] = Profile(name, tuple(targets), description, mode)
-    return AccessFile(p, profiles, dict(top))
+    return AccessFile(p, profiles, dict(top), broker)
+
+
+def _broker(reader: _Reader, top: LocatedDict) -> BrokerSettings | None:
+    if "broker" not in top:
+        return None
+    section = reader.mapping(top["broker"], "broker", top.line_of("broker"))
+    reader.keys(section, _BROKER_KEYS, "broker")
+    url = (reader.text(section, "url", "broker") or "").strip()
+    hint = "Write the broker's https URL, e.g. broker: {url: https://broker.contoso.com} (http only on loopback)."
+    if not url:
+        raise reader.error(section.line_of("url") or top.line_of("broker"), "broker: url is required", hint=hint)
+    parts = urlsplit(url)
+    loopback = parts.hostname in _LOOPBACK
+    if parts.scheme not in ("https", "http") or not parts.hostname or (parts.scheme == "http" and not loopback):
+        raise reader.error(
+            section.line_of("url"), f"broker: url {url!r} must be https:// (http only on loopback)", hint
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        # A URL with credentials would put a secret in a committed file; a query or fragment is never right.
+        raise reader.error(
+            section.line_of("url"), "broker: url must not carry credentials, a query or a fragment", hint
+        )
+    audience = reader.text(section, "audience", "broker")
+    if audience is not None and not audience.strip():
+        raise reader.error(
+            section.line_of("audience"),
+            "broker: audience is empty",
+            hint="Leave it out for the default, api://jitpim-broker.",
+        )
+    return BrokerSettings(url.rstrip("/"), audience.strip() if audience else None)
 
 
 def _shared(reader: _Reader, mapping: LocatedDict, what: str) -> dict[str, Any]:
