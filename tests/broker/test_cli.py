@@ -70,6 +70,10 @@ def test_serve_prints_a_ready_line_and_stops_on_sigterm(fresh_emu: Any, tmp_path
         import requests
 
         assert requests.get(f"{ready['url']}/healthz", timeout=10).json()["status"] == "ok"
+        # entra: is configured, so the read-only dashboard is mounted, behind the broker's sign-in
+        assert ready["dashboard_url"] == f"{ready['url']}/dashboard/"
+        page = requests.get(ready["dashboard_url"], allow_redirects=False, timeout=10)
+        assert page.status_code == 303 and page.headers["location"] == "/dashboard/signin"
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0

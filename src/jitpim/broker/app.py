@@ -8,18 +8,21 @@ GET  /v1/approvals                              pending requests the signed-in a
 GET  /v1/approvals/{id}                         one request, for an approver (Entra)
 POST /v1/approvals/{id}                         {"decision": "approve"|"deny", "reason": "..."} (Entra)
 POST /v1/reap                                   run the reaper now (Entra; the timer runs it anyway)
+/dashboard/...                                  the read-only dashboard over the ledger, when mounted (people)
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from .problems import Problem
 from .service import Broker
@@ -44,7 +47,9 @@ def _json(data: Any, status: int = 200) -> Response:
     return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def create_app(broker: Broker) -> Starlette:
+def create_app(broker: Broker, mounts: Mapping[str, ASGIApp] | None = None) -> Starlette:
+    """The broker's API; `mounts` adds further apps under path prefixes (the dashboard under /dashboard)."""
+
     def auth(request: Request) -> str | None:
         return request.headers.get("authorization")
 
@@ -102,7 +107,7 @@ def create_app(broker: Broker) -> Starlette:
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if exc.status == 401 else None
         return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/v1/requests", submit, methods=["POST"]),
         Route("/v1/requests", list_requests, methods=["GET"]),
@@ -113,4 +118,5 @@ def create_app(broker: Broker) -> Starlette:
         Route("/v1/approvals/{id}", decide, methods=["POST"]),
         Route("/v1/reap", reap, methods=["POST"]),
     ]
+    routes += [Mount(prefix, app=app) for prefix, app in (mounts or {}).items()]
     return Starlette(routes=routes, exception_handlers={Problem: problem})

@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .app import create_app
@@ -34,6 +35,7 @@ class BrokerServer:
         tls_key: str | None = None,
         reaper_interval: float | None = None,
         behind_tls_proxy: bool = False,
+        mounts: Mapping[str, Any] | None = None,
     ) -> None:
         import uvicorn
 
@@ -45,6 +47,7 @@ class BrokerServer:
                 hint="Give --tls-cert and --tls-key, or --behind-tls-proxy when an ingress terminates TLS in front.",
             )
         self.broker = broker
+        self.mounts = dict(mounts or {})
         self.host = "127.0.0.1" if host == "localhost" else host
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -53,7 +56,7 @@ class BrokerServer:
         self.port = int(self._sock.getsockname()[1])
         self.scheme = "https" if tls_cert else "http"
         config = uvicorn.Config(
-            create_app(broker),
+            create_app(broker, mounts),
             ssl_certfile=tls_cert,
             ssl_keyfile=tls_key,
             log_level="warning",
@@ -83,6 +86,7 @@ class BrokerServer:
             "policies": sorted(p.policy_id for p in self.broker.policies.policies.values()),
             "store": "postgresql" if self.broker.store.postgres else "sqlite",
             "reaper_interval_s": self.reaper_interval,
+            **{f"{prefix.strip('/')}_url": f"{self.url}{prefix}/" for prefix in self.mounts},
         }
 
     def _run(self) -> None:

@@ -49,9 +49,22 @@ def broker() -> None:
     is_flag=True,
     help="Allow plain HTTP on a non-loopback address because an ingress in front terminates TLS (containers).",
 )
+@click.option(
+    "--dashboard/--no-dashboard",
+    default=True,
+    show_default=True,
+    help="Mount the read-only dashboard over the broker's ledger at /dashboard/, behind the broker's Entra "
+    "sign-in for people (only when the config has entra:).",
+)
 @handle_errors
 def serve(
-    config_path: Path, host: str, port: int, tls_cert: str | None, tls_key: str | None, behind_tls_proxy: bool
+    config_path: Path,
+    host: str,
+    port: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    behind_tls_proxy: bool,
+    dashboard: bool,
 ) -> None:
     """Serve the broker until SIGINT/SIGTERM. Prints one JSON line on stdout when ready: its `url`, audience,
     policy version and ids, and store kind. Refuses to start on any policy or config error (exit 71).
@@ -59,16 +72,32 @@ def serve(
     The broker's own Azure identity comes from the environment like any jitpim credential: a managed
     identity in Azure, AZURE_CLIENT_ID with a secret or federated token elsewhere, or an emulator principal
     (`eval "$(jitpim emulator env --as admin-app)"`).
+
+    With entra: in the config, the read-only dashboard over the broker's ledger is served at /dashboard/
+    (its URL is `dashboard_url` in the ready line); people sign in with an Entra token for the broker.
     """
     from ..broker import BrokerServer, build_broker, load_config
 
     config = load_config(config_path)
     instance = build_broker(config, environ=dict(os.environ))
+    mounted = None
     try:
+        if dashboard and instance.entra is not None:
+            from ..dashboard.mounted import DASHBOARD_PREFIX, broker_dashboard
+
+            mounted = broker_dashboard(instance)
         server = BrokerServer(
-            instance, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, behind_tls_proxy=behind_tls_proxy
+            instance,
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            behind_tls_proxy=behind_tls_proxy,
+            mounts={DASHBOARD_PREFIX: mounted.app} if mounted else None,
         )
     except BaseException:
+        if mounted is not None:
+            mounted.close()
         instance.close()
         raise
 
@@ -84,6 +113,8 @@ def serve(
         server.wait()
     finally:
         server.stop()
+        if mounted is not None:
+            mounted.close()
         instance.close()
 
 

@@ -37,7 +37,7 @@ from .queries import (
     problems,
     stored_lease,
 )
-from .signin import EntraTokenVerifier, Sessions
+from .signin import Sessions, TokenVerifier
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -65,7 +65,7 @@ class DashboardConfig:
     store: AuditStore
     keys: Mapping[str, PublicKey]
     pinned: bool
-    verifier: EntraTokenVerifier | None = None
+    verifier: TokenVerifier | None = None
     title: str = "jitpim"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 

@@ -12,12 +12,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from jitpim.cloud import CloudProfile
 from jitpim.errors import AuthError
 
-__all__ = ["EntraTokenVerifier", "Sessions", "SignInPolicy"]
+__all__ = ["EntraTokenVerifier", "Sessions", "SignInPolicy", "TokenVerifier"]
+
+
+class TokenVerifier(Protocol):
+    """What signs people in: a valid token's claims, or AuthError naming why not (the dashboard's own
+    `EntraTokenVerifier`, or the broker's sign-in when the broker mounts the dashboard)."""
+
+    def verify(self, token: str) -> dict[str, Any]: ...
+
 
 _CLOCK_SKEW_S = 120
 # v1.0 access tokens (what Azure resource audiences get) carry the tenant's STS issuer instead of the v2.0
