@@ -124,6 +124,31 @@ async function execute(jitpim, script) {
   }
 }
 
+/** The last value jitpim wrote for a step output (`name=value` lines of $GITHUB_OUTPUT). */
+function writtenOutput(name) {
+  const file = process.env.GITHUB_OUTPUT;
+  if (!file || !fs.existsSync(file)) return '';
+  let value = '';
+  for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+    if (line.startsWith(`${name}=`)) value = line.slice(name.length + 1);
+  }
+  return value;
+}
+
+/** Beside the run's evidence file, a self-contained HTML report of it (`jitpim audit report --html`), named by
+ * the `audit-report` output so a workflow uploads both. A report that cannot be written never fails the step. */
+async function htmlReport(jitpim) {
+  const evidence = writtenOutput('audit-file');
+  if (!evidence || !fs.existsSync(evidence)) return;
+  const html = evidence.replace(/\.jsonl$/, '') + '.html';
+  try {
+    const { code } = await lib.runJitpim(jitpim, ['audit', 'report', evidence, '--html', html], { capture: true });
+    if (code === 0) lib.setOutput('audit-report', html);
+  } catch (err) {
+    lib.info(`no HTML report: ${err.message || err}`);
+  }
+}
+
 async function main() {
   const dry = lib.getBooleanInput('dry-run');
   const script = process.env.INPUT_RUN || '';
@@ -139,6 +164,7 @@ async function main() {
   lib.saveState('jitpim', jitpim);
   const code = dry ? await dryRun(jitpim) : await execute(jitpim, script);
   lib.setOutput('exit-code', String(code));
+  if (!dry) await htmlReport(jitpim);
   if (code !== 0) {
     lib.error(
       dry

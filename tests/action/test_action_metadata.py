@@ -45,5 +45,5 @@ def test_every_input_is_read_by_the_action() -> None:
     assert read == set(ACTION["inputs"])
 
 
-def test_outputs_are_the_documented_four() -> None:
-    assert set(ACTION["outputs"]) == {"lease-ids", "lease-end", "exit-code", "audit-file"}
+def test_outputs_are_the_documented_ones() -> None:
+    assert set(ACTION["outputs"]) == {"lease-ids", "lease-end", "exit-code", "audit-file", "audit-report"}

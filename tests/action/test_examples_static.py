@@ -85,7 +85,12 @@ def test_elevating_jobs_upload_the_evidence_and_run_one_at_a_time(path: Path) ->
             continue
         assert jit["id"] == "jit"
         uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
-        evidence = [s for s in uploads if s["with"]["path"] == "${{ steps.jit.outputs.audit-file }}"]
+        evidence = [
+            s
+            for s in uploads
+            if s["with"]["path"].split()
+            == ["${{", "steps.jit.outputs.audit-file", "}}", "${{", "steps.jit.outputs.audit-report", "}}"]
+        ]
         assert len(evidence) == 1, name
         assert evidence[0]["if"].startswith("always()")
         assert evidence[0]["with"]["if-no-files-found"] == "error"

@@ -46,6 +46,12 @@ def _expire_pim_grants(emu: Emulator, control: Any, minutes: int) -> None:
 def _record(result: Any) -> dict[str, Any]:
     records = verify_evidence(result)
     assert len(records) == 1, records
+    # The example workflows upload, beside the evidence, the action's self-contained HTML report of it.
+    reports = sorted(result.artifacts.glob("jitpim-evidence-*/*.html"))
+    assert len(reports) == 1, "no HTML report uploaded beside the evidence"
+    page = reports[0].read_text()
+    assert 'data-verification="ok"' in page or "data-verification=" in page
+    assert records[0]["lease_id"] in page and "<script" not in page
     return records[0]
 
 
