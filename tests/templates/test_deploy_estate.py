@@ -161,6 +161,20 @@ WRITER = textwrap.dedent(
 )
 
 
+# Inside `jitpim exec` the child has no CI credential: unmodified DefaultAzureCredential is served the lease's
+# Key Vault tokens by jitpim's managed-identity endpoint.
+CHILD_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from azure.identity import DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+    client = SecretClient(os.environ["VAULT_URL"], DefaultAzureCredential(), verify_challenge_resource=False,
+                          connection_verify=os.environ["JITPIM_CA_BUNDLE"])
+    client.set_secret("db-password", sys.argv[1])
+    """
+)
+
+
 def test_jitpim_exec_on_the_deployed_vault(info: dict[str, Any], emu: Emulator, tmp_path: Path) -> None:
     done = (
         client(info, "deployer")
@@ -182,7 +196,7 @@ def test_jitpim_exec_on_the_deployed_vault(info: dict[str, Any], emu: Emulator, 
     elevated = subprocess.run(
         [sys.executable, "-m", "jitpim", "exec", "--kind", "rbac", "--role", "Key Vault Secrets Officer",
          "--scope", vault_id, "--duration", "10m", "--justification", "rotate the deployed db password",
-         "--", sys.executable, "-c", WRITER, "v-inside"],
+         "--", sys.executable, "-c", CHILD_WRITER, "v-inside"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert elevated.returncode == 0, elevated.stderr
