@@ -17,8 +17,8 @@ from ....core.ids import new_guid
 from ..common.authz import authorize
 from ..common.context import Ctx, require_scope
 from ..template_language.template import Plan
-from .engine import deployment_id, preflight
-from .models import Deployment, store_of
+from .engine import deployment_id, preflight, store_of
+from .models import Deployment
 from .whatif import what_if as compute_what_if
 
 __all__ = ["delete", "get", "list_at", "put", "validate", "what_if", "what_if_result"]

@@ -29,7 +29,7 @@ from ..template_language.template import DEPLOYMENTS, Plan, PlannedResource, eva
 from .models import Deployment, DeploymentOperation, DeploymentStore
 from .providers import TYPES, resource_type, write_attributes
 
-__all__ = ["DEPLOY_WRITE", "deployment_id", "preflight", "run", "tick"]
+__all__ = ["DEPLOY_WRITE", "deployment_id", "preflight", "run", "store_of", "tick"]
 
 DEPLOY_WRITE = "Microsoft.Resources/deployments/write"
 _NAME = re.compile(r"^[-\w._()]{1,64}$")
@@ -282,3 +282,14 @@ def tick(world: World, store: DeploymentStore, now: datetime) -> None:
                 run(world, store, deployment, now)
             except Exception as exc:  # a bug must fail the deployment, not every later request's tick
                 _settle(deployment, now, _failure([{"code": "InternalServerError", "message": type(exc).__name__}]))
+
+
+def store_of(world: World) -> DeploymentStore:
+    """The world's deployment store, attached (with its clock hook, `tick`) on first use."""
+    try:
+        return world.service("arm.deployments", DeploymentStore)
+    except KeyError:
+        store = DeploymentStore()
+        world.attach("arm.deployments", store)
+        world.on_tick(lambda now: tick(world, store, now))
+        return store

@@ -14,8 +14,7 @@ from ....core.http import json_response
 from ..common.context import Ctx
 from ..common.responses import list_response
 from . import backend
-from .engine import deployment_id
-from .models import store_of
+from .engine import deployment_id, store_of
 from .shapes import deployment_json, operation_json, status_json, validation_json
 
 __all__ = [

@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from ....core.tokens import Caller
-from ....core.world import World
 from ..template_language.template import Plan
 
-__all__ = ["Deployment", "DeploymentOperation", "DeploymentStore", "store_of"]
+__all__ = ["Deployment", "DeploymentOperation", "DeploymentStore"]
 
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 
@@ -82,16 +81,3 @@ class DeploymentStore:
                 for d in self.deployments.values()
             ]
         }
-
-
-def store_of(world: World) -> DeploymentStore:
-    """The world's deployment store, attached (with its clock hook) on first use."""
-    try:
-        return world.service("arm.deployments", DeploymentStore)
-    except KeyError:
-        store = DeploymentStore()
-        world.attach("arm.deployments", store)
-        from .engine import tick
-
-        world.on_tick(lambda now: tick(world, store, now))
-        return store
