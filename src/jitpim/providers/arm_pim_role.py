@@ -12,6 +12,7 @@ five minutes (TOO_EARLY, retry when the window opens).
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -356,7 +357,8 @@ class ArmPimRoleProvider:
             justification=marked_justification(decision.target.justification, marker),
             ticket=decision.target.ticket,
             start=start,
-            duration=end - start,
+            # Whole seconds (what PIM counts), rounded up so the grant never ends before the decision's end.
+            duration=timedelta(seconds=math.ceil((end - start).total_seconds())),
         )
         name = new_request_name()
         try:
