@@ -14,22 +14,21 @@ becomes `AuthError` with the AADSTS code and Entra's message.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ..cloud import CloudProfile
 from ..errors import AuthError, ProviderError
 from ..http import ApiClient, parse_error_body
+from .token_cache import CachedGrantCredential
 
 if TYPE_CHECKING:
-    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+    from azure.core.credentials import AccessTokenInfo
 
 __all__ = ["JWT_BEARER", "ClientAssertionGrantCredential", "token_file_assertion"]
 
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-_REFRESH_MARGIN: Final = 300  # seconds before expiry when a cached token is replaced
 
 
 def token_file_assertion(path: str) -> Callable[[], str]:
@@ -43,7 +42,7 @@ def token_file_assertion(path: str) -> Callable[[], str]:
     return read
 
 
-class ClientAssertionGrantCredential:
+class ClientAssertionGrantCredential(CachedGrantCredential):
     """`TokenCredential` for application `client_id` in `tenant_id`, authenticated by `assertion()`."""
 
     def __init__(
@@ -55,20 +54,15 @@ class ClientAssertionGrantCredential:
         assertion: Callable[[], str],
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(tenant_id=tenant_id, clock=clock)
         self.cloud = cloud
-        self.tenant_id = tenant_id
         self.client_id = client_id
         self._assertion = assertion
-        self._clock = clock
-        self._cache: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ClientAssertionGrantCredential(client_id={self.client_id!r}, tenant_id={self.tenant_id!r})"
 
     def _request(self, scopes: tuple[str, ...], tenant: str) -> AccessTokenInfo:
-        from azure.core.credentials import AccessTokenInfo
-
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -95,46 +89,4 @@ class ClientAssertionGrantCredential:
                 f"the federated sign-in of application {self.client_id} was refused: {code}{parsed.message}",
                 hint=AuthError.default_hint,
             )
-        now = int(self._clock())
-        expires_on = now + int(body.get("expires_in", 3600))
-        return AccessTokenInfo(
-            body["access_token"], expires_on, token_type="Bearer", refresh_on=expires_on - _REFRESH_MARGIN
-        )
-
-    def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
-        if not scopes:
-            raise ValueError("get_token_info requires at least one scope")
-        tenant = (options or {}).get("tenant_id") or self.tenant_id
-        key = (" ".join(sorted(scopes)), tenant)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None and cached.expires_on - _REFRESH_MARGIN > self._clock():
-                return cached  # type: ignore[no-any-return]
-        info = self._request(tuple(scopes), tenant)
-        with self._lock:
-            self._cache[key] = info
-        return info
-
-    def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        from azure.core.credentials import AccessToken
-
-        options: dict[str, Any] = {"tenant_id": tenant_id} if tenant_id else {}
-        info = self.get_token_info(*scopes, options=options)  # type: ignore[arg-type]
-        return AccessToken(info.token, info.expires_on)
-
-    def close(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def __enter__(self) -> ClientAssertionGrantCredential:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return self._token_info(body["access_token"], body.get("expires_in", 3600))
